@@ -1,0 +1,1 @@
+"""newsbeam's command line and pipeline graph."""

@@ -1,0 +1,144 @@
+"""The `newsbeam` command: run, extract, query."""
+import argparse
+import glob
+import json
+import logging
+import os
+import secrets
+import sys
+from datetime import datetime, timezone
+
+USAGE = """usage: newsbeam COMMAND ...
+
+commands:
+  run      --input PATH_OR_GLOB [--input ...] [--feed URL_OR_FILE ...] --output DIR [Beam options]
+  extract  FILE [FILE ...]              entities and quotes of files as JSON lines (no Beam)
+  query    --output DIR "SQL"           DuckDB over the output tables
+"""
+# FnApiRunner is what DirectRunner picks for batch; naming it directly skips
+# DirectRunner's attempt to download and start Prism, which needs the network.
+DEFAULT_BATCH_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
+
+
+class UsageError(Exception):
+    """Unusable arguments: reported as one line, exit code 2."""
+
+
+def new_run_id(now: datetime) -> str:
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def is_remote(spec: str) -> bool:
+    return "://" in spec
+
+
+def local_matches(spec: str) -> list[str]:
+    if os.path.exists(spec):
+        return [spec]
+    return glob.glob(spec, recursive=True)
+
+
+def is_within(path: str, folder: str) -> bool:
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([path, folder]) == folder
+
+
+def check_run_arguments(opts) -> None:
+    """Raise UsageError with a one-line reason when a run cannot be started."""
+    if not opts.output:
+        raise UsageError("--output DIR is required")
+    if not opts.input and not opts.feed:
+        raise UsageError("give at least one --input PATH_OR_GLOB or --feed URL_OR_FILE")
+    for spec in opts.input + [f for f in opts.feed if not is_remote(f)]:
+        if is_remote(spec):
+            continue
+        matches = local_matches(spec)
+        if not matches:
+            raise UsageError(f"input not found: {spec}")
+        if not is_remote(opts.output):
+            for match in matches:
+                if is_within(opts.output, match) or is_within(match, opts.output):
+                    raise UsageError(f"output {opts.output} overlaps input {match}")
+    for feed in opts.feed:
+        if is_remote(feed) and not feed.lower().startswith(("http://", "https://")):
+            raise UsageError(f"feeds are http(s) URLs or local files: {feed}")
+
+
+def run_command(argv: list[str]) -> int:
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    from pipeline.options import NewsbeamOptions
+    from pipeline.run import run_batch
+
+    options = NewsbeamOptions(argv)
+    opts = options.view_as(NewsbeamOptions)
+    check_run_arguments(opts)
+    if not options.view_as(StandardOptions).runner:
+        options.view_as(StandardOptions).runner = DEFAULT_BATCH_RUNNER
+    started_at = datetime.now(timezone.utc)
+    summary = run_batch(options, opts.run_id or new_run_id(started_at), started_at)
+    print(summary.line())
+    return 0 if summary.balanced else 1
+
+
+def extract_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="newsbeam extract")
+    parser.add_argument("files", nargs="+")
+    parser.add_argument("--spacy-model", default=None)
+    args = parser.parse_args(argv)
+    from pipeline.extract import extract_files
+
+    for record in extract_files(args.files, args.spacy_model):
+        print(json.dumps(record, ensure_ascii=False), flush=True)
+    return 0
+
+
+def query_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="newsbeam query")
+    parser.add_argument("--output", required=True, help="A newsbeam output directory.")
+    parser.add_argument("sql", help="SQL over the views articles, entities, quotes, rejects.")
+    parser.add_argument("--max-rows", type=int, default=50)
+    args = parser.parse_args(argv)
+    from schemas.duckdb_views import open_output
+
+    if not is_remote(args.output) and not os.path.isdir(args.output):
+        raise UsageError(f"output directory not found: {args.output}")
+    con = open_output(args.output)
+    print(format_table(con.execute(args.sql), args.max_rows))
+    return 0
+
+
+def format_table(cursor, max_rows: int) -> str:
+    """A plain-text table of a DuckDB result (no extra dependency)."""
+    names = [d[0] for d in cursor.description]
+    rows = cursor.fetchmany(max_rows + 1)
+    shown = [[shorten(v) for v in row] for row in rows[:max_rows]]
+    widths = [max([len(n)] + [len(r[i]) for r in shown]) for i, n in enumerate(names)]
+    lines = [" | ".join(n.ljust(w) for n, w in zip(names, widths)),
+             "-+-".join("-" * w for w in widths)]
+    lines += [" | ".join(v.ljust(w) for v, w in zip(r, widths)) for r in shown]
+    if len(rows) > max_rows:
+        lines.append(f"... (more than {max_rows} rows)")
+    return "\n".join(lines)
+
+
+def shorten(value, width: int = 60) -> str:
+    text = "NULL" if value is None else str(value).replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+COMMANDS = {"run": run_command, "extract": extract_command, "query": query_command}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # Beam logs import-time noise (missing optional GCP clients) as warnings.
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    if not argv or argv[0] not in COMMANDS:
+        print(USAGE, file=sys.stderr)
+        return 2
+    try:
+        return COMMANDS[argv[0]](argv[1:])
+    except UsageError as error:
+        print(f"newsbeam {argv[0]}: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,70 @@
+"""Run the batch pipeline and summarise what became of every input."""
+import json
+from dataclasses import asdict, dataclass, field
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.graph import build_pipeline
+from pipeline.options import NewsbeamOptions
+from transforms.metrics import counter_totals
+
+RUNS_FOLDER = "_runs"
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    inputs: int
+    articles: int
+    duplicates: int
+    rejects: int
+    duplicates_by_reason: dict = field(default_factory=dict)
+    rejects_by_stage: dict = field(default_factory=dict)
+    nlp_failures: int = 0
+
+    @property
+    def balanced(self) -> bool:
+        return self.inputs == self.articles + self.duplicates + self.rejects
+
+    def line(self) -> str:
+        def breakdown(counts):
+            return " (" + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) + ")" if counts else ""
+        check = "ok" if self.balanced else "MISMATCH"
+        return (f"run {self.run_id}: inputs={self.inputs} articles={self.articles} "
+                f"duplicates={self.duplicates}{breakdown(self.duplicates_by_reason)} "
+                f"rejects={self.rejects}{breakdown(self.rejects_by_stage)} "
+                f"nlp_failures={self.nlp_failures} [inputs = articles + duplicates + rejects: {check}]")
+
+
+def by_prefix(totals: dict, prefix: str) -> dict:
+    return {name[len(prefix):]: value for name, value in totals.items() if name.startswith(prefix)}
+
+
+def summarise(run_id: str, totals: dict) -> RunSummary:
+    return RunSummary(
+        run_id=run_id, inputs=totals.get("inputs", 0), articles=totals.get("articles", 0),
+        duplicates=totals.get("duplicates", 0), rejects=totals.get("rejects", 0),
+        duplicates_by_reason=by_prefix(totals, "duplicates."),
+        rejects_by_stage=by_prefix(totals, "rejects."), nlp_failures=totals.get("nlp_failures", 0))
+
+
+def write_summary(output_dir: str, summary: RunSummary) -> None:
+    """Keep each run's summary beside the tables (`_runs/` is not a Parquet table)."""
+    path = FileSystems.join(output_dir, RUNS_FOLDER, f"{summary.run_id}.json")
+    if "://" not in output_dir:
+        import os
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    with FileSystems.create(path) as handle:
+        handle.write(json.dumps({**asdict(summary), "balanced": summary.balanced}, indent=1).encode())
+
+
+def run_batch(options, run_id: str, started_at) -> RunSummary:
+    opts = options.view_as(NewsbeamOptions)
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(pipeline, opts, run_id, started_at)
+    result = pipeline.run()
+    result.wait_until_finish()
+    summary = summarise(run_id, counter_totals(result))
+    write_summary(opts.output, summary)
+    return summary

@@ -1,0 +1,182 @@
+"""parse_feed: articles, rejects, dates, languages and hostile XML."""
+import os
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+from transforms.feeds import html_to_text, normalise_language, parse_date_string, parse_feed
+
+FETCHED = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+
+RSS = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"
+     xmlns:dc="http://purl.org/dc/elements/1.1/">
+<channel><title>Daily Planet</title><language>en-US</language>
+<item><title>Storm hits city</title><link>https://example.com/storm</link>
+  <dc:creator>Lois Lane</dc:creator>
+  <pubDate>Tue, 30 Apr 2024 18:30:00 +0200</pubDate>
+  <description>Short summary</description>
+  <content:encoded><![CDATA[<p>First paragraph, with <b>bold</b> words.</p><p>Second
+  paragraph.</p><script>alert(1)</script>]]></content:encoded></item>
+<item><title>Only a summary</title><link>https://example.com/summary</link>
+  <description>&lt;p&gt;Summary text.&lt;/p&gt;</description></item>
+<item><title>Nothing here</title><link>https://example.com/empty</link></item>
+</channel></rss>"""
+
+ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="fr-FR">
+<title>Le Monde Test</title>
+<entry><title>Bonjour</title><link href="https://example.fr/a"/>
+  <author><name>Jean</name></author><author><name>Marie</name></author>
+  <updated>2024-04-30T10:00:00Z</updated>
+  <content type="html">&lt;p&gt;Un.&lt;/p&gt;&lt;p&gt;Deux.&lt;/p&gt;</content></entry>
+</feed>"""
+
+
+def test_rss_entries_become_articles_or_rejects():
+    articles, rejects = parse_feed(RSS, "https://example.com/feed", FETCHED)
+    assert [a["input"] for a in articles] == ["https://example.com/feed#0", "https://example.com/feed#1"]
+    assert [r["input"] for r in rejects] == ["https://example.com/feed#2"]
+    assert rejects[0]["error"] == "empty_entry" and rejects[0]["stage"] == "parse"
+    first = articles[0]
+    assert first["text"] == "First paragraph, with bold words.\n\nSecond paragraph."
+    assert first["title"] == "Storm hits city"
+    assert first["source"] == "Daily Planet"
+    assert first["url"] == "https://example.com/storm"
+    assert first["authors"] == ["Lois Lane"]
+    assert first["language"] == "en"
+    assert first["published_at"] == datetime(2024, 4, 30, 16, 30, tzinfo=timezone.utc)
+    assert first["text_source"] == "feed"
+    assert articles[1]["text"] == "Summary text."
+    assert articles[1]["published_at"] is None
+
+
+def test_atom_authors_language_and_dates():
+    (article,), rejects = parse_feed(ATOM, "atom.xml", FETCHED)
+    assert rejects == []
+    assert article["authors"] == ["Jean", "Marie"]
+    assert article["language"] == "fr"
+    assert article["text"] == "Un.\n\nDeux."
+    assert article["published_at"] == datetime(2024, 4, 30, 10, tzinfo=timezone.utc)
+
+
+def test_recoverable_bozo_is_still_ingested():
+    # A wrong charset header makes feedparser flag CharacterEncodingOverride.
+    data = RSS.replace(b"Storm hits city", "Stürm hits city".encode("utf-8"))
+    articles, _ = parse_feed(data, "f", FETCHED, content_type="text/xml; charset=us-ascii")
+    assert len(articles) == 2
+
+
+def test_broken_feed_without_entries_is_one_reject_with_reason():
+    articles, rejects = parse_feed(b"<rss><channel><title>x</title", "broken", FETCHED)
+    assert articles == []
+    assert rejects[0]["error"] in {"bad_feed", "empty_feed"} and rejects[0]["detail"]
+
+
+def test_valid_feed_without_entries_is_empty_feed():
+    data = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
+    assert parse_feed(data, "e", FETCHED)[1][0]["error"] == "empty_feed"
+
+
+@pytest.mark.parametrize("data", [b"", b"   ", b"\x00\xff\xfe garbage", os.urandom(4096),
+                                  b"<html><body><p>not a feed</p></body></html>", None])
+def test_never_raises(data):
+    articles, rejects = parse_feed(data, "x", FETCHED)
+    assert articles or rejects
+
+
+def test_bytes_that_look_like_a_path_are_not_opened(tmp_path):
+    secret = tmp_path / "secret.xml"
+    secret.write_bytes(RSS)
+    articles, rejects = parse_feed(str(secret).encode(), "x", FETCHED)
+    assert articles == [] and len(rejects) == 1
+
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE rss [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<rss version="2.0"><channel><title>t</title>
+<item><title>x</title><description>&lol9;</description></item></channel></rss>"""
+
+
+def xxe_feed(target: str, parameter: bool = False) -> bytes:
+    declaration = (f'<!ENTITY % ext SYSTEM "{target}"> %ext;' if parameter
+                   else f'<!ENTITY ext SYSTEM "{target}">')
+    return (f'<?xml version="1.0"?><!DOCTYPE rss [{declaration}]>'
+            '<rss version="2.0"><channel><title>t</title>'
+            '<item><title>x</title><description>&ext;</description></item></channel></rss>').encode()
+
+
+def test_billion_laughs_is_rejected_quickly():
+    started = time.monotonic()
+    articles, rejects = parse_feed(BILLION_LAUGHS, "lol", FETCHED)
+    assert time.monotonic() - started < 2
+    assert articles == [] and rejects[0]["error"] == "unsafe_xml"
+    assert "expands" in rejects[0]["detail"]
+
+
+def test_billion_laughs_in_utf16_is_rejected():
+    data = BILLION_LAUGHS.decode().replace('version="1.0"', 'version="1.0" encoding="utf-16"').encode("utf-16")
+    assert parse_feed(data, "lol16", FETCHED)[1][0]["error"] == "unsafe_xml"
+
+
+@pytest.mark.parametrize("parameter", [False, True])
+def test_external_entities_are_rejected_and_never_read(tmp_path, parameter):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-CONTENT")
+    articles, rejects = parse_feed(xxe_feed(secret.as_uri(), parameter), "xxe", FETCHED)
+    assert articles == [] and rejects[0]["error"] == "unsafe_xml"
+    assert "TOP-SECRET" not in repr(rejects)
+
+
+def test_harmless_internal_entity_still_works():
+    data = (b'<!DOCTYPE rss [<!ENTITY id "tag:example.com,">]><rss version="2.0"><channel>'
+            b'<item><guid isPermaLink="false">&id;2006</guid><description>Body</description></item>'
+            b'</channel></rss>')
+    articles, rejects = parse_feed(data, "ok", FETCHED)
+    assert len(articles) == 1 and rejects == []
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("2024-04-30T10:00:00", datetime(2024, 4, 30, 10, tzinfo=timezone.utc)),
+    ("2024-04-30T12:00:00+02:00", datetime(2024, 4, 30, 10, tzinfo=timezone.utc)),
+    ("Tue, 30 Apr 2024 10:00:00", datetime(2024, 4, 30, 10, tzinfo=timezone.utc)),
+    ("yesterday-ish", None),
+    ("", None),
+])
+def test_parse_date_string(raw, expected):
+    assert parse_date_string(raw) == expected
+
+
+@pytest.mark.parametrize("pub", [
+    "30 Apr 2024 10:00", "2024-04-30", "Tuesday, April 30th 2024", "not a date at all",
+    "Tue, 31 Feb 2024 25:61:00 GMT", "9999-12-31T23:59:59+14:00", "0000-00-00T00:00:00Z",
+])
+def test_odd_dates_are_utc_or_none(pub):
+    data = (f'<rss version="2.0"><channel><item><title>t</title><pubDate>{pub}</pubDate>'
+            f'<description>body</description></item></channel></rss>').encode()
+    (article,), _ = parse_feed(data, "d", FETCHED)
+    when = article["published_at"]
+    assert when is None or (when.tzinfo is not None and when.utcoffset().total_seconds() == 0)
+
+
+@pytest.mark.parametrize("raw, expected", [("en-US", "en"), ("FR", "fr"), ("english", None),
+                                           ("", None), (None, None), ("zh_Hant", "zh")])
+def test_normalise_language(raw, expected):
+    assert normalise_language(raw) == expected
+
+
+def test_html_to_text_keeps_paragraphs_and_lines():
+    html = "<div>One  two</div><p>Three<br>four</p><ul><li>a</li><li>b</li></ul><style>x{}</style>"
+    assert html_to_text(html) == "One two\n\nThree\nfour\n\na\n\nb"

@@ -1,0 +1,91 @@
+"""Pure functions that turn a parsed article into a row of the articles table."""
+import hashlib
+import re
+import unicodedata
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+from transforms.urls import canonical_url
+
+# Typographic variants folded before hashing, so the same text with curly or
+# straight quotes, or other dashes, hashes the same.
+_QUOTE_FOLD = str.maketrans({
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+    "\u00ab": '"', "\u00bb": '"', "\u2013": "-", "\u2014": "-", "\u2212": "-",
+})
+_WHITESPACE = re.compile(r"\s+")
+_WORD = re.compile(r"\w+")
+
+
+def normalise_for_hash(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text or "").casefold().translate(_QUOTE_FOLD)
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(normalise_for_hash(text).encode("utf-8")).hexdigest()[:32]
+
+
+def make_article_id(canonical: str | None, input_name: str, text_hash: str) -> str:
+    """Same canonical URL (or, without one, same input file name) and same content => same id.
+
+    The file name, not its full path, so moving the input folder keeps the ids.
+    """
+    identity = canonical or input_name.rsplit("/", 1)[-1]
+    return hashlib.sha256(f"{identity}\n{text_hash}".encode("utf-8")).hexdigest()[:16]
+
+
+def word_count(text: str) -> int:
+    return len(_WORD.findall(text or ""))
+
+
+def source_name(parsed: dict, url: str | None) -> str:
+    if parsed.get("source"):
+        return parsed["source"]
+    if url:
+        return urlsplit(url).hostname or url
+    return parsed["input"].rsplit("/", 1)[-1].split("#", 1)[0]
+
+
+def to_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def partition_date(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d")
+
+
+def finalize_article(parsed: dict, run_id: str, ingested_at: datetime) -> dict:
+    """ParsedArticle (docs/CONTRACTS.md) -> a row of schemas.tables.ARTICLES."""
+    text = parsed["text"]
+    url = parsed.get("url") or None
+    canonical = canonical_url(url)
+    text_hash = content_hash(text)
+    published = to_utc(parsed.get("published_at"))
+    return {
+        "article_id": make_article_id(canonical, parsed["input"], text_hash),
+        "url": url,
+        "canonical_url": canonical,
+        "source": source_name(parsed, url),
+        "title": parsed.get("title") or None,
+        "text": text,
+        "authors": list(parsed.get("authors") or []),
+        "language": parsed.get("language") or None,
+        "published_at": published or ingested_at,
+        "date_inferred": published is None,
+        "ingested_at": ingested_at,
+        "content_hash": text_hash,
+        "duplicate_of": None,
+        "duplicate_reason": None,
+        "revision_of": None,
+        "text_source": parsed.get("text_source") or "file",
+        "input": parsed["input"],
+        "word_count": word_count(text),
+        "run_id": run_id,
+        "date": partition_date(published or ingested_at),
+    }

@@ -1,0 +1,254 @@
+"""Beam transforms that fetch feeds and article pages politely.
+
+Politeness: work is keyed by (host, slot) with slot = stable_hash(url) % per_host_limit
+and each group is fetched sequentially, so no host sees more than per_host_limit
+concurrent requests from one run, whatever the runner's parallelism.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+import apache_beam as beam
+from apache_beam import pvalue
+
+from transforms.feeds import normalise_language
+from transforms.http_fetch import PAGE_ACCEPT, FetchConfig, FetchResult, fetch
+
+RAW_TAG, STATE_TAG, REJECTS_TAG = "raw", "feed_state", "rejects"
+ARTICLES_TAG = "articles"
+
+
+def stable_hash(text: str) -> int:
+    """A hash that is the same in every process and run (unlike hash())."""
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8", "replace")).digest()[:8], "big")
+
+
+def host_of(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def politeness_key(url: str, per_host_limit: int) -> tuple[str, int]:
+    return host_of(url), stable_hash(url) % max(1, per_host_limit)
+
+
+def fetch_reject(input_name: str, result: FetchResult) -> dict:
+    return {"input": input_name, "stage": "fetch", "error": result.error, "detail": result.detail}
+
+
+# --- feed state ----------------------------------------------------------------
+
+def feed_state_row(url: str, previous: dict | None, result: FetchResult) -> dict:
+    """The FEED_STATE row (without run_id/date) after fetching `url`.
+
+    On failure the previous validators are kept so the next run is still conditional.
+    """
+    previous = previous or {}
+    if result.error:
+        outcome = "failed"
+    elif result.changed:
+        outcome = "new"
+    else:
+        outcome = "not_modified"
+    keep_old = result.error is not None
+    return {
+        "url": url,
+        "final_url": result.final_url,
+        "etag": previous.get("etag") if keep_old else (result.etag or previous.get("etag")),
+        "last_modified": (previous.get("last_modified") if keep_old
+                          else (result.last_modified or previous.get("last_modified"))),
+        "body_hash": previous.get("body_hash") if keep_old or not result.body_hash else result.body_hash,
+        "last_status": result.status,
+        "last_fetched_at": result.fetched_at,
+        "outcome": outcome,
+        "error": result.error,
+    }
+
+
+def finalize_feed_state(row: dict, run_id: str) -> dict:
+    """Add the columns every table carries (run_id, date partition)."""
+    return {**row, "run_id": run_id, "date": row["last_fetched_at"].strftime("%Y-%m-%d")}
+
+
+def raw_input_for(url: str, result: FetchResult) -> dict:
+    return {"input": url, "name": urlsplit(result.final_url or url).path or url,
+            "data": result.body, "fetched_at": result.fetched_at, "format": "feed"}
+
+
+def latest_states(rows) -> dict:
+    """url -> newest FEED_STATE row, from rows read back from earlier runs."""
+    newest = {}
+    for row in rows:
+        current = newest.get(row["url"])
+        if current is None or row["last_fetched_at"] > current["last_fetched_at"]:
+            newest[row["url"]] = row
+    return newest
+
+
+# --- FetchFeeds ------------------------------------------------------------------
+
+class FetchFeedGroupDoFn(beam.DoFn):
+    """Fetches one (host, slot) group of feeds one after another."""
+
+    def __init__(self, config: FetchConfig):
+        self.config = config
+
+    def process(self, keyed_group):
+        _, items = keyed_group
+        for index, (url, state) in enumerate(sorted(items, key=lambda item: item[0])):
+            if index and self.config.per_host_delay:
+                time.sleep(self.config.per_host_delay)
+            result = fetch(url, state, self.config)
+            yield pvalue.TaggedOutput(STATE_TAG, feed_state_row(url, state, result))
+            if result.error:
+                yield pvalue.TaggedOutput(REJECTS_TAG, fetch_reject(url, result))
+            elif result.changed:
+                yield raw_input_for(url, result)
+
+
+class FetchFeeds(beam.PTransform):
+    """(url, state dict or None) -> tagged outputs:
+    `raw` RawInput dicts (format "feed") for new content, `feed_state` FEED_STATE rows
+    (one per url), `rejects` Reject dicts (stage "fetch")."""
+
+    def __init__(self, config: FetchConfig = FetchConfig()):
+        super().__init__()
+        self.config = config
+
+    def expand(self, url_states):
+        limit = self.config.per_host_limit
+        outputs = (
+            url_states
+            | "KeyByHostSlot" >> beam.Map(lambda item: (politeness_key(item[0], limit), item))
+            | "GroupByHostSlot" >> beam.GroupByKey()
+            | "FetchGroup" >> beam.ParDo(FetchFeedGroupDoFn(self.config)).with_outputs(
+                STATE_TAG, REJECTS_TAG, main=RAW_TAG)
+        )
+        return {tag: outputs[tag] for tag in (RAW_TAG, STATE_TAG, REJECTS_TAG)}
+
+
+# --- FetchArticlePages -----------------------------------------------------------
+
+def page_paragraphs(text: str) -> str:
+    """trafilatura puts one paragraph per line; the pipeline wants blank lines between."""
+    lines = [" ".join(line.split()) for line in (text or "").splitlines()]
+    return "\n\n".join(line for line in lines if line)
+
+
+def page_date(value) -> datetime | None:
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        return None
+    try:
+        return datetime.strptime(value.strip(), "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def page_authors(value) -> list[str]:
+    if not isinstance(value, str):
+        return []
+    return [name.strip() for name in value.split(";") if name.strip()]
+
+
+def extract_page(html: bytes, url: str) -> dict | None:
+    """trafilatura's article text and metadata, or None when it finds no article."""
+    import trafilatura  # heavy import, only where pages are fetched
+    document = trafilatura.bare_extraction(
+        html, url=url, with_metadata=True, include_comments=False,
+        date_extraction_params={"extensive_search": False, "original_date": True})
+    if document is None:
+        return None
+    data = document if isinstance(document, dict) else document.as_dict()
+    text = page_paragraphs(data.get("text") or "")
+    if not text:
+        return None
+    return {"text": text, "url": data.get("url"), "published_at": page_date(data.get("date")),
+            "authors": page_authors(data.get("author")), "language": data.get("language"),
+            "title": data.get("title")}
+
+
+def merge_page(article: dict, page: dict) -> dict:
+    """The page's text wins; its metadata only fills what the feed lacked."""
+    merged = dict(article, text=page["text"], text_source="page")
+    canonical = page.get("url")
+    if isinstance(canonical, str) and re.match(r"https?://", canonical, re.IGNORECASE):
+        merged["url"] = canonical
+    merged["authors"] = article.get("authors") or page["authors"]
+    merged["published_at"] = article.get("published_at") or page["published_at"]
+    merged["language"] = article.get("language") or normalise_language(page.get("language"))
+    merged["title"] = article.get("title") or page.get("title")
+    return merged
+
+
+def is_html(content_type: str | None) -> bool:
+    return content_type is None or "html" in content_type.lower()
+
+
+def enrich_with_page(article: dict, config: FetchConfig) -> tuple[dict, dict | None]:
+    """(article, reject or None): the page version, or the feed version plus a reject."""
+    url = article["url"]
+    result = fetch(url, None, config, accept=PAGE_ACCEPT)
+    if result.error:
+        return article, fetch_reject(url, result)
+    if not is_html(result.content_type):
+        return article, {"input": url, "stage": "fetch", "error": "not_html",
+                         "detail": f"Content-Type {result.content_type}"}
+    try:
+        page = extract_page(result.body, result.final_url or url)
+    except Exception as exc:  # trafilatura/lxml on hostile HTML
+        page, detail = None, f"{type(exc).__name__}: {exc}"[:500]
+    else:
+        detail = "no article text found on the page"
+    if page is None:
+        return article, {"input": url, "stage": "fetch", "error": "no_article_text", "detail": detail}
+    return merge_page(article, page), None
+
+
+def wants_page(article: dict) -> bool:
+    url = article.get("url")
+    return (article.get("text_source") == "feed" and isinstance(url, str)
+            and re.match(r"https?://", url, re.IGNORECASE) is not None)
+
+
+class FetchPageGroupDoFn(beam.DoFn):
+    def __init__(self, config: FetchConfig):
+        self.config = config
+
+    def process(self, keyed_group):
+        _, articles = keyed_group
+        for index, article in enumerate(sorted(articles, key=lambda a: a["input"])):
+            if index and self.config.per_host_delay:
+                time.sleep(self.config.per_host_delay)
+            merged, reject = enrich_with_page(article, self.config)
+            if reject:
+                yield pvalue.TaggedOutput(REJECTS_TAG, reject)
+            yield merged
+
+
+class FetchArticlePages(beam.PTransform):
+    """ParsedArticle dicts from feeds -> tagged outputs: `articles` (page text where the
+    page was fetched and extracted, else unchanged) and `rejects` (stage "fetch").
+    Articles without an http(s) link pass through untouched."""
+
+    def __init__(self, config: FetchConfig = FetchConfig()):
+        super().__init__()
+        self.config = config
+
+    def expand(self, articles):
+        limit = self.config.per_host_limit
+        split = articles | "NeedsPage" >> beam.Partition(lambda a, _: 0 if wants_page(a) else 1, 2)
+        fetched = (
+            split[0]
+            | "KeyByHostSlot" >> beam.Map(lambda a: (politeness_key(a["url"], limit), a))
+            | "GroupByHostSlot" >> beam.GroupByKey()
+            | "FetchPages" >> beam.ParDo(FetchPageGroupDoFn(self.config)).with_outputs(
+                REJECTS_TAG, main=ARTICLES_TAG)
+        )
+        merged = (fetched[ARTICLES_TAG], split[1]) | "AllArticles" >> beam.Flatten()
+        return {ARTICLES_TAG: merged, REJECTS_TAG: fetched[REJECTS_TAG]}

@@ -1,0 +1,754 @@
+"""Near-duplicate detection: MinHash over word shingles, LSH banding, exact
+verification by Jaccard *and* containment, connected components.
+
+Pure functions first (tested without Beam), then `MarkNearDuplicates`, a Beam
+composite that only wires them together (see docs/dedup_model.md):
+
+    article -> shingle hashes -> minhash -> band keys
+    (band key, id) ---GroupByKey---> candidate pairs ---Distinct--->
+    pair joined with both compact records (CoGroupByKey by id, twice)
+    ---verify---> edges ---union-find (CombineGlobally)---> loser -> winner
+    ---CoGroupByKey with the articles---> articles with duplicate_of set.
+
+Nothing compares all pairs: a pair is only looked at when the two articles
+share a band key.  Earlier runs enter as SIGNATURES rows (compact: no text)
+through the same band-key join, never as a side input.
+
+Determinism: every hash is blake2b or fixed 64-bit arithmetic in numpy with
+constants derived from blake2b; nothing depends on Python's hash(), the
+process, the worker or numpy's random streams.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+
+import numpy as np
+
+# ---------------------------------------------------------------------------
+# Parameters
+
+SIGNATURE_VERSION = 1      # bump when normalisation / shingling / hashing changes
+SHINGLE_SIZE = 5           # words per shingle
+NUM_PERM = 128             # minhash values per article
+BANDS = 64                 # LSH bands (rows per band = NUM_PERM // BANDS = 2)
+SKETCH_MAX = 512           # max shingle hashes kept per stored signature
+MIN_SHINGLES = 8           # shorter texts are left to exact dedup
+MAX_BUCKET = 100           # band buckets larger than this are windowed
+BUCKET_WINDOW = 20         # ... each member compared to its next 20 (by id)
+
+# Decision: containment (overlap coefficient, |A∩B| / min(|A|,|B|)) at least
+# `threshold` and Jaccard at least `min_jaccard` (keeps a two-paragraph brief
+# from matching the twenty-paragraph story it was cut from).  Chosen from
+# bench/syndication.py measurements, see docs/dedup_model.md.
+DEFAULT_THRESHOLD = 0.75
+DEFAULT_MIN_JACCARD = 0.2
+
+_M64 = (1 << 64) - 1
+
+
+def _const64(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(
+        f"newsbeam/near-dup/v{SIGNATURE_VERSION}/{name}".encode(),
+        digest_size=8).digest(), "little")
+
+
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def _splitmix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser, vectorised, wrapping uint64 arithmetic."""
+    x = x.astype(np.uint64, copy=True)
+    x ^= x >> np.uint64(30)
+    x *= _MIX1
+    x ^= x >> np.uint64(27)
+    x *= _MIX2
+    x ^= x >> np.uint64(31)
+    return x
+
+
+# ---------------------------------------------------------------------------
+# Normalisation for shingling (boilerplate stripping)
+
+_QUOTES = str.maketrans({c: "'" for c in "\u2018\u2019\u201a\u201b\u2032`\u00b4"}
+                        | {c: '"' for c in "\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb"}
+                        | {c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"})
+
+_WIRES = r"(?:AP|A\.P\.|Reuters|AFP|UPI|dpa|DPA|Bloomberg|CNN|PA|ANSA|EFE|Xinhua|IANS|PTI|CP|Kyodo|Yonhap)"
+# "WASHINGTON (AP) — ", "LONDON, March 3 (Reuters) - ", "Reuters - ", "(AFP) -"
+_DATELINE = re.compile(
+    r"^\s*(?:[A-Z][A-Za-z .,'\-]{0,60}?\s*)?(?:\(\s*" + _WIRES + r"\s*\)|" + _WIRES +
+    r"\b)\s*[-:|]+\s*")
+_CAPS_DATELINE = re.compile(r"^\s*[A-Z][A-Z .,'\-]{2,40}\s*[-:]\s+(?=[A-Z])")
+
+# Whole paragraphs (lines) that are site furniture, when short.
+_BOILERPLATE_LINE = re.compile(
+    r"""^\s*(?:
+        (?:by|written\ by|words\ by|story\ by|reporting\ by|report\ by)\s+\S.{0,80}$
+      | (?:updated|published|posted|last\ updated|first\ published)\b.{0,80}$
+      | (?:read|see|watch|listen)\ (?:more|also|next|the\ full\ story)\b.*
+      | (?:related|recommended|more\ on\ this|more\ from|also\ read|don't\ miss|trending)\b.*
+      | (?:share|tweet|email|print|save|follow\ us|like\ us|join\ us)\b.{0,80}$
+      | (?:sign\ up|subscribe|register|get\ our|get\ the)\b.*(?:newsletter|email|inbox|alerts?|updates?|subscription).*
+      | (?:copyright|\(c\)|©|all\ rights\ reserved).*
+      | .*(?:all\ rights\ reserved|may\ not\ be\ published,\ broadcast|rewritten\ or\ redistributed).*
+      | (?:this\ (?:article|story|report)\ (?:was\ |has\ been\ |is\ )?(?:originally|first|updated|republished|published|corrected|produced|adapted)).*
+      | (?:originally\ published|first\ appeared|appeared\ first)\b.*
+      | (?:additional\ reporting|editing\ by|writing\ by|compiled\ by|contributing|with\ reporting)\b.*
+      | .{0,80}\b(?:contributed\ to\ this\ (?:report|story|article))\b.*
+      | (?:photo|image|video|picture|graphic|caption|credit|file\ photo)s?\s*[:|(].{0,150}$
+      | (?:advertisement|advert|sponsored|ad|promoted|click\ here|tap\ here|continue\ reading)\b.{0,60}$
+      | (?:contact|email|follow)\ (?:the\ )?(?:reporter|author|writer|us)\b.*
+      | \(?(?:ap|reuters|afp|upi|dpa|bloomberg)\)?\s*$
+      | [-*_=#~.\s]+$
+    )""", re.IGNORECASE | re.VERBOSE)
+
+# Boilerplate sentences inside longer paragraphs.
+_BOILERPLATE_SENTENCE = re.compile(
+    r"(?:sign up for (?:our|the) [^.!?]*newsletter|subscribe to (?:our|the) [^.!?]*"
+    r"|read more(?: at| on|:)[^.!?]*|click here[^.!?]*|follow us on [^.!?]*"
+    r"|share (?:this|on) [^.!?]*|all rights reserved|copyright [^.!?]*"
+    r"|this (?:article|story) (?:was )?(?:originally|first) (?:published|appeared)[^.!?]*)[.!?]?",
+    re.IGNORECASE)
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_MAX_BOILERPLATE_WORDS = 40
+
+
+def strip_boilerplate(text: str | None) -> str:
+    """The text with bylines, wire credits and datelines, share/newsletter
+    prompts, "Read more"/"Related" lines, copyright lines and the like
+    removed.  Paragraph structure (lines) is kept."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    kept = []
+    for line in re.split(r"\n+", text):
+        line = line.strip()
+        if not line:
+            continue
+        words = len(_WORD.findall(line))
+        if words == 0:
+            continue
+        if words <= _MAX_BOILERPLATE_WORDS and _BOILERPLATE_LINE.match(line):
+            continue
+        line = _DATELINE.sub("", line, count=1)
+        line = _CAPS_DATELINE.sub("", line, count=1)
+        line = _BOILERPLATE_SENTENCE.sub(" ", line)
+        if _WORD.search(line):
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def normalize_for_shingling(text: str | None) -> str:
+    """Boilerplate stripped, NFKC, case-folded, quotes and dashes folded,
+    punctuation dropped, whitespace (incl. paragraph breaks) collapsed."""
+    return " ".join(tokens(text))
+
+
+def tokens(text: str | None) -> list:
+    return _WORD.findall(strip_boilerplate(text).casefold())
+
+
+def shingles(text: str | None, k: int = SHINGLE_SIZE) -> set:
+    """The set of k-word shingles (tuples) of the normalised text; a text
+    shorter than k words is one shingle."""
+    toks = tokens(text)
+    if not toks:
+        return set()
+    if len(toks) < k:
+        return {tuple(toks)}
+    return {tuple(toks[i:i + k]) for i in range(len(toks) - k + 1)}
+
+
+@lru_cache(maxsize=1 << 17)
+def _word_hash(word: str) -> int:
+    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8,
+                                          person=b"nb-word").digest(), "little")
+
+
+_POS = np.array([_const64(f"pos{i}") | 1 for i in range(16)], dtype=np.uint64)
+
+
+def shingle_hashes(text: str | None, k: int = SHINGLE_SIZE) -> np.ndarray:
+    """Sorted unique uint32 hashes of the k-word shingles (stable across
+    processes, runs and machines)."""
+    toks = tokens(text)
+    return hash_token_shingles(toks, k)
+
+
+def hash_token_shingles(toks: list, k: int = SHINGLE_SIZE) -> np.ndarray:
+    if not toks:
+        return np.empty(0, dtype=np.uint32)
+    w = np.fromiter((_word_hash(t) for t in toks), dtype=np.uint64, count=len(toks))
+    kk = min(k, len(w))
+    n = len(w) - kk + 1
+    acc = np.zeros(n, dtype=np.uint64)
+    for j in range(kk):
+        acc ^= _splitmix(w[j:j + n] * _POS[j])
+    acc = _splitmix(acc + np.uint64(kk))
+    return np.unique((acc >> np.uint64(32)).astype(np.uint32))
+
+
+# ---------------------------------------------------------------------------
+# MinHash and LSH bands
+
+@lru_cache(maxsize=8)
+def _perm_params(num_perm: int):
+    a = np.array([_const64(f"a{i}") | 1 for i in range(num_perm)], dtype=np.uint64)
+    b = np.array([_const64(f"b{i}") for i in range(num_perm)], dtype=np.uint64)
+    return a, b
+
+
+_EMPTY32 = np.uint32(0xFFFFFFFF)
+
+
+def minhash(hashes: np.ndarray, num_perm: int = NUM_PERM) -> np.ndarray:
+    """MinHash signature (uint32[num_perm]) of a set of uint32 shingle hashes,
+    with multiply-add-shift permutations h_i(x) = (a_i x + b_i) >> 32 (mod 2^64)."""
+    a, b = _perm_params(num_perm)
+    if len(hashes) == 0:
+        return np.full(num_perm, _EMPTY32, dtype=np.uint32)
+    out = np.empty(num_perm, dtype=np.uint32)
+    x = np.asarray(hashes, dtype=np.uint64)
+    step = max(1, (1 << 20) // num_perm)  # bound the temporary to ~8 MB
+    first = True
+    for s in range(0, len(x), step):
+        chunk = x[s:s + step, None] * a[None, :] + b[None, :]
+        m = (chunk >> np.uint64(32)).min(axis=0).astype(np.uint32)
+        out = m if first else np.minimum(out, m)
+        first = False
+    return out
+
+
+@lru_cache(maxsize=8)
+def _band_seeds(bands: int):
+    return np.array([_const64(f"band{j}") for j in range(bands)], dtype=np.uint64)
+
+
+def band_keys(signature: np.ndarray, bands: int = BANDS) -> list:
+    """One signed 64-bit key per band: (band index, the band's rows) hashed.
+    Two articles are LSH candidates iff they share at least one key."""
+    sig = np.asarray(signature, dtype=np.uint64)
+    if len(sig) % bands:
+        raise ValueError(f"{len(sig)} minhash values do not split into {bands} bands")
+    rows = sig.reshape(bands, -1)
+    k = _band_seeds(bands).copy()
+    for c in range(rows.shape[1]):
+        k = _splitmix(k ^ rows[:, c])
+    return k.view(np.int64).tolist()
+
+
+def candidate_probability(jaccard: float, bands: int = BANDS,
+                          num_perm: int = NUM_PERM) -> float:
+    """Probability that a pair with this Jaccard shares a band key."""
+    r = num_perm // bands
+    return 1.0 - (1.0 - jaccard ** r) ** bands
+
+
+# ---------------------------------------------------------------------------
+# Compact records and exact verification
+
+def sketch(hashes: np.ndarray, max_size: int = SKETCH_MAX):
+    """(level, hashes below 2^32 >> level): a consistent sample of the shingle
+    hashes, at the smallest level that keeps at most max_size of them.  Level
+    0 is the whole set.  Two sketches are compared at the larger level."""
+    hashes = np.asarray(hashes, dtype=np.uint32)
+    level = 0
+    while True:
+        cut = _cut(hashes, level)
+        if cut <= max_size:
+            return level, hashes[:cut]
+        level += 1
+
+
+def _cut(sorted_hashes: np.ndarray, level: int) -> int:
+    if level == 0:
+        return len(sorted_hashes)
+    limit = (1 << 32) >> level
+    return int(np.searchsorted(sorted_hashes, limit, side="left"))
+
+
+def similarity(a_hashes, a_level: int, a_count: int,
+               b_hashes, b_level: int, b_count: int):
+    """(jaccard, containment) of two shingle sets given as (sorted hashes,
+    sample level, exact set size).  Exact when both levels are 0; otherwise an
+    unbiased estimate from the consistent samples.  containment is the overlap
+    coefficient |A∩B| / min(|A|, |B|): 1.0 when a trimmed copy is wholly
+    inside the original."""
+    if a_count <= 0 or b_count <= 0:
+        return 0.0, 0.0
+    level = max(a_level, b_level)
+    a = np.asarray(a_hashes, dtype=np.uint32)
+    b = np.asarray(b_hashes, dtype=np.uint32)
+    a = a[:_cut(a, level)]
+    b = b[:_cut(b, level)]
+    inter = len(np.intersect1d(a, b, assume_unique=True)) * float(1 << level)
+    inter = min(inter, float(a_count), float(b_count))
+    union = a_count + b_count - inter
+    return inter / union, inter / min(a_count, b_count)
+
+
+def is_near_duplicate(jaccard: float, containment: float,
+                      threshold: float = DEFAULT_THRESHOLD,
+                      min_jaccard: float = DEFAULT_MIN_JACCARD) -> bool:
+    return containment >= threshold and jaccard >= min_jaccard
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the near-dup stages carry per article: ids, winner-choice data
+    and the (sampled) shingle set.  No text."""
+    article_id: str
+    existing: bool
+    published: float          # POSIX seconds; +inf when unknown
+    text_length: int
+    count: int                # exact number of distinct shingles
+    level: int                # sample level of `hashes` (0 = all)
+    hashes: bytes             # sorted uint32 little-endian
+
+    def array(self) -> np.ndarray:
+        return np.frombuffer(self.hashes, dtype="<u4")
+
+    @property
+    def meta(self):
+        return (self.article_id, self.existing, self.published, self.text_length)
+
+
+def verify(a: Record, b: Record, threshold: float = DEFAULT_THRESHOLD,
+           min_jaccard: float = DEFAULT_MIN_JACCARD) -> bool:
+    """Exact check of an LSH candidate pair (estimated when one side is a
+    stored, sampled signature)."""
+    if a.article_id == b.article_id:
+        return False
+    j, c = similarity(a.array(), a.level, a.count, b.array(), b.level, b.count)
+    return is_near_duplicate(j, c, threshold, min_jaccard)
+
+
+def _timestamp(value) -> float:
+    if value is None:
+        return math.inf
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        if getattr(value, "tzinfo", None) is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return float(value.timestamp())
+    except Exception:  # noqa: BLE001
+        return math.inf
+
+
+def winner_key(meta) -> tuple:
+    """Sort key: the smallest wins.  Stored (earlier-run) copies first, then
+    earliest published_at, then longest text, then smallest article_id."""
+    article_id, existing, published, text_length = meta
+    return (0 if existing else 1, published, -int(text_length or 0), article_id)
+
+
+def choose_winner(metas) -> tuple:
+    return min(metas, key=winner_key)
+
+
+def article_signature(article: dict):
+    """(hashes uint32[], minhash uint32[NUM_PERM]) of an article's text."""
+    h = shingle_hashes(article.get("text"))
+    return h, minhash(h)
+
+
+def record_from_article(article: dict, hashes=None) -> Record | None:
+    if hashes is None:
+        hashes = shingle_hashes(article.get("text"))
+    if len(hashes) < MIN_SHINGLES:
+        return None
+    return Record(article_id=article["article_id"], existing=False,
+                  published=_timestamp(article.get("published_at")),
+                  text_length=len(article.get("text") or ""),
+                  count=int(len(hashes)), level=0,
+                  hashes=np.asarray(hashes, dtype="<u4").tobytes())
+
+
+def signature_row(article: dict, run_id: str | None = None,
+                  date: str | None = None) -> dict:
+    """The SIGNATURES row of an article (write it for winners: rows with
+    duplicate_of null).  Only compact data, no text."""
+    h = shingle_hashes(article.get("text"))
+    mh = minhash(h)
+    level, sk = sketch(h)
+    published = article.get("published_at")
+    if date is None:
+        date = article.get("date") or (published.strftime("%Y-%m-%d")
+                                       if isinstance(published, datetime) else None)
+    return {
+        "article_id": article["article_id"],
+        "canonical_url": article.get("canonical_url"),
+        "content_hash": article.get("content_hash"),
+        "published_at": published,
+        "text_length": len(article.get("text") or ""),
+        "word_count": article.get("word_count"),
+        "signature_version": SIGNATURE_VERSION,
+        "shingle_count": int(len(h)),
+        "sketch_level": int(level),
+        "sketch": sk.tolist(),
+        "minhash": mh.tolist(),
+        "band_keys": band_keys(mh) if len(h) >= MIN_SHINGLES else [],
+        "run_id": run_id if run_id is not None else article.get("run_id"),
+        "date": date,
+    }
+
+
+def record_from_signature(row: dict) -> Record | None:
+    """A stored signature as a Record (existing=True), or None when it is
+    unusable for near-dup matching (other signature version, too short)."""
+    if row.get("signature_version") != SIGNATURE_VERSION:
+        return None
+    count = int(row.get("shingle_count") or 0)
+    if count < MIN_SHINGLES:
+        return None
+    sk = np.asarray(row.get("sketch") if row.get("sketch") is not None else [],
+                    dtype="<u4")
+    return Record(article_id=row["article_id"], existing=True,
+                  published=_timestamp(row.get("published_at")),
+                  text_length=int(row.get("text_length") or 0), count=count,
+                  level=int(row.get("sketch_level") or 0), hashes=sk.tobytes())
+
+
+def signature_band_keys(row: dict, bands: int = BANDS) -> list:
+    """Band keys of a stored signature: the stored ones when they were made
+    with these bands, else recomputed from the stored minhash."""
+    if row.get("signature_version") != SIGNATURE_VERSION:
+        return []
+    if int(row.get("shingle_count") or 0) < MIN_SHINGLES:
+        return []
+    keys = row.get("band_keys")
+    if bands == BANDS and keys is not None and len(keys) == BANDS:
+        return list(keys)
+    mh = row.get("minhash")
+    if mh is None or len(mh) % bands:
+        return []
+    return band_keys(np.asarray(mh, dtype=np.uint32), bands)
+
+
+# ---------------------------------------------------------------------------
+# Candidates from band buckets, connected components
+
+def bucket_pairs(members, max_bucket: int = MAX_BUCKET,
+                 window: int = BUCKET_WINDOW):
+    """Candidate pairs (id_a, id_b), id_a < id_b, from one band bucket of
+    (article_id, existing) members.  Pairs of two stored signatures are
+    skipped (they were settled by earlier runs).  Buckets above max_bucket
+    (hundreds of syndicated copies, or degenerate texts) compare each member
+    with its next `window` members only, so work stays linear; components
+    still connect through the chain."""
+    members = sorted(set((str(i), bool(e)) for i, e in members))
+    if len(members) < 2 or all(e for _, e in members):
+        return
+    w = len(members) if len(members) <= max_bucket else window + 1
+    for i, (a, ea) in enumerate(members):
+        for b, eb in members[i + 1:i + w]:
+            if not (ea and eb):
+                yield (a, b)
+
+
+class UnionFind:
+    def __init__(self):
+        self.parent = {}
+
+    def find(self, x):
+        parent = self.parent
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while x != root:  # path compression
+            nxt = parent.get(x, x)
+            parent[x] = root
+            x = nxt
+        return root
+
+    def union(self, a, b):
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            # deterministic: the smaller id becomes the root
+            if rb < ra:
+                ra, rb = rb, ra
+            self.parent[rb] = ra
+        self.parent.setdefault(ra, ra)
+        return ra
+
+
+def connected_components(edges) -> list:
+    """Components (sorted lists) of an undirected graph given as pairs."""
+    uf = UnionFind()
+    for a, b in edges:
+        uf.union(a, b)
+    groups = {}
+    for node in list(uf.parent):
+        groups.setdefault(uf.find(node), []).append(node)
+    return sorted(sorted(g) for g in groups.values())
+
+
+def resolve_winners(edges) -> dict:
+    """{loser article_id: winner article_id} for the *new* articles of each
+    component of verified edges (pairs of metas); stored copies are never
+    losers (their rows are already written)."""
+    metas = {}
+    pairs = []
+    for ma, mb in edges:
+        metas[ma[0]] = ma
+        metas[mb[0]] = mb
+        pairs.append((ma[0], mb[0]))
+    out = {}
+    for comp in connected_components(pairs):
+        winner = choose_winner(metas[i] for i in comp)[0]
+        for i in comp:
+            if i != winner and not metas[i][1]:
+                out[i] = winner
+    return out
+
+
+# ---------------------------------------------------------------------------
+# The pure (single-process) path: same functions, in-memory grouping.
+
+def find_near_duplicates(articles, threshold: float = DEFAULT_THRESHOLD,
+                         existing=None, min_jaccard: float = DEFAULT_MIN_JACCARD,
+                         bands: int = BANDS, stats: dict | None = None) -> dict:
+    """{loser article_id: winner article_id} for a list of article dicts
+    (and optional stored SIGNATURES rows).  Reference implementation of what
+    MarkNearDuplicates does; banding uses numpy sorting, so memory is linear."""
+    records, keys = [], []
+    for art in articles:
+        h = shingle_hashes(art.get("text"))
+        rec = record_from_article(art, h)
+        if rec is None:
+            continue
+        records.append(rec)
+        keys.append(band_keys(minhash(h), bands) if bands == BANDS else
+                    band_keys(minhash(h), bands))
+    for row in existing or ():
+        rec = record_from_signature(row)
+        k = signature_band_keys(row, bands)
+        if rec is None or not k:
+            continue
+        records.append(rec)
+        keys.append(k)
+    if not records:
+        return {}
+    key_matrix = np.asarray(keys, dtype=np.int64)          # n x bands
+    existing_flags = np.array([r.existing for r in records])
+    ids = [r.article_id for r in records]
+    candidates = set()
+    for j in range(key_matrix.shape[1]):
+        col = key_matrix[:, j]
+        order = np.argsort(col, kind="stable")
+        sorted_col = col[order]
+        # runs of equal keys
+        starts = np.flatnonzero(np.r_[True, sorted_col[1:] != sorted_col[:-1]])
+        ends = np.r_[starts[1:], len(sorted_col)]
+        multi = np.flatnonzero(ends - starts > 1)
+        for s, e in zip(starts[multi], ends[multi]):
+            idx = order[s:e]
+            if existing_flags[idx].all():
+                continue
+            for a, b in bucket_pairs((ids[i], existing_flags[i]) for i in idx):
+                candidates.add((a, b))
+    by_id = {r.article_id: r for r in records}
+    edges = []
+    verified = 0
+    for a, b in candidates:
+        ra, rb = by_id[a], by_id[b]
+        if verify(ra, rb, threshold, min_jaccard):
+            edges.append((ra.meta, rb.meta))
+        verified += 1
+    if stats is not None:
+        stats.update(records=len(records), candidates=len(candidates),
+                     edges=len(edges))
+    return resolve_winners(edges)
+
+
+def mark(articles, decisions: dict) -> list:
+    """Copies of the articles with duplicate_of / duplicate_reason set."""
+    out = []
+    for art in articles:
+        winner = decisions.get(art["article_id"])
+        if winner is not None:
+            art = dict(art, duplicate_of=winner, duplicate_reason="near")
+        out.append(art)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Beam
+
+try:
+    import apache_beam as beam
+except ImportError:  # pure functions stay usable without Beam
+    beam = None
+
+
+def _new_records(article):
+    rec = record_from_article(article)
+    if rec is not None:
+        yield rec
+
+
+def _band_entries(rec: Record, bands: int):
+    h = rec.array()
+    for key in band_keys(minhash(h), bands):
+        yield key, (rec.article_id, False)
+
+
+def _existing_band_entries(row: dict, bands: int):
+    for key in signature_band_keys(row, bands):
+        yield key, (row["article_id"], True)
+
+
+def _existing_records(row: dict):
+    rec = record_from_signature(row)
+    if rec is not None:
+        yield rec
+
+
+def _bucket_pairs(kv):
+    _, members = kv
+    yield from bucket_pairs(members)
+
+
+def _halves(kv):
+    """(a, {'rec': [rec_a], 'pair': [b, ...]}) -> (b, rec_a) per pair."""
+    _, groups = kv
+    recs = list(groups["rec"])
+    if not recs:
+        return
+    rec_a = recs[0]
+    for b in groups["pair"]:
+        yield b, rec_a
+
+
+def _verified_edges(kv, threshold, min_jaccard):
+    _, groups = kv
+    recs = list(groups["rec"])
+    if not recs:
+        return
+    rec_b = recs[0]
+    for rec_a in groups["half"]:
+        if verify(rec_a, rec_b, threshold, min_jaccard):
+            yield rec_a.meta, rec_b.meta
+
+
+def _apply_decision(kv):
+    _, groups = kv
+    winners = list(groups["winner"])
+    for art in groups["article"]:
+        if winners:
+            art = dict(art, duplicate_of=winners[0], duplicate_reason="near")
+        yield art
+
+
+if beam is not None:
+
+    class _ComponentsFn(beam.CombineFn):
+        """Union-find over verified edges, combinable across workers.
+        Accumulator: (parent dict, meta dict); output {loser: winner}.
+        Its size is the number of near-duplicate articles, not all articles."""
+
+        def create_accumulator(self):
+            return ({}, {})
+
+        def add_input(self, acc, edge):
+            parent, metas = acc
+            uf = UnionFind()
+            uf.parent = parent
+            ma, mb = edge
+            metas[ma[0]] = ma
+            metas[mb[0]] = mb
+            uf.union(ma[0], mb[0])
+            return acc
+
+        def merge_accumulators(self, accs):
+            accs = list(accs)
+            parent, metas = accs[0]
+            uf = UnionFind()
+            uf.parent = parent
+            for p, m in accs[1:]:
+                metas.update(m)
+                for node, par in p.items():
+                    uf.union(node, par)
+            return (parent, metas)
+
+        def extract_output(self, acc):
+            parent, metas = acc
+            uf = UnionFind()
+            uf.parent = parent
+            comps = {}
+            for node in list(parent):
+                comps.setdefault(uf.find(node), []).append(node)
+            out = {}
+            for comp in comps.values():
+                winner = choose_winner(metas[i] for i in comp)[0]
+                for i in comp:
+                    if i != winner and not metas[i][1]:
+                        out[i] = winner
+            return out
+
+    class MarkNearDuplicates(beam.PTransform):
+        """Articles in (ARTICLES dicts, not already duplicates), the same
+        articles out, near-duplicate losers with duplicate_of = the winner's
+        article_id and duplicate_reason = "near".
+
+        existing: optional PCollection of SIGNATURES rows of earlier runs;
+        their articles always win and are never output.
+        """
+
+        def __init__(self, threshold: float = DEFAULT_THRESHOLD, existing=None,
+                     min_jaccard: float = DEFAULT_MIN_JACCARD, bands: int = BANDS,
+                     label=None):
+            super().__init__(label)
+            self.threshold = threshold
+            self.existing = existing
+            self.min_jaccard = min_jaccard
+            self.bands = bands
+
+        def expand(self, articles):
+            bands = self.bands
+            records = articles | "Records" >> beam.FlatMap(_new_records)
+            band_entries = [records | "BandKeys" >> beam.FlatMap(_band_entries, bands)]
+            all_records = [records]
+            if self.existing is not None:
+                band_entries.append(self.existing | "ExistingBandKeys" >> beam.FlatMap(
+                    _existing_band_entries, bands))
+                all_records.append(self.existing | "ExistingRecords" >> beam.FlatMap(
+                    _existing_records))
+            pairs = (
+                band_entries
+                | "AllBandKeys" >> beam.Flatten()
+                | "GroupByBand" >> beam.GroupByKey()
+                | "CandidatePairs" >> beam.FlatMap(_bucket_pairs)
+                | "DistinctPairs" >> beam.Distinct())
+            recs_by_id = (
+                all_records
+                | "AllRecords" >> beam.Flatten()
+                | "KeyRecords" >> beam.Map(lambda r: (r.article_id, r)))
+            halves = (
+                {"rec": recs_by_id,
+                 "pair": pairs | "KeyByFirst" >> beam.Map(lambda p: (p[0], p[1]))}
+                | "JoinFirst" >> beam.CoGroupByKey()
+                | "Halves" >> beam.FlatMap(_halves))
+            edges = (
+                {"rec": recs_by_id, "half": halves}
+                | "JoinSecond" >> beam.CoGroupByKey()
+                | "Verify" >> beam.FlatMap(_verified_edges, self.threshold,
+                                           self.min_jaccard))
+            winners = (
+                edges
+                | "Components" >> beam.CombineGlobally(_ComponentsFn())
+                | "LoserWinner" >> beam.FlatMap(lambda d: sorted(d.items())))
+            keyed = articles | "KeyArticles" >> beam.Map(lambda a: (a["article_id"], a))
+            return (
+                {"article": keyed, "winner": winners}
+                | "JoinDecisions" >> beam.CoGroupByKey()
+                | "MarkLosers" >> beam.FlatMap(_apply_decision))

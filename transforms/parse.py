@@ -1,0 +1,208 @@
+"""Parse: RawInput bytes -> ParsedArticle dicts (or Rejects), one parser per format.
+
+Every function here is pure and never raises on bad input: whatever cannot
+become an article becomes a reject with the stage and the reason.
+"""
+import codecs
+import json
+
+import apache_beam as beam
+
+from transforms.feeds import parse_feed
+from transforms.rejects import SplitRejects, is_reject, make_reject
+from transforms.timeparse import parse_datetime
+
+TEXT_EXTENSIONS = (".txt", ".text", ".md")
+HTML_EXTENSIONS = (".html", ".htm", ".xhtml")
+JSON_EXTENSIONS = (".json",)
+JSONL_EXTENSIONS = (".jsonl", ".ndjson")
+FEED_EXTENSIONS = (".xml", ".rss", ".atom", ".rdf")
+JSON_TEXT_FIELDS = ("text", "body", "content")
+SNIFF_BYTES = 2048
+BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+class RejectError(Exception):
+    """A reason to reject the whole input: carries the short error code."""
+
+    def __init__(self, error: str, detail: str):
+        super().__init__(detail)
+        self.error = error
+
+
+def looks_binary(data: bytes) -> bool:
+    head = data[:SNIFF_BYTES]
+    has_bom = any(head.startswith(bom) for bom, _ in BOMS)
+    return b"\x00" in head and not has_bom
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (or a BOM-marked UTF-16); anything else is undecodable, not guessed."""
+    encoding = next((enc for bom, enc in BOMS if data.startswith(bom)), "utf-8")
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise RejectError("undecodable", f"not valid {encoding}: {error}") from None
+
+
+def detect_format(raw: dict) -> str:
+    """txt, html, json, jsonl or feed: by forced format, extension, else by sniffing."""
+    if raw.get("format"):
+        return raw["format"]
+    name = raw["name"].lower()
+    for fmt, extensions in (("txt", TEXT_EXTENSIONS), ("html", HTML_EXTENSIONS),
+                            ("json", JSON_EXTENSIONS), ("jsonl", JSONL_EXTENSIONS),
+                            ("feed", FEED_EXTENSIONS)):
+        if name.endswith(extensions):
+            return fmt
+    return sniff_format(raw["data"])
+
+
+def sniff_format(data: bytes) -> str:
+    head = data[:SNIFF_BYTES].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"{", b"[")):
+        return "json" if head.startswith(b"[") or b"\n{" not in data[:SNIFF_BYTES] else "jsonl"
+    if head.startswith(b"<"):
+        is_feed = any(tag in head for tag in (b"<rss", b"<feed", b"<rdf:rdf"))
+        return "feed" if is_feed else "html"
+    return "txt"
+
+
+def parse_txt(raw: dict) -> list[dict]:
+    """First non-empty line is the headline, the rest is the body."""
+    text = decode_text(raw["data"]).replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        raise RejectError("empty_text", "file has no text")
+    body = "\n".join(lines[first + 1:]).strip("\n").rstrip()
+    return [article(raw, title=lines[first].strip(), text=body)]
+
+
+def parse_html(raw: dict) -> list[dict]:
+    import trafilatura  # imported on use: heavy, and only HTML inputs need it
+
+    html = decode_html(raw["data"])
+    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False,
+                                      url=raw["input"] if raw["input"].startswith("http") else None)
+    if doc is None or not (doc.text or "").strip():
+        raise RejectError("empty_text", "no main text found in HTML")
+    text = drop_leading_title(doc.text, doc.title)
+    return [article(raw, title=doc.title, text=text, url=doc.url, source=doc.sitename,
+                    authors=split_authors(doc.author), language=doc.language,
+                    published_at=parse_datetime(doc.date))]
+
+
+def decode_html(data: bytes) -> str:
+    """HTML declares its own charset; let lxml/trafilatura see bytes when not UTF-8."""
+    try:
+        return decode_text(data)
+    except RejectError:
+        return data.decode("latin-1")
+
+
+def drop_leading_title(text: str, title: str | None) -> str:
+    """trafilatura often repeats the <h1> as the first line of the text."""
+    first, _, rest = text.partition("\n")
+    if title and first.strip() == title.strip() and rest.strip():
+        return rest.strip()
+    return text.strip()
+
+
+def split_authors(value) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, list):
+        return [str(a).strip() for a in value if str(a).strip()]
+    return [a.strip() for a in str(value).replace(" and ", ";").split(";") if a.strip()]
+
+
+def parse_json(raw: dict) -> list[dict]:
+    try:
+        value = json.loads(decode_text(raw["data"]))
+    except json.JSONDecodeError as error:
+        raise RejectError("bad_json", str(error)) from None
+    records = value if isinstance(value, list) else [value]
+    return [json_record(raw, record, i, len(records) > 1) for i, record in enumerate(records)]
+
+
+def parse_jsonl(raw: dict) -> list[dict]:
+    out = []
+    for i, line in enumerate(decode_text(raw["data"]).splitlines()):
+        if not line.strip():
+            continue
+        try:
+            out.append(json_record(raw, json.loads(line), i, True))
+        except json.JSONDecodeError as error:
+            out.append(make_reject(f"{raw['input']}#{i}", "parse", "bad_json", str(error)))
+    return out
+
+
+def json_record(raw: dict, record, index: int, numbered: bool) -> dict:
+    """One JSON object -> ParsedArticle, or a Reject for that record."""
+    name = f"{raw['input']}#{index}" if numbered else raw["input"]
+    if not isinstance(record, dict):
+        return make_reject(name, "parse", "bad_record", f"expected an object, got {type(record).__name__}")
+    text = next((record[f] for f in JSON_TEXT_FIELDS if isinstance(record.get(f), str)), "")
+    return article(raw, input_name=name, title=str_or_none(record.get("title")), text=text.strip(),
+                   url=str_or_none(record.get("url")), source=str_or_none(record.get("source")),
+                   authors=split_authors(record.get("authors") or record.get("author")),
+                   language=str_or_none(record.get("language")),
+                   published_at=parse_datetime(record.get("published") or record.get("published_at")))
+
+
+def str_or_none(value) -> str | None:
+    return str(value).strip() or None if value is not None else None
+
+
+def parse_feed_input(raw: dict) -> list[dict]:
+    articles, rejects = parse_feed(raw["data"], raw["input"], raw["fetched_at"])
+    return articles + rejects
+
+
+def article(raw: dict, *, text: str, title: str | None = None, input_name: str | None = None,
+            url=None, source=None, authors=(), language=None, published_at=None,
+            text_source: str = "file") -> dict:
+    return {"input": input_name or raw["input"], "url": url, "source": source, "title": title,
+            "text": text, "authors": list(authors), "language": language,
+            "published_at": published_at, "text_source": text_source}
+
+
+PARSERS = {"txt": parse_txt, "html": parse_html, "json": parse_json, "jsonl": parse_jsonl,
+           "feed": parse_feed_input}
+
+
+def parse_raw(raw: dict) -> list[dict]:
+    """RawInput -> ParsedArticles and Rejects. Never raises."""
+    if looks_binary(raw["data"]):
+        return [make_reject(raw["input"], "parse", "binary", "NUL bytes: not a text format")]
+    fmt = detect_format(raw)
+    try:
+        return PARSERS[fmt](raw)
+    except RejectError as error:
+        return [make_reject(raw["input"], "parse", error.error, str(error))]
+    except Exception as error:  # a parser bug must not end the run: record it
+        return [make_reject(raw["input"], "parse", f"{fmt}_parser_error",
+                            f"{type(error).__name__}: {error}")]
+
+
+def validate(parsed: dict) -> dict:
+    """A ParsedArticle with no text is a reject; the rest (and rejects) pass unchanged."""
+    if is_reject(parsed):
+        return parsed
+    if not (parsed.get("text") or "").strip():
+        return make_reject(parsed["input"], "validate", "empty_text", "article has no body text")
+    return parsed
+
+
+class Parse(beam.PTransform):
+    """RawInput records -> (ParsedArticles with text, parse/validate Rejects)."""
+
+    def expand(self, raw):
+        return (
+            raw
+            | "ParseByFormat" >> beam.FlatMap(parse_raw)
+            | "Validate" >> beam.Map(validate)
+            | "SplitParseRejects" >> SplitRejects()
+        )

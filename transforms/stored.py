@@ -1,0 +1,57 @@
+"""What earlier runs stored under the output directory: compact keys only.
+
+Read as a PCollection (one element per Parquet file, streamed in batches), so a
+million stored articles never have to fit in one worker's memory.
+"""
+import apache_beam as beam
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+from schemas.tables import ARTICLES, REJECTS
+
+ARTICLE_KEY_COLUMNS = ("article_id", "canonical_url", "content_hash", "published_at",
+                       "word_count", "duplicate_of")
+REJECT_KEY_COLUMNS = ("reject_id",)
+BATCH_ROWS = 10_000
+
+
+def stored_files(output_dir: str, table_name: str) -> list[str]:
+    pattern = FileSystems.join(output_dir, table_name, "**.parquet")
+    try:
+        matches = FileSystems.match([pattern])[0].metadata_list
+    except Exception:  # nothing stored yet (no folder) is the normal first run
+        return []
+    # Hidden names are temporary files of writers still at work.
+    return sorted(m.path for m in matches if not m.path.rsplit("/", 1)[-1].startswith("."))
+
+
+def read_key_rows(path: str, columns) -> list[dict]:
+    with FileSystems.open(path, compression_type="uncompressed") as handle:
+        parquet = pq.ParquetFile(handle)
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=list(columns)):
+            yield from batch.to_pylist()
+
+
+class ReadStoredKeys(beam.PTransform):
+    """output_dir -> key rows of one stored table (columns: `columns`)."""
+
+    def __init__(self, output_dir: str, table, columns):
+        super().__init__()
+        self.output_dir, self.table, self.columns = output_dir, table, columns
+
+    def expand(self, pbegin):
+        return (
+            pbegin
+            | "OutputDir" >> beam.Create([self.output_dir])
+            | "ListStored" >> beam.FlatMap(stored_files, self.table.name)
+            | "SpreadFiles" >> beam.Reshuffle()
+            | "ReadKeys" >> beam.FlatMap(read_key_rows, self.columns)
+        )
+
+
+def stored_article_keys(pbegin, output_dir: str):
+    return pbegin | "StoredArticleKeys" >> ReadStoredKeys(output_dir, ARTICLES, ARTICLE_KEY_COLUMNS)
+
+
+def stored_reject_keys(pbegin, output_dir: str):
+    return pbegin | "StoredRejectKeys" >> ReadStoredKeys(output_dir, REJECTS, REJECT_KEY_COLUMNS)
