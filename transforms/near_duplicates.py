@@ -83,7 +83,7 @@ _QUOTES = str.maketrans({c: "'" for c in "\u2018\u2019\u201a\u201b\u2032`\u00b4"
 _WIRES = r"(?:AP|A\.P\.|Reuters|AFP|UPI|dpa|DPA|Bloomberg|CNN|PA|ANSA|EFE|Xinhua|IANS|PTI|CP|Kyodo|Yonhap)"
 # "WASHINGTON (AP) — ", "LONDON, March 3 (Reuters) - ", "Reuters - ", "(AFP) -"
 _DATELINE = re.compile(
-    r"^\s*(?:[A-Z][A-Za-z .,'\-]{0,60}?\s*)?(?:\(\s*" + _WIRES + r"\s*\)|" + _WIRES +
+    r"^\s*(?:[A-Z][A-Za-z0-9 .,'\-]{0,60}?\s*)?(?:\(\s*" + _WIRES + r"\s*\)|" + _WIRES +
     r"\b)\s*[-:|]+\s*")
 _CAPS_DATELINE = re.compile(r"^\s*[A-Z][A-Z .,'\-]{2,40}\s*[-:]\s+(?=[A-Z])")
 
@@ -111,7 +111,7 @@ _BOILERPLATE_LINE = re.compile(
 
 # Boilerplate sentences inside longer paragraphs.
 _BOILERPLATE_SENTENCE = re.compile(
-    r"(?:sign up for (?:our|the) [^.!?]*newsletter|subscribe to (?:our|the) [^.!?]*"
+    r"(?:sign up for (?:our|the) [^.!?]*newsletter[^.!?]*|subscribe to (?:our|the) [^.!?]*"
     r"|read more(?: at| on|:)[^.!?]*|click here[^.!?]*|follow us on [^.!?]*"
     r"|share (?:this|on) [^.!?]*|all rights reserved|copyright [^.!?]*"
     r"|this (?:article|story) (?:was )?(?:originally|first) (?:published|appeared)[^.!?]*)[.!?]?",
@@ -527,8 +527,7 @@ def find_near_duplicates(articles, threshold: float = DEFAULT_THRESHOLD,
         if rec is None:
             continue
         records.append(rec)
-        keys.append(band_keys(minhash(h), bands) if bands == BANDS else
-                    band_keys(minhash(h), bands))
+        keys.append(band_keys(minhash(h), bands))
     for row in existing or ():
         rec = record_from_signature(row)
         k = signature_band_keys(row, bands)
@@ -558,12 +557,10 @@ def find_near_duplicates(articles, threshold: float = DEFAULT_THRESHOLD,
                 candidates.add((a, b))
     by_id = {r.article_id: r for r in records}
     edges = []
-    verified = 0
-    for a, b in candidates:
+    for a, b in sorted(candidates):
         ra, rb = by_id[a], by_id[b]
         if verify(ra, rb, threshold, min_jaccard):
             edges.append((ra.meta, rb.meta))
-        verified += 1
     if stats is not None:
         stats.update(records=len(records), candidates=len(candidates),
                      edges=len(edges))

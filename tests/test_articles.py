@@ -1,0 +1,45 @@
+from datetime import datetime, timezone
+
+from schemas.tables import ARTICLES
+from transforms.articles import content_hash, finalize_article, make_article_id, word_count
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+
+
+def parsed(**overrides):
+    base = {"input": "/data/a.txt", "url": None, "source": None, "title": "T", "text": "Some body text.",
+            "authors": [], "language": None, "published_at": None, "text_source": "file"}
+    return {**base, **overrides}
+
+
+def test_content_hash_folds_case_whitespace_quotes_and_unicode_forms():
+    assert content_hash("“Hello”  World’s\n\nend") == content_hash('"hello" world\'s end')
+    assert content_hash("ﬁne") == content_hash("fine")  # NFKC ligature
+    assert content_hash("Hello world") != content_hash("Hello there world")
+
+
+def test_article_id_is_stable_and_depends_on_identity_and_content():
+    h = content_hash("x")
+    assert make_article_id(None, "/a/b/file.txt", h) == make_article_id(None, "/other/file.txt", h)
+    assert make_article_id(None, "/a/file.txt", h) != make_article_id(None, "/a/other.txt", h)
+    assert make_article_id("https://ex.com/a", "f", h) != make_article_id("https://ex.com/a", "f", content_hash("y"))
+
+
+def test_finalize_fills_every_column_and_flags_unknown_dates():
+    row = finalize_article(parsed(), "run1", NOW)
+    assert set(ARTICLES.column_names) <= set(row)
+    assert row["published_at"] == NOW and row["date_inferred"] is True
+    assert row["date"] == "2026-11-28" and row["source"] == "a.txt" and row["word_count"] == 3
+
+
+def test_finalize_converts_published_to_utc_and_partitions_by_it():
+    from datetime import timedelta
+    published = datetime(2026, 3, 1, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
+    row = finalize_article(parsed(published_at=published, url="https://www.ex.com/x?utm_source=a"), "r", NOW)
+    assert row["published_at"] == datetime(2026, 3, 2, 4, 30, tzinfo=timezone.utc)
+    assert row["date"] == "2026-03-02" and row["date_inferred"] is False
+    assert row["canonical_url"] == "https://ex.com/x" and row["source"] == "www.ex.com"
+
+
+def test_word_count():
+    assert word_count("It's a 5-word text") == 6 and word_count("") == 0

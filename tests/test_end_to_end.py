@@ -1,0 +1,129 @@
+"""`newsbeam run` end to end: real Parquet written, read back with DuckDB."""
+import json
+import os
+import shutil
+
+import pytest
+
+from conftest import SEEDS
+from pipeline.cli import main
+from schemas.duckdb_views import open_output
+
+
+def run(capsys, *args) -> tuple[int, str]:
+    code = main(["run", *args])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def rows(output, sql):
+    return open_output(str(output)).execute(sql).fetchall()
+
+
+def table_snapshot(output) -> dict:
+    """Every table's rows, without the columns that differ between runs."""
+    con = open_output(str(output))
+    return {
+        "articles": con.execute("SELECT * EXCLUDE (run_id, ingested_at, published_at, date) "
+                                "FROM articles ORDER BY article_id").fetchall(),
+        "entities": con.execute("SELECT * EXCLUDE (run_id, date) FROM entities ORDER BY ALL").fetchall(),
+        "quotes": con.execute("SELECT * EXCLUDE (run_id, date) FROM quotes ORDER BY ALL").fetchall(),
+        "rejects": con.execute("SELECT reject_id, input, stage, error FROM rejects ORDER BY ALL").fetchall(),
+    }
+
+
+@pytest.fixture(scope="module")
+def seeds_output(tmp_path_factory):
+    output = tmp_path_factory.mktemp("seeds-run") / "out"
+    code = main(["run", "--input", str(SEEDS), "--output", str(output)])
+    assert code == 0
+    return output
+
+
+def test_seed_article_row(seeds_output):
+    (title, source, inferred, text_source, dup), = rows(
+        seeds_output, "SELECT title, source, date_inferred, text_source, duplicate_of FROM articles "
+        "WHERE input LIKE '%000_985378199c8bf71d.txt'")
+    assert title == "Russia Pulls Ambassador from US" and source == "000_985378199c8bf71d.txt"
+    assert inferred is True and text_source == "file" and dup is None
+
+
+def test_feed_seed_gives_one_article_per_entry_with_utc_dates(seeds_output):
+    found = rows(seeds_output, "SELECT title, strftime(published_at, '%Y-%m-%d %H:%M'), date::VARCHAR "
+                 "FROM articles WHERE text_source = 'feed' ORDER BY published_at")
+    assert [f[1:] for f in found] == [("2026-03-11 08:30", "2026-03-11"), ("2026-03-12 17:05", "2026-03-12"),
+                                      ("2026-03-13 08:00", "2026-03-13")]
+
+
+def test_seed_entities_are_canonical(seeds_output):
+    canonicals = {r[0] for r in rows(
+        seeds_output, "SELECT canonical FROM entities JOIN articles USING (article_id) "
+        "WHERE articles.input LIKE '%000_985378199c8bf71d.txt'")}
+    for name in ("Joe Biden", "Putin", "Dmitry Peskov", "Maria Zakharova", "Jen Psaki"):
+        assert any(name in c for c in canonicals), (name, canonicals)
+    biden = rows(seeds_output, "SELECT DISTINCT canonical FROM entities WHERE text = 'Biden'")
+    assert biden == [("Joe Biden",)]
+
+
+def test_seed_quotes_have_their_speakers(seeds_output):
+    quotes = rows(seeds_output, "SELECT speaker, text FROM quotes")
+    by_speaker = {}
+    for speaker, text in quotes:
+        by_speaker.setdefault(speaker, []).append(text)
+    assert any(t.startswith("These are very bad statements") for t in by_speaker.get("Dmitry Peskov", []))
+    assert any(t.startswith("The most important thing") for t in by_speaker.get("Maria Zakharova", []))
+    # speakers who are named entities join to the entities table
+    unjoined = rows(seeds_output, "SELECT q.speaker FROM quotes q WHERE q.speaker_label = 'PERSON' AND NOT EXISTS "
+                    "(SELECT 1 FROM entities e WHERE e.article_id = q.article_id AND e.canonical = q.speaker)")
+    assert unjoined == []
+
+
+def test_run_summary_balances(seeds_output):
+    (summary_file,) = os.listdir(seeds_output / "_runs")
+    summary = json.loads((seeds_output / "_runs" / summary_file).read_text())
+    assert summary["balanced"] and summary["inputs"] == 4 and summary["articles"] == 4
+    assert rows(seeds_output, "SELECT count(*) FROM articles") == [(4,)]
+
+
+def test_rerun_into_same_output_adds_nothing(tmp_path, capsys):
+    output = tmp_path / "out"
+    assert run(capsys, "--input", str(SEEDS), "--output", str(output), "--no-nlp")[0] == 0
+    first = table_snapshot(output)
+    code, printed = run(capsys, "--input", str(SEEDS), "--output", str(output), "--no-nlp")
+    assert code == 0 and "articles=0" in printed and "already_ingested=4" in printed
+    assert table_snapshot(output) == first
+    assert rows(output, "SELECT count(*) - count(DISTINCT article_id) FROM articles") == [(0,)]
+    leftovers = [f for _, _, fs in os.walk(output) for f in fs if f.startswith(".")]
+    assert leftovers == []
+
+
+def test_bad_inputs_become_rejects_and_the_run_goes_on(tmp_path, capsys):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(SEEDS / "000_985378199c8bf71d.txt", inputs / "good.txt")
+    (inputs / "empty.txt").write_bytes(b"")
+    (inputs / "binary.dat").write_bytes(bytes(range(256)) * 4)
+    (inputs / "corrupt.json").write_text('{"title": "half a rec')
+    (inputs / "latin1.txt").write_bytes(b"Titre\n\nCaf\xe9 cr\xe8me")
+    (inputs / "bad.txt.gz").write_bytes(b"\x1f\x8b\x08\x00 not really gzip")
+    output = tmp_path / "out"
+    code, printed = run(capsys, "--input", str(inputs), "--output", str(output), "--no-nlp")
+    assert code == 0 and "inputs=6 articles=1 duplicates=0 rejects=5" in printed and ": ok]" in printed
+    found = rows(output, "SELECT regexp_extract(input, '[^/]+$'), stage, error FROM rejects ORDER BY 1")
+    assert found == [("bad.txt.gz", "read", "bad_gzip"), ("binary.dat", "parse", "binary"),
+                     ("corrupt.json", "parse", "bad_json"), ("empty.txt", "parse", "empty_text"),
+                     ("latin1.txt", "parse", "undecodable")]
+    # a rerun records the same rejects once
+    run(capsys, "--input", str(inputs), "--output", str(output), "--no-nlp")
+    assert rows(output, "SELECT count(*) FROM rejects") == [(5,)]
+
+
+@pytest.mark.parametrize("args, reason", [
+    (["--output", "x"], "at least one --input"),
+    (["--input", "/no/such/path", "--output", "x"], "input not found"),
+    (["--input", str(SEEDS)], "--output DIR is required"),
+    (["--input", str(SEEDS), "--output", str(SEEDS / "out")], "overlaps input"),
+])
+def test_unusable_arguments_exit_non_zero_with_one_line(capsys, args, reason):
+    code, printed = run(capsys, *args)
+    assert code == 2 and reason in printed and len(printed.strip().splitlines()) == 1

@@ -1,0 +1,70 @@
+"""Feed lists: text files and OPML, local and served."""
+from tests.feed_server import Response, feed_server  # noqa: F401 - pytest fixture
+from transforms.feed_lists import load_feed_list, load_feed_lists, parse_feed_list_text, parse_opml
+from transforms.http_fetch import FetchConfig
+
+LOCAL = FetchConfig(allow_private_hosts=True, connect_timeout=2, read_timeout=2, per_host_delay=0)
+
+
+def test_text_list_with_comments_blanks_and_junk(tmp_path):
+    (tmp_path / "local.xml").write_text("<rss/>")
+    listing = tmp_path / "feeds.txt"
+    listing.write_text(
+        "# my feeds\n\nhttps://example.com/a.xml\n  https://example.com/b.xml   # inline comment\n"
+        "https://example.com/a.xml\nlocal.xml\nmissing.xml\nftp://example.com/c\nhttp://\n")
+    feeds, rejects = load_feed_list(str(listing))
+    assert feeds == ["https://example.com/a.xml", "https://example.com/b.xml",
+                     str(tmp_path / "local.xml")]
+    assert [(r["input"], r["error"]) for r in rejects] == [
+        (f"{listing}:7", "not_found"), (f"{listing}:8", "bad_url"), (f"{listing}:9", "bad_url")]
+    assert all(r["stage"] == "read" and r["detail"] for r in rejects)
+
+
+def test_url_fragment_is_not_a_comment():
+    feeds, rejects = parse_feed_list_text("https://example.com/feed#main\n", "l")
+    assert feeds == ["https://example.com/feed#main"] and rejects == []
+
+
+def test_opml_nested_outlines(tmp_path):
+    opml = tmp_path / "subs.opml"
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="1.0"><body>'
+        '<outline text="Tech"><outline text="Deep"><outline xmlUrl="https://a.example/rss"/></outline>'
+        '<outline text="B" xmlURL="https://b.example/atom"/></outline>'
+        '<outline text="site only" htmlUrl="https://c.example/"/>'
+        '<outline text="bad" xmlUrl="javascript:alert(1)"/></body></opml>')
+    feeds, rejects = load_feed_list(str(opml))
+    assert feeds == ["https://a.example/rss", "https://b.example/atom"]
+    assert len(rejects) == 1 and rejects[0]["error"] == "bad_url" and "bad" in rejects[0]["detail"]
+
+
+def test_opml_entity_expansion_is_refused():
+    data = (b'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY a "x"><!ENTITY b "&a;&a;">]>'
+            b'<opml><body><outline xmlUrl="https://a.example/&b;"/></body></opml>')
+    feeds, rejects = parse_opml(data, "evil.opml")
+    assert feeds == [] and rejects[0]["error"] == "unsafe_xml"
+
+
+def test_broken_opml_and_missing_list(tmp_path):
+    assert parse_opml(b"<opml><body><outline", "b.opml")[1][0]["error"] == "bad_opml"
+    feeds, rejects = load_feed_list(str(tmp_path / "nope.txt"))
+    assert feeds == [] and rejects[0]["error"] == "unreadable"
+
+
+def test_served_opml_and_text_lists(feed_server):
+    feeds, rejects = load_feed_lists([feed_server.url("/feeds.opml"), feed_server.url("/feeds.txt")], LOCAL)
+    assert feeds == [feed_server.url("/feed.xml"), feed_server.url("/gzip.xml")]
+    errors = sorted(r["error"] for r in rejects)
+    assert errors == ["bad_url", "bad_url"]  # javascript: outline, "not a url" line
+
+
+def test_remote_list_cannot_name_local_files(feed_server):
+    feed_server.route("/evil.txt", lambda r: Response(
+        200, {"Content-Type": "text/plain"}, b"/etc/passwd\n"))
+    feeds, rejects = load_feed_list(feed_server.url("/evil.txt"), LOCAL)
+    assert feeds == [] and rejects[0]["error"] == "bad_url"
+
+
+def test_remote_list_fetch_failure_is_a_fetch_reject(feed_server):
+    feeds, rejects = load_feed_list(feed_server.url("/feeds.opml"), FetchConfig())
+    assert feeds == [] and rejects[0]["stage"] == "fetch" and rejects[0]["error"] == "blocked_host"

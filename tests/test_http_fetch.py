@@ -1,0 +1,164 @@
+"""fetch() against a real local server: validators, retries, limits, SSRF."""
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+from tests.feed_server import feed_server  # noqa: F401 - pytest fixture
+from transforms.feeds import parse_feed
+from transforms.http_fetch import (USER_AGENT, FetchConfig, address_block_reason, fetch,
+                                   parse_retry_after)
+
+LOCAL = FetchConfig(allow_private_hosts=True, connect_timeout=2, read_timeout=1,
+                    backoff_seconds=0.05, max_retry_after=2, per_host_delay=0,
+                    max_bytes=1024 * 1024)
+
+
+def test_fetch_sends_user_agent_and_gets_validators(feed_server):
+    result = fetch(feed_server.url("/feed.xml"), None, LOCAL)
+    assert result.ok and result.status == 200 and result.changed
+    assert result.etag == '"v1"' and result.last_modified
+    assert len(result.body_hash) == 64 and result.body.startswith(b"<?xml")
+    assert result.content_type.startswith("application/rss+xml")
+    assert feed_server.requests_to("/feed.xml")[0].headers["user-agent"] == USER_AGENT
+    assert USER_AGENT == "newsbeam/0.1.0 (+https://github.com/newsbeam)"
+
+
+def test_second_fetch_is_conditional_and_not_modified(feed_server):
+    first = fetch(feed_server.url("/feed.xml"), None, LOCAL)
+    state = {"etag": first.etag, "last_modified": first.last_modified, "body_hash": first.body_hash}
+    second = fetch(feed_server.url("/feed.xml"), state, LOCAL)
+    sent = feed_server.requests_to("/feed.xml")[1].headers
+    assert sent["if-none-match"] == '"v1"' and sent["if-modified-since"] == first.last_modified
+    assert second.status == 304 and second.body is None and second.not_modified
+
+
+def test_same_body_hash_means_no_work(feed_server):
+    first = fetch(feed_server.url("/same-body.xml"), None, LOCAL)
+    second = fetch(feed_server.url("/same-body.xml"), {"body_hash": first.body_hash}, LOCAL)
+    assert second.status == 200 and not second.changed and second.not_modified
+
+
+def test_changing_feed_is_new_each_time(feed_server):
+    first = fetch(feed_server.url("/changing.xml"), None, LOCAL)
+    second = fetch(feed_server.url("/changing.xml"), {"etag": first.etag, "body_hash": first.body_hash}, LOCAL)
+    assert second.changed and second.body_hash != first.body_hash and second.etag == '"c2"'
+
+
+def test_slow_endpoint_times_out_after_retries(feed_server):
+    config = FetchConfig(**{**LOCAL.__dict__, "read_timeout": 0.3, "max_attempts": 2})
+    started = time.monotonic()
+    result = fetch(feed_server.url("/slow.xml"), None, config)
+    assert result.error == "timeout" and result.attempts == 2
+    assert time.monotonic() - started < 2.5
+
+
+def test_500_then_200_is_retried(feed_server):
+    result = fetch(feed_server.url("/flaky.xml"), None, LOCAL)
+    assert result.ok and result.status == 200 and result.attempts == 2
+
+
+def test_persistent_5xx_gives_up_with_status(feed_server):
+    result = fetch(feed_server.url("/always-500.xml"), None, LOCAL)
+    assert result.error == "http_error" and result.status == 503 and result.attempts == 3
+
+
+def test_429_honours_retry_after(feed_server):
+    started = time.monotonic()
+    result = fetch(feed_server.url("/ratelimited.xml"), None, LOCAL)
+    assert result.ok and result.attempts == 2
+    assert time.monotonic() - started >= 0.9
+
+
+def test_too_long_retry_after_gives_up_at_once(feed_server):
+    started = time.monotonic()
+    result = fetch(feed_server.url("/ratelimited-long.xml"), None, LOCAL)
+    assert result.status == 429 and result.attempts == 1 and time.monotonic() - started < 1
+
+
+def test_redirect_is_followed(feed_server):
+    result = fetch(feed_server.url("/redirect-once"), None, LOCAL)
+    assert result.ok and result.final_url == feed_server.url("/feed.xml")
+
+
+def test_redirect_loop_stops_after_five_hops(feed_server):
+    result = fetch(feed_server.url("/loop-a"), None, LOCAL)
+    assert result.error == "too_many_redirects" and result.attempts == 1
+    assert len(feed_server.requests_to("/loop-a")) + len(feed_server.requests_to("/loop-b")) == 6
+
+
+@pytest.mark.parametrize("path", ["/big.xml", "/big-unannounced.xml", "/gzip-bomb.xml"])
+def test_size_cap(feed_server, path):
+    result = fetch(feed_server.url(path), None, LOCAL)
+    assert result.error == "too_large" and result.body is None and result.attempts == 1
+
+
+def test_gzip_is_decoded(feed_server):
+    result = fetch(feed_server.url("/gzip.xml"), None, LOCAL)
+    assert result.ok and result.body.startswith(b"<?xml")
+    assert "gzip" in feed_server.requests_to("/gzip.xml")[0].headers["accept-encoding"]
+
+
+def test_wrong_charset_header_still_parses(feed_server):
+    result = fetch(feed_server.url("/wrong-charset.xml"), None, LOCAL)
+    fetched = datetime.now(timezone.utc)
+    for content_type in (None, result.content_type):
+        articles, rejects = parse_feed(result.body, "w", fetched, content_type=content_type)
+        assert rejects == [] and articles[0]["text"] == "Zürich größte Stadt."
+        assert articles[0]["source"] == "Zürich Zeitung"
+
+
+def test_entity_expansion_feed_is_rejected(feed_server):
+    result = fetch(feed_server.url("/lol.xml"), None, LOCAL)
+    articles, rejects = parse_feed(result.body, "lol", datetime.now(timezone.utc))
+    assert articles == [] and rejects[0]["error"] == "unsafe_xml"
+
+
+# --- SSRF ------------------------------------------------------------------------
+
+def test_loopback_is_refused_without_allow_private_hosts(feed_server):
+    result = fetch(feed_server.url("/feed.xml"), None, FetchConfig())
+    assert result.error == "blocked_host" and result.attempts == 1
+    assert "loopback" in result.detail and "--allow-private-hosts" in result.detail
+    assert feed_server.requests_to("/feed.xml") == []
+
+
+def test_redirect_to_private_address_is_refused(feed_server):
+    # localhost is trusted for the first hop only; the redirect names 127.0.0.1 itself.
+    config = FetchConfig(trusted_hosts=("localhost",), per_host_delay=0)
+    result = fetch(feed_server.url("/redirect-to-ip", host="localhost"), None, config)
+    assert result.error == "blocked_host" and "127.0.0.1" in result.detail
+    assert len(feed_server.requests_to("/redirect-to-ip")) == 1
+    assert feed_server.requests_to("/feed.xml") == []
+
+
+def test_redirect_to_file_url_is_refused(feed_server):
+    result = fetch(feed_server.url("/redirect-to-file"), None, LOCAL)
+    assert result.error == "bad_scheme" and "file:///etc/passwd" in result.detail
+
+
+@pytest.mark.parametrize("url, error", [
+    ("file:///etc/passwd", "bad_scheme"), ("ftp://example.com/x", "bad_scheme"),
+    ("http://", "bad_url"), ("http://[::1", "bad_url"), ("not a url", "bad_scheme"),
+    ("http://no-such-host.invalid/feed", "unresolvable"),
+    ("http://169.254.169.254/latest/meta-data", "blocked_host"),
+    ("http://[::ffff:127.0.0.1]/", "blocked_host"), ("http://0.0.0.0/", "blocked_host"),
+    ("http://10.1.2.3/", "blocked_host"), ("http://2130706433/", "blocked_host"),
+])
+def test_refused_urls(url, error):
+    result = fetch(url, None, FetchConfig(backoff_seconds=0))
+    assert result.error == error and result.attempts == 1
+
+
+@pytest.mark.parametrize("ip, reason", [("127.0.0.1", "loopback"), ("10.0.0.1", "private"),
+                                        ("169.254.1.1", "link-local"), ("224.0.0.1", "multicast"),
+                                        ("::1", "loopback"), ("100.64.0.1", "non-global"),
+                                        ("93.184.216.34", None), ("2606:4700::1111", None)])
+def test_address_block_reason(ip, reason):
+    assert address_block_reason(ip) == reason
+
+
+def test_parse_retry_after():
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
