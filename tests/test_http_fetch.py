@@ -162,3 +162,110 @@ def test_parse_retry_after():
     assert parse_retry_after("7") == 7.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+# --- Beam transforms ---------------------------------------------------------------
+
+import apache_beam as beam  # noqa: E402
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline  # noqa: E402
+from apache_beam.testing.util import assert_that  # noqa: E402
+
+from transforms.fetch import (FetchArticlePages, FetchFeeds, feed_state_row,  # noqa: E402
+                              finalize_feed_state, politeness_key, stable_hash)
+
+
+def check(expectation):
+    """assert_that matcher that runs `expectation(list_of_elements)`."""
+    def matcher(elements):
+        expectation(list(elements))
+    return matcher
+
+
+def local_urls(server):
+    """A url() that closes over a string only, so assert_that matchers pickle."""
+    base = server.url("")
+    return lambda path: base + path
+
+
+def test_fetch_feeds_pipeline(feed_server):
+    url = local_urls(feed_server)
+    feed_hash = fetch(url("/same-body.xml"), None, LOCAL).body_hash
+    inputs = [
+        (url("/feed.xml"), None),
+        (url("/same-body.xml"), {"body_hash": feed_hash}),
+        (url("/redirect-once"), {"etag": '"v1"', "last_modified": None, "body_hash": "old"}),
+        (url("/loop-a"), {"etag": '"kept"', "last_modified": "Mon, 01 Jan 2024 00:00:00 GMT",
+                          "body_hash": "h"}),
+    ]
+
+    def raw_ok(raws):
+        assert [r["input"] for r in raws] == [url("/feed.xml")]
+        raw = raws[0]
+        assert raw["format"] == "feed" and raw["name"] == "/feed.xml" and raw["data"].startswith(b"<?xml")
+        assert raw["fetched_at"].tzinfo is not None
+
+    def states_ok(states):
+        by_url = {s["url"]: s for s in states}
+        assert by_url[url("/feed.xml")]["outcome"] == "new"
+        assert by_url[url("/feed.xml")]["etag"] == '"v1"'
+        assert by_url[url("/same-body.xml")]["outcome"] == "not_modified"
+        assert by_url[url("/redirect-once")]["outcome"] == "not_modified"
+        assert by_url[url("/redirect-once")]["last_status"] == 304
+        failed = by_url[url("/loop-a")]
+        assert failed["outcome"] == "failed" and failed["error"] == "too_many_redirects"
+        assert failed["etag"] == '"kept"' and failed["body_hash"] == "h"
+
+    def rejects_ok(rejects):
+        assert rejects == [{"input": url("/loop-a"), "stage": "fetch", "error": "too_many_redirects",
+                            "detail": rejects[0]["detail"]}]
+
+    with BeamTestPipeline() as pipeline:
+        outputs = pipeline | beam.Create(inputs) | FetchFeeds(LOCAL)
+        assert_that(outputs["raw"], check(raw_ok), label="raw")
+        assert_that(outputs["feed_state"], check(states_ok), label="state")
+        assert_that(outputs["rejects"], check(rejects_ok), label="rejects")
+
+
+def test_fetch_article_pages_pipeline(feed_server):
+    url = local_urls(feed_server)
+    fetched = fetch(url("/feed.xml"), None, LOCAL)
+    articles, parse_rejects = parse_feed(fetched.body, url("/feed.xml"), fetched.fetched_at)
+    assert len(articles) == 2 and parse_rejects[0]["error"] == "empty_entry"
+    undated = dict(articles[0], input="manual#0", published_at=None, authors=[])
+    no_link = dict(articles[0], input="manual#1", url=None)
+
+    def articles_ok(results):
+        by_input = {a["input"]: a for a in results}
+        page = by_input[url("/feed.xml") + "#0"]
+        assert page["text_source"] == "page" and "harbour plan" in page["text"]
+        assert "\n\n" in page["text"] and "Copyright" not in page["text"]
+        assert page["url"] == url("/canonical/harbour")
+        assert page["published_at"] == articles[0]["published_at"]  # the feed's date wins
+        assert by_input["manual#0"]["published_at"] == datetime(2024, 4, 29, tzinfo=timezone.utc)
+        assert by_input["manual#0"]["authors"] == ["Jane Reporter"]
+        kept = by_input[url("/feed.xml") + "#1"]
+        assert kept["text_source"] == "feed" and kept["text"] == "Feed summary two."
+        assert by_input["manual#1"] == no_link
+
+    def rejects_ok(rejects):
+        assert [(r["input"], r["stage"], r["error"]) for r in rejects] == [
+            (url("/articles/missing.html"), "fetch", "http_error")]
+
+    with BeamTestPipeline() as pipeline:
+        outputs = pipeline | beam.Create(articles + [undated, no_link]) | FetchArticlePages(LOCAL)
+        assert_that(outputs["articles"], check(articles_ok), label="articles")
+        assert_that(outputs["rejects"], check(rejects_ok), label="rejects")
+
+
+def test_politeness_key_is_stable_and_bounded():
+    keys = {politeness_key(f"https://example.com/feed{i}", 2) for i in range(50)}
+    assert keys == {("example.com", 0), ("example.com", 1)}
+    assert stable_hash("x") == stable_hash("x") == 0x2d711642b726b044
+
+
+def test_feed_state_row_matches_table():
+    from schemas.tables import FEED_STATE
+    result = fetch("file:///etc/passwd", None, LOCAL)
+    row = finalize_feed_state(feed_state_row("file:///etc/passwd", None, result), "run-1")
+    assert sorted(row) == sorted(FEED_STATE.column_names)
+    assert row["outcome"] == "failed" and row["error"] == "bad_scheme"
