@@ -47,9 +47,9 @@ def check_run_arguments(opts) -> None:
     """Raise UsageError with a one-line reason when a run cannot be started."""
     if not opts.output:
         raise UsageError("--output DIR is required")
-    if not opts.input and not opts.feed:
-        raise UsageError("give at least one --input PATH_OR_GLOB or --feed URL_OR_FILE")
-    for spec in opts.input + [f for f in opts.feed if not is_remote(f)]:
+    if not opts.input and not opts.feed and not opts.feeds_file:
+        raise UsageError("give at least one --input PATH_OR_GLOB, --feed URL_OR_FILE or --feeds-file LIST")
+    for spec in opts.input + [f for f in opts.feed + opts.feeds_file if not is_remote(f)]:
         if is_remote(spec):
             continue
         matches = local_matches(spec)

@@ -1,12 +1,15 @@
-"""The batch pipeline graph: Read -> Parse -> Deduplicate -> NLP -> Write.
+"""The batch pipeline graph: Read/Fetch -> Parse -> Deduplicate -> NLP -> Write.
 
 Only wiring lives here; each stage is a composite PTransform in transforms/.
 """
 import apache_beam as beam
 
-from schemas.tables import ARTICLES, ENTITIES, QUOTES, REJECTS
+from pipeline.options import fetch_config
+from schemas.tables import ARTICLES, ENTITIES, FEED_STATE, QUOTES, REJECTS
 from transforms.articles import finalize_article
 from transforms.dedup import Deduplicate
+from transforms.feed_lists import feed_sources
+from transforms.fetch import FetchArticlePages, FetchFeedsFromState, finalize_feed_state
 from transforms.metrics import count
 from transforms.nlp import ExtractEntitiesAndQuotes
 from transforms.parse import Parse
@@ -18,11 +21,27 @@ from transforms.write import WriteTable
 
 def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at) -> None:
     """Add newsbeam's stages to `p` for the inputs and output in `opts` (NewsbeamOptions)."""
-    raw, read_rejects = p | "Read" >> ReadInputs(opts.input, opts.feed, started_at)
+    config = fetch_config(opts)
+    feed_urls, feed_files, list_rejects = feed_sources(opts.feed, opts.feeds_file, config)
+
+    raw, read_rejects = p | "Read" >> ReadInputs(opts.input, feed_files, started_at)
+    input_rejects = [read_rejects, p | "FeedListRejects" >> beam.Create(list_rejects)]
+    if feed_urls:
+        fetched = p | "FetchFeeds" >> FetchFeedsFromState(feed_urls, opts.output, config)
+        raw = (raw, fetched["raw"]) | "AllRaw" >> beam.Flatten()
+        input_rejects.append(fetched["rejects"])
+        (fetched["feed_state"] | "FeedStateRows" >> beam.Map(finalize_feed_state, run_id)
+         | "CountFeeds" >> count("feeds", by="outcome")
+         | "WriteFeedState" >> WriteTable(FEED_STATE, opts.output, run_id))
+
     parsed, parse_rejects = raw | "Parse" >> Parse()
-    input_rejects = (read_rejects, parse_rejects) | "InputRejects" >> beam.Flatten()
+    input_rejects = (*input_rejects, parse_rejects) | "InputRejects" >> beam.Flatten()
     (parsed, input_rejects) | "AllInputs" >> beam.Flatten() | "CountInputs" >> count("inputs")
-    input_rejects = input_rejects | "CountRejects" >> count("rejects", by="stage")
+    enrichment_rejects = []
+    if opts.fetch_articles is not False and (feed_urls or opts.fetch_articles):
+        pages = parsed | "FetchPages" >> FetchArticlePages(config, only_urls=not opts.fetch_articles)
+        parsed = pages["articles"]
+        enrichment_rejects.append(pages["rejects"] | "CountPageFailures" >> count("page_failures"))
 
     articles = parsed | "Finalize" >> beam.Map(finalize_article, run_id, started_at)
     winners, duplicates, _skipped = articles | "Deduplicate" >> Deduplicate(
@@ -30,14 +49,15 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at) -> None:
     ((winners, duplicates) | "ArticleRows" >> beam.Flatten()
      | "WriteArticles" >> WriteTable(ARTICLES, opts.output, run_id))
 
-    rejects = [input_rejects]
     if not opts.no_nlp:
         entities, quotes, nlp_rejects = winners | "NLP" >> ExtractEntitiesAndQuotes(
             opts.spacy_model, opts.nlp_batch_size)
         entities | "WriteEntities" >> WriteTable(ENTITIES, opts.output, run_id)
         quotes | "WriteQuotes" >> WriteTable(QUOTES, opts.output, run_id)
-        rejects.append(nlp_rejects | "CountNlpFailures" >> count("nlp_failures"))
+        enrichment_rejects.append(nlp_rejects | "CountNlpFailures" >> count("nlp_failures"))
 
-    (tuple(rejects) | "AllRejects" >> beam.Flatten()
+    ((input_rejects | "CountRejects" >> count("rejects", by="stage"), *enrichment_rejects)
+     | "AllRejects" >> beam.Flatten()
      | "FinalizeRejects" >> FinalizeRejects(stored_reject_keys(p, opts.output), run_id, started_at)
      | "WriteRejects" >> WriteTable(REJECTS, opts.output, run_id))
+

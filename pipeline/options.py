@@ -9,6 +9,22 @@ class NewsbeamOptions(PipelineOptions):
                             help="File, directory (read recursively) or glob; repeatable.")
         parser.add_argument("--feed", action="append", default=[],
                             help="RSS/Atom feed: a http(s) URL or a local file; repeatable.")
+        parser.add_argument("--feeds_file", "--feeds-file", dest="feeds_file", action="append", default=[],
+                            help="Feed list: one URL or path per line (# comments) or OPML; path or URL; repeatable.")
+        parser.add_argument("--fetch_articles", "--fetch-articles", dest="fetch_articles",
+                            action="store_true", default=None,
+                            help="Fetch each entry's page for the full article (default: on for URL feeds only).")
+        parser.add_argument("--no_fetch_articles", "--no-fetch-articles", dest="fetch_articles",
+                            action="store_false", help="Keep the feed's own content; fetch no pages.")
+        parser.add_argument("--allow_private_hosts", "--allow-private-hosts", dest="allow_private_hosts",
+                            action="store_true",
+                            help="Allow fetching from loopback/private/link-local addresses (off: SSRF guard).")
+        parser.add_argument("--max_fetch_bytes", "--max-fetch-bytes", dest="max_fetch_bytes", type=int,
+                            default=10 * 1024 * 1024, help="Size cap per HTTP response (bytes).")
+        parser.add_argument("--http_timeout", "--http-timeout", dest="http_timeout", type=float, default=30.0,
+                            help="Read timeout per HTTP request, seconds (connect timeout: a third of it).")
+        parser.add_argument("--per_host_limit", "--per-host-limit", dest="per_host_limit", type=int, default=2,
+                            help="Concurrent requests per host.")
         parser.add_argument("--output", help="Output directory (local path, gs://, s3://, ...).")
         parser.add_argument("--run_id", "--run-id", dest="run_id", default=None,
                             help="Run id written to every row and file name (default: time + random).")
@@ -18,3 +34,12 @@ class NewsbeamOptions(PipelineOptions):
                             default=64, help="Most articles per spaCy batch.")
         parser.add_argument("--no_nlp", "--no-nlp", dest="no_nlp", action="store_true",
                             help="Ingest and deduplicate only; no entities or quotes.")
+
+
+def fetch_config(opts: NewsbeamOptions):
+    """The HTTP fetcher's settings from the command line."""
+    from transforms.http_fetch import FetchConfig
+
+    return FetchConfig(connect_timeout=max(1.0, opts.http_timeout / 3), read_timeout=opts.http_timeout,
+                       max_bytes=opts.max_fetch_bytes, allow_private_hosts=opts.allow_private_hosts,
+                       per_host_limit=opts.per_host_limit)

@@ -22,6 +22,8 @@ class RunSummary:
     duplicates_by_reason: dict = field(default_factory=dict)
     rejects_by_stage: dict = field(default_factory=dict)
     nlp_failures: int = 0
+    page_failures: int = 0
+    feeds_by_outcome: dict = field(default_factory=dict)
 
     @property
     def balanced(self) -> bool:
@@ -34,7 +36,9 @@ class RunSummary:
         return (f"run {self.run_id}: inputs={self.inputs} articles={self.articles} "
                 f"duplicates={self.duplicates}{breakdown(self.duplicates_by_reason)} "
                 f"rejects={self.rejects}{breakdown(self.rejects_by_stage)} "
-                f"nlp_failures={self.nlp_failures} [inputs = articles + duplicates + rejects: {check}]")
+                f"nlp_failures={self.nlp_failures} page_failures={self.page_failures} "
+                + (f"feeds{breakdown(self.feeds_by_outcome)} " if self.feeds_by_outcome else "")
+                + f"[inputs = articles + duplicates + rejects: {check}]")
 
 
 def by_prefix(totals: dict, prefix: str) -> dict:
@@ -46,7 +50,8 @@ def summarise(run_id: str, totals: dict) -> RunSummary:
         run_id=run_id, inputs=totals.get("inputs", 0), articles=totals.get("articles", 0),
         duplicates=totals.get("duplicates", 0), rejects=totals.get("rejects", 0),
         duplicates_by_reason=by_prefix(totals, "duplicates."),
-        rejects_by_stage=by_prefix(totals, "rejects."), nlp_failures=totals.get("nlp_failures", 0))
+        rejects_by_stage=by_prefix(totals, "rejects."), nlp_failures=totals.get("nlp_failures", 0),
+        page_failures=totals.get("page_failures", 0), feeds_by_outcome=by_prefix(totals, "feeds."))
 
 
 def write_summary(output_dir: str, summary: RunSummary) -> None:

@@ -6,7 +6,7 @@ import pyarrow as pa
 from schemas.tables import PARTITION_COLUMN, TABLES
 
 ARROW_TO_DUCKDB = {
-    pa.string(): "VARCHAR", pa.int32(): "INTEGER", pa.int64(): "BIGINT", pa.bool_(): "BOOLEAN",
+    pa.string(): "VARCHAR", pa.int8(): "TINYINT", pa.uint32(): "UINTEGER", pa.int32(): "INTEGER", pa.int64(): "BIGINT", pa.bool_(): "BOOLEAN",
     pa.float64(): "DOUBLE", pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
     pa.list_(pa.string()): "VARCHAR[]",
 }

@@ -139,3 +139,26 @@ FEED_STATE = Table(
 )
 
 TABLES[FEED_STATE.name] = FEED_STATE
+
+SIGNATURES = Table(
+    "signatures",
+    "Compact near-duplicate signatures of winning articles (no text), read by later runs to find near-duplicates of stored articles (see README, Deduplication).",
+    (
+        Column("article_id", pa.string(), "The article (a winner: `articles.duplicate_of` is null).", False),
+        Column("canonical_url", pa.string(), "As `articles.canonical_url`."),
+        Column("content_hash", pa.string(), "As `articles.content_hash`."),
+        Column("published_at", TIMESTAMP, "As `articles.published_at`; used to choose the winner."),
+        Column("text_length", pa.int32(), "Characters in `articles.text`; used to choose the winner.", False),
+        Column("word_count", pa.int32(), "As `articles.word_count`."),
+        Column("signature_version", pa.int32(), "Version of the normalisation, shingling and hashing scheme; rows of another version are ignored.", False),
+        Column("shingle_count", pa.int32(), "Number of distinct 5-word shingles of the boilerplate-stripped text.", False),
+        Column("sketch_level", pa.int8(), "Sampling level L of `sketch`: it holds every shingle hash below 2^32 >> L (0: all of them).", False),
+        Column("sketch", pa.list_(pa.uint32()), "Sorted 32-bit shingle hashes (a consistent sample of at most 512), for exact or estimated Jaccard and containment.", False),
+        Column("minhash", pa.list_(pa.uint32()), "The 128-value MinHash signature (to recompute band keys if the banding changes).", False),
+        Column("band_keys", pa.list_(pa.int64()), "The 64 LSH band keys (2 minhash rows each); empty for texts too short for near-duplicate matching.", False),
+        Column("run_id", pa.string(), "Id of the run that wrote the row.", False),
+        _partition("Partition: the article's date."),
+    ),
+)
+
+TABLES[SIGNATURES.name] = SIGNATURES

@@ -1,5 +1,5 @@
 """Feed lists: text files and OPML, local and served."""
-from tests.feed_server import Response, feed_server  # noqa: F401 - pytest fixture
+from feed_server import Response, feed_server  # noqa: F401 - pytest fixture
 from transforms.feed_lists import load_feed_list, load_feed_lists, parse_feed_list_text, parse_opml
 from transforms.http_fetch import FetchConfig
 

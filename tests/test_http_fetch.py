@@ -2,9 +2,14 @@
 import time
 from datetime import datetime, timezone
 
+import apache_beam as beam
 import pytest
+from apache_beam.testing.util import assert_that
 
-from tests.feed_server import feed_server  # noqa: F401 - pytest fixture
+from conftest import beam_pipeline
+from feed_server import feed_server  # noqa: F401 - pytest fixture
+from transforms.fetch import (FetchArticlePages, FetchFeeds, feed_state_row, finalize_feed_state,
+                              politeness_key, stable_hash)
 from transforms.feeds import parse_feed
 from transforms.http_fetch import (USER_AGENT, FetchConfig, address_block_reason, fetch,
                                    parse_retry_after)
@@ -166,14 +171,6 @@ def test_parse_retry_after():
 
 # --- Beam transforms ---------------------------------------------------------------
 
-import apache_beam as beam  # noqa: E402
-from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline  # noqa: E402
-from apache_beam.testing.util import assert_that  # noqa: E402
-
-from transforms.fetch import (FetchArticlePages, FetchFeeds, feed_state_row,  # noqa: E402
-                              finalize_feed_state, politeness_key, stable_hash)
-
-
 def check(expectation):
     """assert_that matcher that runs `expectation(list_of_elements)`."""
     def matcher(elements):
@@ -219,7 +216,7 @@ def test_fetch_feeds_pipeline(feed_server):
         assert rejects == [{"input": url("/loop-a"), "stage": "fetch", "error": "too_many_redirects",
                             "detail": rejects[0]["detail"]}]
 
-    with BeamTestPipeline() as pipeline:
+    with beam_pipeline() as pipeline:
         outputs = pipeline | beam.Create(inputs) | FetchFeeds(LOCAL)
         assert_that(outputs["raw"], check(raw_ok), label="raw")
         assert_that(outputs["feed_state"], check(states_ok), label="state")
@@ -251,7 +248,7 @@ def test_fetch_article_pages_pipeline(feed_server):
         assert [(r["input"], r["stage"], r["error"]) for r in rejects] == [
             (url("/articles/missing.html"), "fetch", "http_error")]
 
-    with BeamTestPipeline() as pipeline:
+    with beam_pipeline() as pipeline:
         outputs = pipeline | beam.Create(articles + [undated, no_link]) | FetchArticlePages(LOCAL)
         assert_that(outputs["articles"], check(articles_ok), label="articles")
         assert_that(outputs["rejects"], check(rejects_ok), label="rejects")

@@ -144,3 +144,10 @@ def load_feed_lists(locations, config: FetchConfig = FetchConfig()):
         feeds.extend(f for f in more if f not in feeds)
         rejects.extend(bad)
     return feeds, rejects
+
+
+def feed_sources(feeds, feed_lists, config: FetchConfig = FetchConfig()):
+    """--feed values and --feeds-file lists -> (feed URLs, local feed files, list rejects)."""
+    listed, rejects = load_feed_lists(feed_lists, config)
+    every = list(dict.fromkeys(list(feeds) + listed))
+    return [f for f in every if is_url(f)], [f for f in every if not is_url(f)], rejects

@@ -16,7 +16,9 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from transforms.feeds import normalise_language
+from schemas.tables import FEED_STATE
 from transforms.http_fetch import PAGE_ACCEPT, FetchConfig, FetchResult, fetch
+from transforms.stored import stored_rows
 
 RAW_TAG, STATE_TAG, REJECTS_TAG = "raw", "feed_state", "rejects"
 ARTICLES_TAG = "articles"
@@ -210,8 +212,12 @@ def enrich_with_page(article: dict, config: FetchConfig) -> tuple[dict, dict | N
     return merge_page(article, page), None
 
 
-def wants_page(article: dict) -> bool:
+def wants_page(article: dict, only_from_url_feeds: bool = False) -> bool:
+    """Feed entries with an http(s) link; with only_from_url_feeds, only those of
+    feeds fetched over HTTP (entries of feed files on disk keep their content)."""
     url = article.get("url")
+    if only_from_url_feeds and not re.match(r"https?://", article.get("input") or "", re.IGNORECASE):
+        return False
     return (article.get("text_source") == "feed" and isinstance(url, str)
             and re.match(r"https?://", url, re.IGNORECASE) is not None)
 
@@ -236,13 +242,14 @@ class FetchArticlePages(beam.PTransform):
     page was fetched and extracted, else unchanged) and `rejects` (stage "fetch").
     Articles without an http(s) link pass through untouched."""
 
-    def __init__(self, config: FetchConfig = FetchConfig()):
+    def __init__(self, config: FetchConfig = FetchConfig(), only_urls: bool = False):
         super().__init__()
-        self.config = config
+        self.config, self.only_urls = config, only_urls
 
     def expand(self, articles):
-        limit = self.config.per_host_limit
-        split = articles | "NeedsPage" >> beam.Partition(lambda a, _: 0 if wants_page(a) else 1, 2)
+        limit, only_urls = self.config.per_host_limit, self.only_urls
+        split = articles | "NeedsPage" >> beam.Partition(
+            lambda a, _: 0 if wants_page(a, only_urls) else 1, 2)
         fetched = (
             split[0]
             | "KeyByHostSlot" >> beam.Map(lambda a: (politeness_key(a["url"], limit), a))
@@ -252,3 +259,18 @@ class FetchArticlePages(beam.PTransform):
         )
         merged = (fetched[ARTICLES_TAG], split[1]) | "AllArticles" >> beam.Flatten()
         return {ARTICLES_TAG: merged, REJECTS_TAG: fetched[REJECTS_TAG]}
+
+
+class FetchFeedsFromState(beam.PTransform):
+    """Feed URLs -> FetchFeeds outputs, sending each feed's stored ETag/Last-Modified."""
+
+    def __init__(self, urls, output_dir: str, config):
+        super().__init__()
+        self.urls, self.output_dir, self.config = urls, output_dir, config
+
+    def expand(self, pbegin):
+        # Feed state is small (a row per feed per run): read where the graph is built.
+        states = latest_states(stored_rows(self.output_dir, FEED_STATE.name, FEED_STATE.column_names[:-1]))
+        return (pbegin
+                | "FeedUrls" >> beam.Create([(url, states.get(url)) for url in self.urls])
+                | "Fetch" >> FetchFeeds(self.config))

@@ -55,3 +55,8 @@ def stored_article_keys(pbegin, output_dir: str):
 
 def stored_reject_keys(pbegin, output_dir: str):
     return pbegin | "StoredRejectKeys" >> ReadStoredKeys(output_dir, REJECTS, REJECT_KEY_COLUMNS)
+
+
+def stored_rows(output_dir: str, table_name: str, columns) -> list[dict]:
+    """All rows of a small stored table, read where the pipeline is built (feed state)."""
+    return [row for path in stored_files(output_dir, table_name) for row in read_key_rows(path, columns)]

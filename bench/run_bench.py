@@ -1,0 +1,139 @@
+"""`make bench`: newsbeam against plain spaCy, side by side on one corpus and machine.
+
+(a) baseline: single-process `nlp.pipe(texts, batch_size=...)` with the full default
+    model over the article bodies, nothing else (model load not timed);
+(b) `newsbeam run` end to end on 2 workers (multi-processing DirectRunner), default settings;
+(c) `newsbeam run --no-nlp` on 2 workers: the non-NLP path.
+Each is repeated; medians are printed with R = (b)/(a) in articles/s, peak RSS of (b)
+over all its processes, the NLP share of (b)'s time, and the output files.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import psutil
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from corpus import generate, write_corpus  # noqa: E402
+
+BASELINE = """
+import json, sys, time, glob
+from transforms.nlp import load_spacy_model
+texts = [json.loads(l)["text"] for p in sorted(glob.glob(sys.argv[1] + "/*.jsonl")) for l in open(p)]
+nlp = load_spacy_model()
+start = time.perf_counter()
+for _ in nlp.pipe(texts, batch_size=int(sys.argv[2])):
+    pass
+print(json.dumps({"seconds": time.perf_counter() - start, "articles": len(texts)}))
+"""
+MULTI_WORKERS = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+
+
+def peak_rss_while(process: subprocess.Popen, interval: float = 0.2) -> dict:
+    """Sample the RSS of a process and all its children until it ends; return the peak."""
+    peak = {"bytes": 0}
+
+    def sample():
+        root = psutil.Process(process.pid)
+        while process.poll() is None:
+            try:
+                procs = [root] + root.children(recursive=True)
+                total = sum(p.memory_info().rss for p in procs if p.is_running())
+                peak["bytes"] = max(peak["bytes"], total)
+            except psutil.Error:
+                pass
+            time.sleep(interval)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    return peak, thread
+
+
+def run_newsbeam(corpus: str, output: str, extra: list[str]) -> dict:
+    command = [sys.executable, "-m", "pipeline", "run", "--input", corpus, "--output", output] + extra
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak, thread = peak_rss_while(process)
+    out, err = process.communicate()
+    seconds = time.perf_counter() - start
+    thread.join()
+    if process.returncode != 0:
+        raise SystemExit(f"newsbeam run failed ({process.returncode}):\n{err[-3000:]}")
+    (summary_name,) = sorted(os.listdir(os.path.join(output, "_runs")))[-1:]
+    with open(os.path.join(output, "_runs", summary_name)) as handle:
+        summary = json.load(handle)
+    return {"seconds": seconds, "peak_rss": peak["bytes"], "summary": summary, "line": out.strip()}
+
+
+def run_baseline(corpus: str, batch_size: int) -> dict:
+    out = subprocess.run([sys.executable, "-c", BASELINE, corpus, str(batch_size)], check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def output_files(output: str) -> dict:
+    tables = {}
+    for table in ("articles", "entities", "quotes", "rejects"):
+        files = [os.path.join(d, f) for d, _, fs in os.walk(os.path.join(output, table)) for f in fs]
+        tables[table] = (len(files), sum(os.path.getsize(f) for f in files))
+    return tables
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=2000, help="articles in the corpus")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=64, help="baseline nlp.pipe batch size")
+    parser.add_argument("--no-nlp-only", action="store_true", help="only the --no-nlp path (c)")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args(argv)
+
+    work = tempfile.mkdtemp(prefix="newsbeam-bench-")
+    corpus = os.path.join(work, "corpus")
+    write_corpus(generate(args.n), corpus)
+    runs = {"baseline": [], "newsbeam": [], "no_nlp": []}
+    for repeat in range(args.repeats):
+        if not args.no_nlp_only:
+            runs["baseline"].append(run_baseline(corpus, args.batch_size))
+            runs["newsbeam"].append(run_newsbeam(corpus, os.path.join(work, f"out-{repeat}"), MULTI_WORKERS))
+        runs["no_nlp"].append(run_newsbeam(corpus, os.path.join(work, f"out-nonlp-{repeat}"),
+                                           MULTI_WORKERS + ["--no-nlp"]))
+
+    figures = {"articles": args.n, "repeats": args.repeats}
+    if runs["no_nlp"]:
+        figures["no_nlp_articles_per_s"] = median([args.n / r["seconds"] for r in runs["no_nlp"]])
+        figures["no_nlp_peak_rss_mb"] = median([r["peak_rss"] / 2**20 for r in runs["no_nlp"]])
+    if runs["newsbeam"]:
+        baseline_rates = [r["articles"] / r["seconds"] for r in runs["baseline"]]
+        pipeline_rates = [args.n / r["seconds"] for r in runs["newsbeam"]]
+        figures.update(
+            baseline_articles_per_s=median(baseline_rates),
+            newsbeam_articles_per_s=median(pipeline_rates),
+            ratio_R=median([p / b for p, b in zip(pipeline_rates, baseline_rates)]),
+            newsbeam_peak_rss_mb=median([r["peak_rss"] / 2**20 for r in runs["newsbeam"]]),
+            newsbeam_seconds=median([r["seconds"] for r in runs["newsbeam"]]),
+            non_nlp_seconds=median([r["seconds"] for r in runs["no_nlp"]]),
+            output_files=output_files(os.path.join(work, "out-0")),
+            summary=runs["newsbeam"][0]["line"])
+    for name, value in figures.items():
+        shown = f"{value:.2f}" if isinstance(value, float) else value
+        print(f"{name:26s} {shown}")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(figures, handle, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,303 @@
+import random
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+
+from transforms import near_duplicates as nd
+
+T0 = datetime(2024, 3, 1, 12, tzinfo=timezone.utc)
+_rng = random.Random(1234)
+VOCAB = sorted({"".join(_rng.choice("bcdfghklmnprstvz") + _rng.choice("aeiou")
+                        for _ in range(_rng.randint(2, 4))) for _ in range(6000)})
+
+
+def paragraphs(seed, n=8, words=45):
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(VOCAB) for _ in range(words)).capitalize() + "."
+            for _ in range(n)]
+
+
+def article(aid, paras, minutes=0, **kw):
+    text = "\n".join(paras)
+    return dict({"article_id": aid, "text": text, "published_at": T0 + timedelta(minutes=minutes),
+                 "word_count": len(text.split()), "duplicate_of": None,
+                 "duplicate_reason": None}, **kw)
+
+
+def sim(a, b):
+    ha, hb = nd.shingle_hashes(a), nd.shingle_hashes(b)
+    return nd.similarity(ha, 0, len(ha), hb, 0, len(hb))
+
+
+# --- normalisation --------------------------------------------------------
+
+@pytest.mark.parametrize("noise", [
+    "By Jane Doe", "By JANE DOE and John Roe, Associated Press", "Read more: Other story",
+    "READ MORE:", "Related: something else", "Share this article", "Share on Facebook",
+    "Sign up for our newsletter to get the latest news.", "Copyright 2024 The Associated Press.",
+    "© 2024 Reuters. All rights reserved.", "Advertisement", "Follow us on Twitter",
+    "This article originally appeared on example.com.", "Updated March 3, 2024 10:00 ET",
+    "Additional reporting by A; editing by B", "Jane Doe contributed to this report.",
+    "Photo: John Roe / Getty Images",
+])
+def test_boilerplate_lines_stripped(noise):
+    body = "The council voted on the budget.\nThe mayor said it was fair."
+    assert nd.strip_boilerplate(noise + "\n" + body) == body
+    assert nd.strip_boilerplate(body + "\n" + noise) == body
+
+
+@pytest.mark.parametrize("credit", [
+    "WASHINGTON (AP) — ", "LONDON, March 3 (Reuters) - ", "Reuters - ", "(AFP) - ",
+    "NEW YORK -- ", "AP — ",
+])
+def test_wire_credits_and_datelines_stripped(credit):
+    assert nd.strip_boilerplate(credit + "The council voted.") == "The council voted."
+
+
+def test_long_paragraph_starting_like_boilerplate_is_kept():
+    text = "By the end of the year " + " ".join(VOCAB[:60])
+    assert nd.strip_boilerplate(text) == text
+
+
+def test_normalize_folds_case_quotes_and_paragraphs():
+    a = nd.normalize_for_shingling("He said: \u201cIt\u2019s   DONE.\u201d\n\nNext")
+    b = nd.normalize_for_shingling("he said \"it's done\" next")
+    assert a == b == "he said it s done next"
+
+
+def test_shingles():
+    assert nd.shingles("a b c d e f", k=5) == {("a", "b", "c", "d", "e"), ("b", "c", "d", "e", "f")}
+    assert nd.shingles("a b", k=5) == {("a", "b")}
+    assert nd.shingles("") == set()
+    assert len(nd.shingle_hashes("a b c d e f")) == 2
+
+
+# --- hashing is stable ----------------------------------------------------
+
+GOLDEN_TEXT = "The quick brown fox jumps over the lazy dog near the river bank today."
+
+
+def test_hashes_are_stable_across_processes():
+    code = ("from transforms import near_duplicates as nd;"
+            f"h = nd.shingle_hashes({GOLDEN_TEXT!r});"
+            "print(h.tolist(), nd.minhash(h)[:8].tolist(), nd.band_keys(nd.minhash(h))[:3])")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={"PYTHONHASHSEED": seed, "PYTHONPATH": "."},
+                           check=True).stdout for seed in ("1", "2")}
+    assert len(outs) == 1
+    h = nd.shingle_hashes(GOLDEN_TEXT)
+    here = f"{h.tolist()} {nd.minhash(h)[:8].tolist()} {nd.band_keys(nd.minhash(h))[:3]}\n"
+    assert outs == {here}
+
+
+def test_minhash_estimates_jaccard():
+    a = nd.shingle_hashes("\n".join(paragraphs(1, 10)))
+    b = nd.shingle_hashes("\n".join(paragraphs(1, 10)[:5] + paragraphs(2, 5)))
+    true_j = len(np.intersect1d(a, b)) / len(np.union1d(a, b))
+    est = float(np.mean(nd.minhash(a) == nd.minhash(b)))
+    assert abs(est - true_j) < 0.12
+    assert nd.minhash(a).dtype == np.uint32 and len(nd.minhash(a)) == nd.NUM_PERM
+
+
+def test_band_keys_shared_iff_band_equal():
+    sig = nd.minhash(nd.shingle_hashes(GOLDEN_TEXT))
+    other = sig.copy()
+    other[0] += 1  # changes band 0 only
+    ka, kb = nd.band_keys(sig), nd.band_keys(other)
+    assert len(ka) == nd.BANDS and ka[0] != kb[0] and ka[1:] == kb[1:]
+    assert len(set(nd.band_keys(np.zeros(nd.NUM_PERM, np.uint32)))) == nd.BANDS  # band index in key
+
+
+def test_candidate_probability_curve():
+    assert nd.candidate_probability(0.35) > 0.99
+    assert nd.candidate_probability(0.02) < 0.03
+
+
+# --- verification ---------------------------------------------------------
+
+BASE = paragraphs(10, 10)
+
+
+def test_identical_and_boilerplate_variants_match():
+    copy = ["By Jane Doe", "WASHINGTON (AP) — " + BASE[0]] + BASE[1:] + [
+        "Read more: other things", "Sign up for our newsletter.", "Copyright 2024 AP."]
+    j, c = sim("\n".join(BASE), "\n".join(copy))
+    assert j == 1.0 and c == 1.0
+
+
+def test_trimmed_copy_is_contained():
+    j, c = sim("\n".join(BASE), "\n".join(BASE[:6]))
+    assert c == 1.0 and j < 0.7
+    assert nd.is_near_duplicate(j, c)
+
+
+def test_reled_reflowed_edited_copy_matches():
+    copy = [paragraphs(99, 1)[0]] + [" ".join(BASE[1:3])] + BASE[3:9]
+    words = "\n".join(copy).split(" ")
+    for i in (10, 100, 200):
+        words[i] = "edited"
+    j, c = sim("\n".join(BASE), " ".join(words))
+    assert nd.is_near_duplicate(j, c), (j, c)
+
+
+def test_different_stories_same_event_do_not_match():
+    shared = "Minister Alda Korvin said the Brenna bridge would reopen on Monday after repairs."
+    a = [shared] + paragraphs(20, 7)
+    b = paragraphs(21, 7) + [shared]
+    j, c = sim("\n".join(a), "\n".join(b))
+    assert not nd.is_near_duplicate(j, c), (j, c)
+
+
+def test_follow_up_reusing_background_does_not_match():
+    follow_up = paragraphs(30, 6) + BASE[4:7]  # new reporting + 3 background paragraphs
+    j, c = sim("\n".join(BASE), "\n".join(follow_up))
+    assert not nd.is_near_duplicate(j, c), (j, c)
+
+
+def test_short_brief_cut_from_long_story_needs_min_jaccard():
+    long = paragraphs(40, 30)
+    j, c = sim("\n".join(long), long[0])
+    assert c == 1.0 and not nd.is_near_duplicate(j, c)
+
+
+def test_sketch_is_consistent_sample_and_estimates():
+    a = nd.shingle_hashes("\n".join(paragraphs(50, 40)))
+    b = nd.shingle_hashes("\n".join(paragraphs(50, 40)[:30]))
+    level, sk = nd.sketch(a, max_size=512)
+    assert level >= 1 and len(sk) <= 512 and np.all(sk < (1 << 32) >> level)
+    assert np.array_equal(sk, a[a < (1 << 32) >> level])
+    exact = nd.similarity(a, 0, len(a), b, 0, len(b))
+    est = nd.similarity(sk, level, len(a), b, 0, len(b))
+    assert abs(est[1] - exact[1]) < 0.08 and abs(est[0] - exact[0]) < 0.08
+    assert nd.sketch(b[:100]) [0] == 0
+
+
+def test_verify_records():
+    a = nd.record_from_article(article("a", BASE))
+    b = nd.record_from_article(article("b", BASE[:7]))
+    c = nd.record_from_article(article("c", paragraphs(11, 8)))
+    assert nd.verify(a, b) and not nd.verify(a, c) and not nd.verify(a, a)
+    assert nd.record_from_article(article("tiny", ["too short"])) is None
+
+
+# --- winners and components -----------------------------------------------
+
+def meta(aid, existing=False, minutes=0, length=100):
+    return (aid, existing, (T0 + timedelta(minutes=minutes)).timestamp(), length)
+
+
+def test_winner_earliest_then_longest_then_smallest_id():
+    assert nd.choose_winner([meta("b", minutes=5), meta("c", minutes=1)])[0] == "c"
+    assert nd.choose_winner([meta("b", length=50), meta("c", length=80)])[0] == "c"
+    assert nd.choose_winner([meta("c"), meta("b")])[0] == "b"
+    assert nd.choose_winner([meta("a", minutes=-60), meta("z", existing=True, minutes=60)])[0] == "z"
+    assert nd.winner_key(("x", False, float("inf"), 5)) > nd.winner_key(meta("y", minutes=10**6))
+
+
+def test_connected_components():
+    comps = nd.connected_components([("a", "b"), ("c", "b"), ("x", "y"), ("d", "c")])
+    assert comps == [["a", "b", "c", "d"], ["x", "y"]]
+
+
+def test_resolve_winners_transitive_and_existing_never_loses():
+    edges = [(meta("b", minutes=2), meta("a", minutes=3)), (meta("a", minutes=3), meta("c", minutes=1))]
+    assert nd.resolve_winners(edges) == {"a": "c", "b": "c"}
+    edges = [(meta("new", minutes=0), meta("old", existing=True, minutes=99)),
+             (meta("old", existing=True, minutes=99), meta("old2", existing=True, minutes=1))]
+    assert nd.resolve_winners(edges) == {"new": "old2"}
+
+
+def test_bucket_pairs():
+    assert list(nd.bucket_pairs([("b", False), ("a", False), ("c", True)])) == [
+        ("a", "b"), ("a", "c"), ("b", "c")]
+    assert list(nd.bucket_pairs([("a", True), ("b", True)])) == []
+    big = [(f"id{i:04d}", False) for i in range(500)]
+    pairs = list(nd.bucket_pairs(big, max_bucket=100, window=5))
+    assert len(pairs) < 500 * 5 and nd.connected_components(pairs) == [sorted(i for i, _ in big)]
+
+
+# --- the pure path ----------------------------------------------------------
+
+def corpus():
+    other = paragraphs(60, 9)
+    return [
+        article("orig", BASE, minutes=10),
+        article("copy1", ["By Jane Doe", "LONDON (Reuters) - " + BASE[0]] + BASE[1:] + ["Read more: x"], minutes=5),
+        article("copy2", BASE[:7], minutes=5),           # same time, shorter -> loses to copy1
+        article("other", other, minutes=0),
+        article("other_copy", other[:8] + ["Copyright 2024 Example News."], minutes=30),
+        article("followup", paragraphs(31, 6) + BASE[2:5], minutes=40),
+        article("unrelated", paragraphs(70, 8), minutes=1),
+    ]
+
+
+EXPECTED = {"orig": "copy1", "copy2": "copy1", "other_copy": "other"}
+
+
+def test_find_near_duplicates():
+    assert nd.find_near_duplicates(corpus()) == EXPECTED
+
+
+def test_find_near_duplicates_against_existing_signatures():
+    arts = corpus()
+    stored = [nd.signature_row(a, run_id="r0") for a in arts if a["article_id"] == "orig"]
+    new = [dict(a, article_id=a["article_id"] + "_new") for a in arts if a["article_id"] != "orig"]
+    got = nd.find_near_duplicates(new, existing=stored)
+    assert got == {"copy1_new": "orig", "copy2_new": "orig", "other_copy_new": "other_new"}
+
+
+def test_signature_row_matches_schema():
+    import pyarrow as pa
+    from schemas.tables import SIGNATURES
+    row = nd.signature_row(article("a", paragraphs(80, 60)), run_id="r1")
+    assert set(row) == set(SIGNATURES.column_names)
+    assert row["date"] == "2024-03-01" and row["sketch_level"] >= 1
+    pa.Table.from_pylist([row], schema=SIGNATURES.schema)
+    assert nd.record_from_signature(dict(row, signature_version=0)) is None
+    assert nd.signature_band_keys(row) == row["band_keys"]
+    assert nd.signature_band_keys(row, bands=32) == nd.band_keys(np.array(row["minhash"], np.uint32), 32)
+
+
+# --- Beam -----------------------------------------------------------------
+
+def _marks(arts):
+    return sorted((a["article_id"], a["duplicate_of"], a["duplicate_reason"]) for a in arts)
+
+
+def _expected_marks(arts, decisions):
+    return sorted((a["article_id"], decisions.get(a["article_id"]),
+                   "near" if a["article_id"] in decisions else None) for a in arts)
+
+
+def test_beam_multi_worker():
+    beam = pytest.importorskip("apache_beam")
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    arts = corpus()
+    opts = PipelineOptions(["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
+    with TestPipeline(runner="DirectRunner", options=opts) as p:
+        out = (p | beam.Create(arts) | nd.MarkNearDuplicates(threshold=nd.DEFAULT_THRESHOLD)
+               | beam.Map(lambda a: (a["article_id"], a["duplicate_of"], a["duplicate_reason"])))
+        assert_that(out, equal_to(_expected_marks(arts, EXPECTED)))
+
+
+def test_beam_with_existing_signatures():
+    beam = pytest.importorskip("apache_beam")
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    arts = corpus()
+    stored = [nd.signature_row(a, run_id="r0") for a in arts if a["article_id"] in ("orig", "unrelated")]
+    new = [a for a in arts if a["article_id"] not in ("orig", "unrelated")]
+    # a stored article that is later than the new copies still wins
+    expected = {"copy1": "orig", "copy2": "orig", "other_copy": "other"}
+    with TestPipeline(runner="DirectRunner") as p:
+        existing = p | "Existing" >> beam.Create(stored)
+        out = (p | "New" >> beam.Create(new) | nd.MarkNearDuplicates(existing=existing)
+               | beam.Map(lambda a: (a["article_id"], a["duplicate_of"], a["duplicate_reason"])))
+        assert_that(out, equal_to(_expected_marks(new, expected)))
