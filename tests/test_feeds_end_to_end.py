@@ -69,5 +69,5 @@ def test_feeds_file_with_comments(tmp_path, capsys, feed_server):
     code, printed = run(capsys, "--feeds-file", str(listing), "--output", str(output), "--no-nlp",
                         "--no-fetch-articles", PRIVATE_OK)
     assert code == 0 and "feeds (new=1)" in printed
-    assert rows(output, "SELECT count(*) FROM articles") == [(2,)]
-    assert rows(output, "SELECT input, stage FROM rejects") == [(f"{listing}:4", "read")]
+    assert rows(output, "SELECT count(*) FROM articles") == [(2,)]  # the third entry has no text
+    assert (f"{listing}:4", "read") in rows(output, "SELECT input, stage FROM rejects")
