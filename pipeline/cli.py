@@ -68,7 +68,7 @@ def run_command(argv: list[str]) -> int:
     from apache_beam.options.pipeline_options import StandardOptions
 
     from pipeline.options import NewsbeamOptions
-    from pipeline.run import run_batch
+    from pipeline.run import feed_outcomes, run_batch
 
     options = NewsbeamOptions(argv)
     opts = options.view_as(NewsbeamOptions)
@@ -77,6 +77,8 @@ def run_command(argv: list[str]) -> int:
         options.view_as(StandardOptions).runner = DEFAULT_BATCH_RUNNER
     started_at = datetime.now(timezone.utc)
     summary = run_batch(options, opts.run_id or new_run_id(started_at), started_at)
+    for line in feed_outcomes(opts.output, summary.run_id):
+        print(line)
     print(summary.line())
     return 0 if summary.balanced else 1
 

@@ -7,7 +7,9 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.graph import build_pipeline
 from pipeline.options import NewsbeamOptions
+from schemas.tables import FEED_STATE
 from transforms.metrics import counter_totals
+from transforms.stored import stored_rows
 
 RUNS_FOLDER = "_runs"
 
@@ -62,6 +64,13 @@ def write_summary(output_dir: str, summary: RunSummary) -> None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
     with FileSystems.create(path) as handle:
         handle.write(json.dumps({**asdict(summary), "balanced": summary.balanced}, indent=1).encode())
+
+
+def feed_outcomes(output_dir: str, run_id: str) -> list[str]:
+    """One line per feed this run polled: URL, outcome, error."""
+    rows = stored_rows(output_dir, FEED_STATE.name, ("url", "outcome", "error", "run_id"))
+    return [f"feed {r['url']}: {r['outcome']}" + (f" ({r['error']})" if r["error"] else "")
+            for r in sorted(rows, key=lambda r: r["url"]) if r["run_id"] == run_id]
 
 
 def run_batch(options, run_id: str, started_at) -> RunSummary:

@@ -57,6 +57,7 @@ def test_private_hosts_are_refused_without_the_flag(tmp_path, capsys, feed_serve
     output = tmp_path / "out"
     code, printed = run(capsys, "--feed", feed_server.url("/feed.xml"), "--output", str(output), "--no-nlp")
     assert code == 0 and "feeds (failed=1)" in printed and "rejects=1" in printed
+    assert f"feed {feed_server.url('/feed.xml')}: failed (blocked_host)" in printed
     ((error, detail),) = rows(output, "SELECT error, detail FROM rejects")
     assert error == "blocked_host" and "--allow-private-hosts" in detail
     assert feed_server.requests_to("/feed.xml") == []

@@ -52,6 +52,7 @@ WORK_NOUNS = frozenset({"book", "film", "movie", "series", "show", "podcast", "d
                         "campaign", "report", "paper", "study", "article", "column", "exhibition",
                         "title", "drama", "opera", "musical", "poem", "magazine", "newspaper"})
 
+HONORIFIC_WORDS = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "dame", "the"})
 NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "FAC", "LOC", "PRODUCT", "EVENT",
                          "WORK_OF_ART", "LAW"})
 PERSON_PRONOUNS = frozenset({"he", "she", "him", "her", "i", "me"})
@@ -478,7 +479,7 @@ def resolve_mention(ctx: Context, mention, cue: str | None, before_char: int) ->
     or, for pronouns and role nouns, the compatible entity named before."""
     if mention is None or not len(mention):
         return Speaker(cue=cue)
-    doc, head = ctx.doc, mention.root
+    doc, head = ctx.doc, mention_head(mention)
     written = Speaker(mention.text, mention.text, mention.start_char, mention.end_char, None, cue)
     word = head.lower_
     if len(mention) == 1 and word in RELATIVE_PRONOUNS and head.head.dep_ == "relcl":
@@ -491,7 +492,7 @@ def resolve_mention(ctx: Context, mention, cue: str | None, before_char: int) ->
                        mention.end_char, found["label"] if found else None, cue)
     ents = [e for e in entities_in(ctx, mention) if e["label"] in ("PERSON", "ORG", "GPE", "NORP", "FAC")]
     head_ent = ctx.entity_of_token.get(head.i)
-    lemma = head.lemma_.lower()
+    lemma = head.lower_ if head.lower_ in VOICE_NOUNS | ORG_NOUNS else head.lemma_.lower()
     if head_ent is not None and head_ent["label"] in ("PERSON", "ORG", "GPE", "NORP", "FAC"):
         return speaker_from_entity(head_ent, mention, cue)
     for child in head.children:                       # apposition: "Kremlin spokesman Dmitry Peskov"
@@ -527,7 +528,38 @@ def resolve_mention(ctx: Context, mention, cue: str | None, before_char: int) ->
     named = [e for e in ents if e["label"] in ("PERSON", "ORG") and not is_possessor(ctx, e)]
     if named:                                         # not "Russian" in "the Russian embassy"
         return speaker_from_entity(named[0], mention, cue)
+    if head.pos_ == "PROPN" or head.is_title:         # a name the tagger missed here
+        ent = entity_named(ctx, mention.text)
+        if ent is not None:
+            return speaker_from_entity(ent, mention, cue)
     return written
+
+
+def mention_head(mention):
+    """The mention's main word; a bad parse can make a determiner or auxiliary its root."""
+    root = mention.root
+    if root.pos_ in ("DET", "ADP", "PUNCT", "ADV", "AUX", "PART") or root.is_punct:
+        words = [t for t in mention if t.is_alpha]
+        return words[-1] if words else root
+    return root
+
+
+def entity_named(ctx: Context, text: str) -> dict | None:
+    """An entity of the article whose canonical name ends with (or is) these words, for names
+    the tagger did not mark at this mention ("Adeyemi" -> "Jonah Adeyemi")."""
+    words = [w for w in re.findall(r"[^\W\d_][\w\-]*", text) if w.lower() not in HONORIFIC_WORDS]
+    if not words:
+        return None
+    key = " ".join(words).lower()
+    best = None
+    for ent in ctx.entity_of_token.values():
+        if ent["label"] not in NAME_LABELS:
+            continue
+        canonical = ent["canonical"].lower()
+        if canonical == key or canonical.endswith(" " + key) or canonical.startswith(key + " "):
+            if best is None or is_person(ctx, ent):
+                best = ent
+    return best
 
 
 def is_person(ctx: Context, ent: dict) -> bool:
@@ -823,9 +855,8 @@ def cue_speaker(ctx: Context, lo: int, hi: int, nearest_last: bool) -> Speaker |
             mention = subject_phrase(ctx, subj, lo, hi)
             return resolve_mention(ctx, mention, cue_text(cue), mention.start_char)
     cue = ordered[0]
-    neighbour = adjacent_name(ctx, toks, cue)
-    if neighbour is not None:
-        mention = mention_span(ctx, neighbour, lo, hi)
+    mention = adjacent_name(ctx, toks, cue)
+    if mention is not None:
         return resolve_mention(ctx, mention, cue_text(cue), mention.start_char)
     return Speaker(cue=cue_text(cue))
 
@@ -847,18 +878,24 @@ def subject_phrase(ctx: Context, subj, lo: int, hi: int):
 
 
 def adjacent_name(ctx: Context, toks: list, cue):
-    """A noun or pronoun right before the cue ("Okonjo shot back"), else right after it
-    ("said Ms Pryce"), when the parse gave the cue no subject."""
+    """When the parse gave the cue no subject: the words of the clause right before it
+    ("Okonjo shot back", "The ruling states:"), else the name right after it ("said Ms Pryce")."""
     pos = toks.index(cue)
-    before = [t for t in toks[:pos] if t.pos_ in ("PROPN", "NOUN", "PRON") or t.i in ctx.entity_of_token]
-    if before and before[-1].i >= cue.i - 3:
-        return before[-1]
+    clause = []
+    for t in reversed(toks[:pos]):
+        if t.is_punct or t.lower_ in ("and", "but", "that") or len(clause) >= 8:
+            break
+        clause.insert(0, t)
+    while clause and clause[-1].pos_ == "ADV":
+        clause.pop()
+    if clause and any(t.pos_ in ("PROPN", "NOUN", "PRON") or t.is_title for t in clause):
+        return ctx.doc[clause[0].i:clause[-1].i + 1]
     after = [t for t in toks[pos + 1:] if t.pos_ in ("PROPN", "NOUN", "PRON")]
     if after and after[0].i <= cue.i + 4:
         tok = after[0]
         while tok.dep_ == "compound" and tok.head.i > tok.i:
             tok = tok.head
-        return tok
+        return mention_span(ctx, tok, toks[0].idx, toks[-1].idx + len(toks[-1]))
     return None
 
 
@@ -899,7 +936,8 @@ def previous_sentence_subject(ctx: Context, char: int) -> Speaker | None:
     subjects.sort(key=lambda t: (depth(t), t.i))
     for subj in subjects:
         found = resolve_mention(ctx, mention_span(ctx, subj, sentence_lo, char), None, subj.idx)
-        if found.label in NAME_LABELS or (found.speaker and subj.lower_ in PERSON_PRONOUNS):
+        if found.label in NAME_LABELS or (found.speaker and subj.lower_ in PERSON_PRONOUNS) \
+                or (found.speaker and subj.pos_ == "PROPN"):
             found.cue = None
             return found
     for t in reversed(toks):
