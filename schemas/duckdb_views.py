@@ -49,7 +49,12 @@ def view_sql(output_dir: str, table) -> str:
 
 def extra_views_sql() -> list[str]:
     """Views derived from the tables (kept here, beside the tables they read)."""
-    return []
+    return [
+        # The newest revision of each story: winners that no later revision replaces.
+        'CREATE OR REPLACE VIEW "latest_articles" AS SELECT * FROM "articles" a '
+        "WHERE a.duplicate_of IS NULL AND NOT EXISTS "
+        '(SELECT 1 FROM "articles" r WHERE r.revision_of = a.article_id AND r.duplicate_of IS NULL)',
+    ]
 
 
 def open_output(output_dir: str, connection=None):

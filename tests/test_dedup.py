@@ -4,18 +4,31 @@ import apache_beam as beam
 from apache_beam.testing.util import assert_that, equal_to
 
 from conftest import MULTI_WORKER_ARGS, beam_pipeline
-from transforms.dedup import Deduplicate, split_winner, winner_order
+from transforms.articles import content_hash
+from transforms.dedup import Deduplicate, split_revisions, split_winner, winner_order
+from transforms.near_duplicates import signature_row
+
+STORY = ("The harbour board voted on Tuesday to extend the northern quay by two hundred metres, "
+         "a project that has been discussed for a decade and will cost about forty million euros. "
+         "Supporters say the longer quay will let larger container ships dock without waiting offshore, "
+         "while fishermen fear that the works will disturb the spawning grounds near the breakwater. "
+         "The board's chair said construction could begin next spring if the environmental review "
+         "raises no serious objections, and that local firms would be preferred for the contracts.")
+OTHER = ("A new bus line will link the university campus with the central station from September, "
+         "the transport authority announced, after students complained for years about crowded trams. "
+         "Buses will run every ten minutes at peak times and every twenty minutes in the evening, and "
+         "the fare will be the same as on the existing network, with discounts for students and seniors.")
 
 
-def row(article_id, published_day=1, words=100, content="h1", url=None, input_name=None, duplicate_of=None):
+def row(article_id, published_day=1, text=STORY, url=None, input_name=None):
     return {"article_id": article_id, "published_at": datetime(2026, 3, published_day, tzinfo=timezone.utc),
-            "word_count": words, "content_hash": content, "canonical_url": url,
-            "input": input_name or f"/in/{article_id}", "duplicate_of": duplicate_of,
-            "duplicate_reason": None}
+            "text": text, "content_hash": content_hash(text), "canonical_url": url, "word_count": 10,
+            "input": input_name or f"/in/{article_id}", "duplicate_of": None, "duplicate_reason": None,
+            "revision_of": None, "date": f"2026-03-{published_day:02d}"}
 
 
 def test_winner_is_earliest_then_longest_then_smallest_id():
-    rows = [row("b", 2), row("c", 1, words=50), row("d", 1, words=80), row("a", 1, words=80)]
+    rows = [row("b", 2), row("c", 1, text="short"), row("d", 1, text="longer text"), row("a", 1, text="longer text")]
     assert [r["article_id"] for r in sorted(rows, key=winner_order)] == ["a", "d", "c", "b"]
     winners, dups = split_winner(rows, [], "content")
     assert [w["article_id"] for w in winners] == ["a"]
@@ -24,15 +37,46 @@ def test_winner_is_earliest_then_longest_then_smallest_id():
 
 
 def test_a_stored_row_always_wins():
-    winners, dups = split_winner([row("a", 1)], [row("z", 9)], "url")
+    winners, dups = split_winner([row("a", 1)], [{"article_id": "z", "published_at": None, "text_length": 1}], "url")
     assert winners == [] and dups[0]["duplicate_of"] == "z"
 
 
-def check_dedup(articles, stored, expected, *args):
-    with beam_pipeline(*args) as p:
+def test_same_url_small_edit_is_duplicate_and_rewrite_is_revision():
+    edited = STORY.replace("forty million", "forty-two million")
+    rewritten = OTHER + " The harbour board will meet again in May."
+    winners, dups = split_revisions([row("v2", 2, edited), row("v1", 1), row("v3", 3, rewritten)], [], 0.75)
+    assert [(w["article_id"], w["revision_of"]) for w in winners] == [("v1", None), ("v3", "v1")]
+    assert [(d["article_id"], d["duplicate_of"], d["duplicate_reason"]) for d in dups] == [("v2", "v1", "url")]
+
+
+def test_revision_of_a_stored_version():
+    stored = signature_row(row("old", 1))
+    winners, dups = split_revisions([row("new", 2, OTHER)], [stored], 0.75)
+    assert dups == [] and winners[0]["revision_of"] == "old"
+
+
+def test_deduplicate_every_reason_on_two_workers():
+    syndicated = "(Wire) — " + STORY + " Read more: our full coverage of the region."
+    articles = [
+        row("a1", 1), row("a2", 2),                                           # same content: a1 wins
+        row("n1", 3, syndicated),                                             # near-duplicate of a1
+        row("b1", 3, OTHER + " One.", url="https://ex.com/b"),
+        row("b2", 1, OTHER + " Two.", url="https://ex.com/b"),                # same URL, tiny edit: b2 wins
+        row("c1", 1, "Unique story c."), row("c1", 1, "Unique story c.", input_name="/copy/c1"),
+        row("s1", 1, "Stored story s."),                                      # id stored already
+        row("t1", 1, "Stored story t."),                                      # content stored already
+    ]
+    stored_ids = [{"article_id": "s1"}, {"article_id": "old-t"}]
+    stored_sigs = [signature_row(row("old-t", 1, "Stored story t."))]
+    expected = dict(
+        winners=["a1", "b2", "c1"],
+        duplicates=[("a2", "a1", "content"), ("n1", "a1", "near"), ("b1", "b2", "url"),
+                    ("t1", "old-t", "content")],
+        skipped=[("c1", "same_article"), ("s1", "already_ingested")])
+    with beam_pipeline(*MULTI_WORKER_ARGS) as p:
         winners, duplicates, skipped = (
             p | "Articles" >> beam.Create(articles)
-            | Deduplicate(p | "Stored" >> beam.Create(stored)))
+            | Deduplicate(p | "Ids" >> beam.Create(stored_ids), p | "Sigs" >> beam.Create(stored_sigs)))
         assert_that(winners | "WinnerIds" >> beam.Map(lambda r: r["article_id"]),
                     equal_to(expected["winners"]), label="winners")
         assert_that(duplicates | "DupIds" >> beam.Map(
@@ -40,24 +84,3 @@ def check_dedup(articles, stored, expected, *args):
             equal_to(expected["duplicates"]), label="duplicates")
         assert_that(skipped | "SkippedIds" >> beam.Map(lambda r: (r["article_id"], r["duplicate_reason"])),
                     equal_to(expected["skipped"]), label="skipped")
-
-
-def test_deduplicate_by_content_url_and_stored_keys_on_two_workers():
-    articles = [
-        row("a1", 1, content="h1"), row("a2", 2, content="h1"),             # same content: a1 wins
-        row("b1", 3, content="h2", url="https://ex.com/b"),
-        row("b2", 1, content="h3", url="https://ex.com/b"),                 # same URL: b2 (earlier) wins
-        row("c1", 1, content="h4"), row("c1", 1, content="h4", input_name="/copy/c1"),  # same id twice
-        row("s1", 1, content="h5"),                                          # stored already
-        row("t1", 1, content="h6"),                                          # same content as a stored row
-        row("u1", 1, content="h7", url="https://ex.com/u"),                  # same URL as a stored row
-    ]
-    stored = [row("s1", 1, content="h5"), row("old", 5, content="h6"),
-              row("oldu", 5, content="h99", url="https://ex.com/u"),
-              row("olddup", 5, content="h7", duplicate_of="x")]               # stored duplicates never win
-    expected = dict(
-        winners=["a1", "b2", "c1"],
-        duplicates=[("a2", "a1", "content"), ("b1", "b2", "url"), ("t1", "old", "content"),
-                    ("u1", "oldu", "url")],
-        skipped=[("c1", "same_article"), ("s1", "already_ingested")])
-    check_dedup(articles, stored, expected, *MULTI_WORKER_ARGS)

@@ -1,25 +1,38 @@
-"""Deduplicate: drop what earlier runs stored, mark exact duplicates by key.
+"""Deduplicate: skip what earlier runs stored, then same content, same URL
+(duplicate or revision), near-duplicate text.
 
-Each step groups by a key (CoGroupByKey with the keys earlier runs stored), so
-nothing is compared all-to-all and nothing is held in one worker's memory.
+Each step groups by a key together with the compact signatures earlier runs
+stored (a PCollection, never a side input), so nothing is compared all-to-all
+and nothing has to fit in one worker's memory.
 """
 from datetime import datetime, timezone
 
 import apache_beam as beam
 
 from transforms.metrics import count
+from transforms.near_duplicates import (DEFAULT_THRESHOLD, MarkNearDuplicates, record_from_article,
+                                        record_from_signature, verify)
 
 NEW, OLD = "new", "old"
 REASON_CONTENT, REASON_URL, REASON_NEAR = "content", "url", "near"
 # Not written again, only counted: the id is stored already, or read twice in this run.
 REASON_STORED, REASON_SAME_ID = "already_ingested", "same_article"
-SKIPPED = "skipped"
+SKIPPED, DUPLICATES = "skipped", "duplicates"
 FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)
+
+
+def text_length(row: dict) -> int:
+    """Characters of text; stored signatures carry it, new rows have the text."""
+    return row["text_length"] if row.get("text_length") is not None else len(row.get("text") or "")
 
 
 def winner_order(row: dict) -> tuple:
     """Earliest published, then longest text, then smallest id: a total, stable order."""
-    return (row.get("published_at") or FAR_FUTURE, -(row.get("word_count") or 0), row["article_id"])
+    return (row.get("published_at") or FAR_FUTURE, -text_length(row), row["article_id"])
+
+
+def as_duplicate(row: dict, winner_id: str, reason: str) -> dict:
+    return {**row, "duplicate_of": winner_id, "duplicate_reason": reason}
 
 
 def split_winner(new_rows: list, old_rows: list, reason: str) -> tuple[list, list]:
@@ -35,17 +48,41 @@ def split_winner(new_rows: list, old_rows: list, reason: str) -> tuple[list, lis
     else:
         winner_id = new_rows[0]["article_id"]
         winners, new_rows = new_rows[:1], new_rows[1:]
-    duplicates = [{**row, "duplicate_of": winner_id, "duplicate_reason": reason} for row in new_rows]
+    return winners, [as_duplicate(row, winner_id, reason) for row in new_rows]
+
+
+def split_revisions(new_rows: list, old_rows: list, threshold: float) -> tuple[list, list]:
+    """(winners, duplicates) of articles sharing one canonical URL.
+
+    In publication order, a copy whose text matches a known version is a
+    duplicate of it; a substantially changed text is a new revision of the
+    story, with revision_of = the version before it. Stored versions come first.
+    """
+    versions = [(record_from_signature(row), row["article_id"]) for row in sorted(old_rows, key=winner_order)]
+    winners, duplicates = [], []
+    for row in sorted(new_rows, key=winner_order):
+        record = record_from_article(row)
+        same = next((vid for vrec, vid in versions if same_text(record, vrec, threshold)), None)
+        if same is not None:
+            duplicates.append(as_duplicate(row, same, REASON_URL))
+            continue
+        if versions:
+            row = {**row, "revision_of": versions[-1][1]}
+        winners.append(row)
+        versions.append((record, row["article_id"]))
     return winners, duplicates
 
 
-def tag_group(grouped, reason: str):
-    """Yield winners on the main output and duplicates on 'duplicates'."""
-    _, rows = grouped
-    winners, duplicates = split_winner(list(rows[NEW]), list(rows[OLD]), reason)
+def same_text(a, b, threshold: float) -> bool:
+    """Near-duplicate texts; too short to compare means changed (content hashes differ)."""
+    return a is not None and b is not None and verify(a, b, threshold)
+
+
+def tag_winners(winners_and_duplicates):
+    winners, duplicates = winners_and_duplicates
     yield from winners
     for row in duplicates:
-        yield beam.pvalue.TaggedOutput("duplicates", row)
+        yield beam.pvalue.TaggedOutput(DUPLICATES, row)
 
 
 def first_of_same_id(grouped):
@@ -60,10 +97,6 @@ def first_of_same_id(grouped):
         yield beam.pvalue.TaggedOutput(SKIPPED, {**row, "duplicate_reason": reason})
 
 
-def has_key(field: str):
-    return lambda row: bool(row.get(field))
-
-
 def key_by(field: str):
     return lambda row: (row[field], row)
 
@@ -72,69 +105,74 @@ class SkipAlreadyIngested(beam.PTransform):
     """Articles whose id is already stored, or seen twice, are skipped: a rerun adds
     no rows. Returns (kept, skipped)."""
 
-    def __init__(self, existing_keys):
+    def __init__(self, stored_ids):
         super().__init__()
-        self.existing_keys = existing_keys
+        self.stored_ids = stored_ids
 
     def expand(self, articles):
-        new = articles | "KeyById" >> beam.Map(key_by("article_id"))
-        old = self.existing_keys | "KeyOldById" >> beam.Map(key_by("article_id"))
         split = (
-            {NEW: new, OLD: old}
+            {NEW: articles | "KeyById" >> beam.Map(key_by("article_id")),
+             OLD: self.stored_ids | "KeyStoredById" >> beam.Map(key_by("article_id"))}
             | "GroupById" >> beam.CoGroupByKey()
             | "KeepUnseen" >> beam.FlatMap(first_of_same_id).with_outputs(SKIPPED, main="kept")
         )
         return split.kept, split[SKIPPED]
 
 
-class MarkExactDuplicates(beam.PTransform):
-    """Group by `field` (with the stored keys of earlier runs): one winner per value,
-    the rest duplicates of it. Rows without the field pass through as winners.
+class GroupAndSplit(beam.PTransform):
+    """Group articles by `field` with the stored signatures sharing it, and split each
+    group with `split(new, old, *args) -> (winners, duplicates)`. Rows without the
+    field pass through as winners. Returns (winners, duplicates)."""
 
-    Returns (winners, duplicates).
-    """
-
-    def __init__(self, field: str, reason: str, existing_keys):
+    def __init__(self, field: str, stored_signatures, split, *split_args):
         super().__init__()
-        self.field, self.reason, self.existing_keys = field, reason, existing_keys
+        self.field, self.stored, self.split, self.split_args = field, stored_signatures, split, split_args
 
     def expand(self, articles):
-        keyed = articles | "HasKey" >> beam.Partition(lambda row, _: int(has_key(self.field)(row)), 2)
-        without_key, with_key = keyed[0], keyed[1]
-        old = (
-            self.existing_keys
-            | "OldWinners" >> beam.Filter(lambda row: row.get("duplicate_of") is None)
-            | "OldHasKey" >> beam.Filter(has_key(self.field))
-            | "KeyOld" >> beam.Map(key_by(self.field))
-        )
-        grouped = (
-            {NEW: with_key | "KeyNew" >> beam.Map(key_by(self.field)), OLD: old}
+        field, split_group, args = self.field, self.split, self.split_args
+        keyed = articles | "HasKey" >> beam.Partition(lambda row, _: int(bool(row.get(field))), 2)
+        old = (self.stored
+               | "StoredHasKey" >> beam.Filter(lambda row: bool(row.get(field)))
+               | "KeyStored" >> beam.Map(key_by(field)))
+        split = (
+            {NEW: keyed[1] | "KeyNew" >> beam.Map(key_by(field)), OLD: old}
             | "GroupByKey" >> beam.CoGroupByKey()
-            | "SplitWinner" >> beam.FlatMap(tag_group, self.reason).with_outputs(
-                "duplicates", main="winners")
+            | "OnlyNewGroups" >> beam.Filter(lambda kv: bool(kv[1][NEW]))
+            | "Split" >> beam.Map(lambda kv: split_group(list(kv[1][NEW]), list(kv[1][OLD]), *args))
+            | "Tag" >> beam.FlatMap(tag_winners).with_outputs(DUPLICATES, main="winners")
         )
-        winners = (grouped.winners, without_key) | "AllWinners" >> beam.Flatten()
-        return winners, grouped.duplicates
+        winners = (split.winners, keyed[0]) | "AllWinners" >> beam.Flatten()
+        return winners, split[DUPLICATES]
+
+
+def is_duplicate(row: dict) -> bool:
+    return row.get("duplicate_of") is not None
 
 
 class Deduplicate(beam.PTransform):
-    """Articles -> (winners, duplicates, skipped): skip stored ids, then mark same
-    content, then same URL. Duplicates are written (pointing at their winner);
-    skipped rows are only counted."""
+    """Articles -> (winners, duplicates, skipped).
 
-    def __init__(self, existing_keys):
+    Duplicates are written (pointing at their winner); skipped rows (stored
+    already) are only counted. `stored_ids`: article_id rows of every stored
+    article; `stored_signatures`: SIGNATURES rows of stored winners.
+    """
+
+    def __init__(self, stored_ids, stored_signatures, near_threshold: float = DEFAULT_THRESHOLD):
         super().__init__()
-        self.existing_keys = existing_keys
+        self.stored_ids, self.stored_signatures, self.near_threshold = stored_ids, stored_signatures, near_threshold
 
     def expand(self, articles):
-        unseen, skipped = articles | "SkipAlreadyIngested" >> SkipAlreadyIngested(self.existing_keys)
-        after_content, by_content = unseen | "SameContent" >> MarkExactDuplicates(
-            "content_hash", REASON_CONTENT, self.existing_keys)
-        winners, by_url = after_content | "SameUrl" >> MarkExactDuplicates(
-            "canonical_url", REASON_URL, self.existing_keys)
-        duplicates = (by_content, by_url) | "AllDuplicates" >> beam.Flatten()
+        signatures, threshold = self.stored_signatures, self.near_threshold
+        unseen, skipped = articles | "SkipAlreadyIngested" >> SkipAlreadyIngested(self.stored_ids)
+        after_content, by_content = unseen | "SameContent" >> GroupAndSplit(
+            "content_hash", signatures, split_winner, REASON_CONTENT)
+        after_url, by_url = after_content | "SameUrl" >> GroupAndSplit(
+            "canonical_url", signatures, split_revisions, threshold)
+        marked = after_url | "NearDuplicates" >> MarkNearDuplicates(threshold, existing=signatures)
+        split = marked | "SplitNear" >> beam.Partition(lambda row, _: int(is_duplicate(row)), 2)
+        duplicates = (by_content, by_url, split[1]) | "AllDuplicates" >> beam.Flatten()
         return (
-            winners | "CountWinners" >> count("articles"),
+            split[0] | "CountWinners" >> count("articles"),
             duplicates | "CountDuplicates" >> count("duplicates", by="duplicate_reason"),
             skipped | "CountSkipped" >> count("duplicates", by="duplicate_reason"),
         )

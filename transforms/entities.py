@@ -38,8 +38,46 @@ def name_key(text: str) -> tuple:
 
 
 def raw_mentions(doc) -> list[dict]:
-    return [{"text": ent.text, "label": ent.label_, "start": ent.start_char, "end": ent.end_char,
-             "name": clean_name(ent.text)} for ent in doc.ents]
+    mentions = [{"text": ent.text, "label": ent.label_, "start": ent.start_char, "end": ent.end_char,
+                 "name": clean_name(ent.text)} for ent in doc.ents]
+    return join_nickname_splits(doc.text, mentions)
+
+
+def is_quoted_word(text: str, mention: dict) -> bool:
+    before = text[max(0, mention["start"] - 1):mention["start"]]
+    after = text[mention["end"]:mention["end"] + 1]
+    return bool(before and after and before in "\"“‘'" and after in "\"”’'")
+
+
+def join_nickname_splits(text: str, mentions: list) -> list:
+    """The tagger splits `Thomas "Tommy" Reardon` around the nickname (sometimes tagging the
+    nickname too); join the parts into one mention so "Reardon" later links to "Thomas Reardon"."""
+    out = []
+    for m in mentions:
+        for back in (1, 2):
+            if len(out) < back or (back == 2 and not is_quoted_word(text, out[-1])):
+                continue
+            joined = joined_name(text, out[-back], m)
+            if joined is not None:
+                del out[-back:]
+                m = joined
+                break
+        out.append(m)
+    return out
+
+
+def joined_name(text: str, first: dict, last: dict) -> dict | None:
+    """One mention from `first` "Nick" `last`, or None when they are not a name around a nickname."""
+    if first["label"] not in NAME_LABELS or last["label"] not in NAME_LABELS:
+        return None
+    joined = text[first["start"]:last["end"]]
+    gap = text[first["end"]:last["start"]]
+    if len(joined) >= 60 or not re.search(r"[\"“”‘’']", joined[len(first["text"]):]) \
+            or re.search(r"[,.;:()\n]", gap) or len(clean_name(joined).split()) not in (2, 3):
+        return None
+    label = "PERSON" if "PERSON" in (first["label"], last["label"]) else first["label"]
+    return {"text": joined, "label": label, "start": first["start"], "end": last["end"],
+            "name": clean_name(joined)}
 
 
 def is_short_form(short: tuple, full: tuple) -> bool:

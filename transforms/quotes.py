@@ -137,6 +137,7 @@ class Context:
     gender: dict = field(default_factory=dict)   # canonical -> "m" / "f"
     speakers: list = field(default_factory=list)  # Speaker per kept quote, in order
     kept: list = field(default_factory=list)      # span index per kept quote, in order
+    surnames: dict | None = None                  # surname -> person entity, on first use
 
 
 # ---------------------------------------------------------------- 1. marks -> spans
@@ -529,10 +530,18 @@ def resolve_mention(ctx: Context, mention, cue: str | None, before_char: int) ->
     if named:                                         # not "Russian" in "the Russian embassy"
         return speaker_from_entity(named[0], mention, cue)
     if head.pos_ == "PROPN" or head.is_title:         # a name the tagger missed here
-        ent = entity_named(ctx, mention.text)
+        ent = entity_named(ctx, name_words_at(ctx.doc, head))
         if ent is not None:
             return speaker_from_entity(ent, mention, cue)
     return written
+
+
+def name_words_at(doc, head) -> str:
+    """The proper-noun run ending at `head` ("Maya Okonjo" from "state Senator Maya Okonjo")."""
+    i = head.i
+    while i > 0 and doc[i - 1].pos_ == "PROPN" and doc[i - 1].head.i == head.i:
+        i -= 1
+    return doc[i:head.i + 1].text
 
 
 def mention_head(mention):
@@ -623,17 +632,34 @@ def document_author(ctx: Context, head, before_char: int) -> Speaker | None:
 
 
 def mentions_before(ctx: Context, char: int, labels: tuple):
-    """Entity mentions outside quotes before `char`, nearest first."""
+    """Entity mentions outside quotes before `char`, nearest first; a proper noun the tagger
+    missed counts as a mention of the entity it names ("Reardon went further")."""
     seen = set()
-    for i in range(token_index_at(ctx.doc, char) or len(ctx.doc), -1, -1):
-        if i >= len(ctx.doc):
+    start = token_index_at(ctx.doc, char)
+    for i in range((len(ctx.doc) if start is None else start) - 1, -1, -1):
+        if ctx.quote_of_token[i] >= 0:
             continue
         ent = ctx.entity_of_token.get(i)
-        if ent is None or id(ent) in seen or ent["end"] > char or ctx.quote_of_token[i] >= 0:
+        if ent is None and ctx.doc[i].pos_ == "PROPN" and ctx.doc[i].is_title:
+            ent = surname_index(ctx).get(ctx.doc[i].lower_)
+        if ent is None or ent["end"] > char and ctx.entity_of_token.get(i) is ent:
             continue
-        seen.add(id(ent))
+        key = (ent["canonical"], ent["label"])
+        if key in seen:
+            continue
+        seen.add(key)
         if ent["label"] in labels:
             yield i, ent
+
+
+def surname_index(ctx: Context) -> dict:
+    """Last word of each person's canonical name -> that person's entity (built once)."""
+    if ctx.surnames is None:
+        ctx.surnames = {}
+        for ent in ctx.entity_of_token.values():
+            if is_person(ctx, ent) and " " in ent["canonical"]:
+                ctx.surnames.setdefault(ent["canonical"].split()[-1].lower(), ent)
+    return ctx.surnames
 
 
 def resolve_pronoun(ctx: Context, word: str, char: int) -> dict | None:
@@ -641,8 +667,14 @@ def resolve_pronoun(ctx: Context, word: str, char: int) -> dict | None:
     nearest organisation (or person, for they/we) before."""
     if word in PERSON_PRONOUNS:
         want = "m" if word in ("he", "him") else "f" if word in ("she", "her") else None
-        for _, ent in mentions_before(ctx, char, NAME_LABELS):
-            if is_person(ctx, ent) and (want is None or ctx.gender.get(ent["canonical"]) in (None, want)):
+        candidates = list(mentions_before(ctx, char, NAME_LABELS))
+        compatible = [(i, e) for i, e in candidates
+                      if want is None or ctx.gender.get(e["canonical"]) in (None, want)]
+        for _, ent in compatible:
+            if is_person(ctx, ent):
+                return ent
+        for i, ent in compatible:                     # a speaker the tagger did not call PERSON
+            if ctx.doc[i].dep_ == "nsubj" and is_cue(ctx.doc[i].head) and ent["label"] not in ("GPE", "LOC"):
                 return ent
         return None
     for _, ent in mentions_before(ctx, char, ("ORG", "PERSON", "GPE", "NORP")):
@@ -731,6 +763,9 @@ def infer_gender(doc, entity_of_token: dict, quote_of_token: list) -> dict:
     last, last_at = None, -100
     for tok in doc:
         if quote_of_token[tok.i] >= 0:
+            continue
+        if tok.text in (".", "!", "?") or (tok.is_space and "\n" in tok.text):
+            last = None                               # votes stay within one sentence
             continue
         ent = entity_of_token.get(tok.i)
         if ent is not None and ent["label"] in NAME_LABELS:

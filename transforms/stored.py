@@ -7,10 +7,10 @@ import apache_beam as beam
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from schemas.tables import ARTICLES, REJECTS
+from schemas.tables import ARTICLES, PARTITION_COLUMN, REJECTS, SIGNATURES
 
-ARTICLE_KEY_COLUMNS = ("article_id", "canonical_url", "content_hash", "published_at",
-                       "word_count", "duplicate_of")
+ARTICLE_KEY_COLUMNS = ("article_id",)
+SIGNATURE_COLUMNS = tuple(c for c in SIGNATURES.column_names if c not in ("run_id", PARTITION_COLUMN))
 REJECT_KEY_COLUMNS = ("reject_id",)
 BATCH_ROWS = 10_000
 
@@ -49,8 +49,12 @@ class ReadStoredKeys(beam.PTransform):
         )
 
 
-def stored_article_keys(pbegin, output_dir: str):
-    return pbegin | "StoredArticleKeys" >> ReadStoredKeys(output_dir, ARTICLES, ARTICLE_KEY_COLUMNS)
+def stored_article_ids(pbegin, output_dir: str):
+    return pbegin | "StoredArticleIds" >> ReadStoredKeys(output_dir, ARTICLES, ARTICLE_KEY_COLUMNS)
+
+
+def stored_signatures(pbegin, output_dir: str):
+    return pbegin | "StoredSignatures" >> ReadStoredKeys(output_dir, SIGNATURES, SIGNATURE_COLUMNS)
 
 
 def stored_reject_keys(pbegin, output_dir: str):

