@@ -55,3 +55,9 @@ def test_clean_name_drops_nickname_honorific_and_article():
     assert clean_name('Robert "Bobby" Lane') == "Robert Lane"
     assert clean_name("Dr Priya Annamalai") == "Priya Annamalai"
     assert clean_name("the Interior Ministry") == "Interior Ministry"
+
+
+def test_possessor_is_not_a_short_form_of_what_it_owns():
+    from transforms.entities import is_short_form, name_key
+    assert not is_short_form(name_key("Russia"), name_key("Russia’s Foreign Ministry"))
+    assert is_short_form(name_key("Biden"), name_key("Joe Biden"))

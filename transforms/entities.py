@@ -86,7 +86,9 @@ def is_short_form(short: tuple, full: tuple) -> bool:
     if not short or len(short) >= len(full):
         return False
     n = len(short)
-    return any(full[i:i + n] == short for i in range(len(full) - n + 1))
+    # "Russia" in "Russia's Foreign Ministry" is the owner, not the same thing.
+    return any(full[i:i + n] == short and full[i + n:i + n + 1] != ("s",)
+               for i in range(len(full) - n + 1))
 
 
 def link_to_full_forms(keys: list[tuple], labels_by_key: dict) -> dict:
