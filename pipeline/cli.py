@@ -13,11 +13,9 @@ USAGE = """usage: newsbeam COMMAND ...
 commands:
   run      --input PATH_OR_GLOB [--input ...] [--feed URL_OR_FILE ...] --output DIR [Beam options]
   extract  FILE [FILE ...]              entities and quotes of files as JSON lines (no Beam)
+  stream   --feed URL [--feeds-file LIST] --output DIR [--poll-interval 60 --window 300 --duration S]
   query    --output DIR "SQL"           DuckDB over the output tables
 """
-# FnApiRunner is what DirectRunner picks for batch; naming it directly skips
-# DirectRunner's attempt to download and start Prism, which needs the network.
-DEFAULT_BATCH_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 
 
 class UsageError(Exception):
@@ -69,16 +67,44 @@ def run_command(argv: list[str]) -> int:
 
     from pipeline.options import NewsbeamOptions
     from pipeline.run import feed_outcomes, run_batch
+    from pipeline.runners import LOCAL_BATCH_RUNNER
 
     options = NewsbeamOptions(argv)
     opts = options.view_as(NewsbeamOptions)
     check_run_arguments(opts)
     if not options.view_as(StandardOptions).runner:
-        options.view_as(StandardOptions).runner = DEFAULT_BATCH_RUNNER
+        options.view_as(StandardOptions).runner = LOCAL_BATCH_RUNNER
     started_at = datetime.now(timezone.utc)
     summary = run_batch(options, opts.run_id or new_run_id(started_at), started_at)
     for line in feed_outcomes(opts.output, summary.run_id):
         print(line)
+    print(summary.line())
+    return 0 if summary.balanced else 1
+
+
+def stream_command(argv: list[str]) -> int:
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    from pipeline.options import NewsbeamOptions
+    from pipeline.run import feed_outcomes, run_stream
+    from pipeline.runners import LOCAL_STREAM_RUNNER
+
+    options = NewsbeamOptions(argv)
+    opts = options.view_as(NewsbeamOptions)
+    if not opts.output:
+        raise UsageError("--output DIR is required")
+    if opts.input or any(not is_remote(f) for f in opts.feed):
+        raise UsageError("stream polls feed URLs (--feed URL, --feeds-file LIST); use `run` for files")
+    if not opts.feed and not opts.feeds_file:
+        raise UsageError("give at least one --feed URL or --feeds-file LIST")
+    if opts.poll_interval <= 0 or opts.window <= 0:
+        raise UsageError("--poll-interval and --window must be positive")
+    standard = options.view_as(StandardOptions)
+    standard.streaming = True
+    standard.runner = standard.runner or LOCAL_STREAM_RUNNER
+    started_at = datetime.now(timezone.utc)
+    summary = run_stream(options, opts.run_id or new_run_id(started_at), started_at)
+    print(f"{len(feed_outcomes(opts.output, summary.run_id))} feed polls")
     print(summary.line())
     return 0 if summary.balanced else 1
 
@@ -129,7 +155,8 @@ def shorten(value, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-COMMANDS = {"run": run_command, "extract": extract_command, "query": query_command}
+COMMANDS = {"run": run_command, "stream": stream_command, "extract": extract_command,
+            "query": query_command}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,15 @@ class NewsbeamOptions(PipelineOptions):
         parser.add_argument("--per_host_limit", "--per-host-limit", dest="per_host_limit", type=int, default=2,
                             help="Concurrent requests per host.")
         parser.add_argument("--output", help="Output directory (local path, gs://, s3://, ...).")
+        parser.add_argument("--poll_interval", "--poll-interval", dest="poll_interval", type=float, default=60.0,
+                            help="stream: seconds between polls of every feed.")
+        parser.add_argument("--window", type=float, default=300.0,
+                            help="stream: seconds per output window (one file per partition per window).")
+        parser.add_argument("--duration", type=float, default=None,
+                            help="stream: stop cleanly after this many seconds (default: run until SIGINT/SIGTERM).")
+        parser.add_argument("--dedup_horizon_days", "--dedup-horizon-days", dest="dedup_horizon_days",
+                            type=float, default=7.0,
+                            help="stream: keys older than this leave the dedup state (stored keys still load on restart).")
         parser.add_argument("--run_id", "--run-id", dest="run_id", default=None,
                             help="Run id written to every row and file name (default: time + random).")
         parser.add_argument("--spacy_model", "--spacy-model", dest="spacy_model", default=None,

@@ -73,6 +73,42 @@ def feed_outcomes(output_dir: str, run_id: str) -> list[str]:
             for r in sorted(rows, key=lambda r: r["url"]) if r["run_id"] == run_id]
 
 
+def stop_file_path(output_dir: str, run_id: str) -> str:
+    """Where a stop request for a stream is written (by the signal handler)."""
+    return FileSystems.join(output_dir, RUNS_FOLDER, f"{run_id}.stop")
+
+
+def run_stream(options, run_id: str, started_at) -> RunSummary:
+    """Run until --duration or a stop request, then flush windows and summarise."""
+    import os
+    import signal
+
+    from pipeline.stream_graph import build_stream_pipeline
+
+    opts = options.view_as(NewsbeamOptions)
+    stop_file = stop_file_path(opts.output, run_id)
+    os.makedirs(os.path.dirname(stop_file), exist_ok=True)
+
+    def request_stop(signum, _frame):
+        with open(stop_file, "w") as handle:
+            handle.write(f"signal {signum}\n")
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        pipeline = beam.Pipeline(options=options)
+        build_stream_pipeline(pipeline, opts, run_id, started_at, stop_file)
+        result = pipeline.run()
+        result.wait_until_finish()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if os.path.exists(stop_file):
+            os.remove(stop_file)
+    summary = summarise(run_id, counter_totals(result))
+    write_summary(opts.output, summary)
+    return summary
+
+
 def run_batch(options, run_id: str, started_at) -> RunSummary:
     opts = options.view_as(NewsbeamOptions)
     pipeline = beam.Pipeline(options=options)

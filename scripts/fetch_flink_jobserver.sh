@@ -52,7 +52,14 @@ fi
 
 command -v "$MVN" >/dev/null 2>&1 || die "'$MVN' not found; install Maven (apt-get install maven)"
 command -v java >/dev/null 2>&1 || die "'java' not found; install a JDK 11/17"
+command -v python3 >/dev/null 2>&1 || die "'python3' not found (needed to write the launcher jar)"
 mkdir -p "$CACHE_DIR"
+# Serialise concurrent callers (e.g. pytest-xdist workers), then re-check the cache.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$CACHE_DIR/.lock"
+  flock 9
+  if [[ -f "$DEST/.complete" && -f "$JAR" ]]; then echo "$JAR"; exit 0; fi
+fi
 TMP="$(mktemp -d "$CACHE_DIR/.tmp.$NAME.XXXXXX")"
 chmod 755 "$TMP"
 trap 'rm -rf "$TMP"' EXIT

@@ -11,7 +11,7 @@ SEED_ARTICLE = SEEDS / "000_985378199c8bf71d.txt"
 SHARED = REPO.parent / "shared"
 # The batch runner DirectRunner picks, named directly: DirectRunner would first try
 # to download Prism, which needs the network.
-FN_API_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
+from pipeline.runners import LOCAL_BATCH_RUNNER as FN_API_RUNNER  # noqa: E402
 MULTI_WORKER_ARGS = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
 
 

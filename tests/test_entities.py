@@ -61,3 +61,66 @@ def test_possessor_is_not_a_short_form_of_what_it_owns():
     from transforms.entities import is_short_form, name_key
     assert not is_short_form(name_key("Russia"), name_key("Russia’s Foreign Ministry"))
     assert is_short_form(name_key("Biden"), name_key("Joe Biden"))
+
+
+def test_person_tagged_org_becomes_person_with_role_apposition(nlp):
+    doc = nlp("The agency has a new head. Its director, Helena Marsh, told reporters the cuts were final.")
+    marsh = [e for e in extract_entities(doc) if e["text"] == "Helena Marsh"]
+    assert marsh and marsh[0]["label"] == "PERSON"
+
+
+def test_person_evidence_from_speech_verb_and_pronoun(nlp):
+    words = ["Tomasz", "Hale", "said", "he", "was", "leaving", "."]
+    doc = nlp(" ".join(words[:-1]) + ".")
+    doc.ents = [Span(doc, 0, 2, label="ORG")]
+    assert extract_entities(doc)[0]["label"] == "PERSON"
+
+
+def test_organisations_are_not_promoted(nlp):
+    doc = nlp("Goldman Sachs said it would cut jobs. Analysts at Morgan Stanley said the deal was good. "
+              "Morgan Stanley said the market was weak. The Harlow Rail Union said he was wrong.")
+    for e in extract_entities(doc):
+        if e["text"] in ("Goldman Sachs", "Morgan Stanley", "Harlow Rail Union"):
+            assert e["label"] != "PERSON", e
+
+
+def test_place_is_not_promoted_by_a_pronoun_about_someone_else(nlp):
+    words = ["Leonard", "Fitch", ",", "58", ",", "of", "Brampton", "Heights", ",", "pleaded", "guilty",
+             ".", "He", "recorded", "the", "transfers", "."]
+    doc = nlp(" ".join(words))
+    doc.ents = [Span(doc, 0, 2, label="PERSON"), Span(doc, 6, 8, label="GPE")]
+    labels = {e["text"]: e["label"] for e in extract_entities(doc)}
+    assert labels["Brampton Heights"] == "GPE"
+
+
+@pytest.mark.parametrize("written, bare", [
+    ("Councillor Ravi Mehta", "Ravi Mehta"), ("Mayor Patricia Lindell", "Patricia Lindell"),
+    ("President Joe Biden", "Joe Biden"), ("Senator Ruth Keller", "Ruth Keller"),
+    ("Gov. Gavin Newsom", "Gavin Newsom"), ("Judge Amy Carter", "Amy Carter"),
+    ("Chancellor Rachel Reeves", "Rachel Reeves"), ("state Senator Maya Okonjo", "Maya Okonjo"),
+    ("Foreign Minister Wang Yi", "Wang Yi"), ("Secretary of State Antony Blinken", "Antony Blinken"),
+])
+def test_person_canonical_drops_title(nlp, written, bare):
+    doc = nlp(f"{written} spoke on Monday.")
+    span = doc.char_span(0, len(written))
+    doc.ents = [Span(doc, span.start, span.end, label="PERSON")]
+    ent = extract_entities(doc)[0]
+    assert ent["text"] == written and ent["canonical"] == bare
+
+
+def test_title_stays_for_organisations_and_bare_titles():
+    from transforms.entities import strip_title
+    assert strip_title("General Motors") == "General Motors"
+    assert strip_title("President") == "President"
+    assert strip_title("Justice Department") == "Justice Department"
+
+
+def test_titled_short_and_full_forms_share_canonical(nlp):
+    doc = nlp("Mayor Patricia Lindell opened the bridge. Lindell said it was a great day.")
+    names = {e["text"]: e["canonical"] for e in extract_entities(doc) if e["label"] == "PERSON"}
+    assert set(names.values()) == {"Patricia Lindell"}
+
+
+def test_entities_never_raise():
+    assert extract_entities(None) == []
+    assert extract_entities(object()) == []

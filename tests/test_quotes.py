@@ -170,3 +170,110 @@ def test_long_text_is_handled(quotes):
     para = '"We will keep going until it is finished," said Ella Marsh. The work continues. '
     found = quotes((para + "\n\n") * 150)
     assert len(found) == 150 and all(q["speaker"] == "Ella Marsh" for q in found)
+
+
+# ---------------------------------------------------------------- real-news constructions
+
+def test_person_tagged_org_is_found_by_pronoun(quotes):
+    text = ('Simon Reyes spoke first. Later the agency\'s director, Helena Marsh, told reporters the cuts '
+            'were final. "We will not reverse course," she said.')
+    q = only(quotes(text), "reverse")
+    assert (q["speaker_mention"], q["speaker"], q["speaker_label"]) == ("she", "Helena Marsh", "PERSON")
+
+
+def test_titled_speaker_canonical_has_no_title(quotes):
+    q = only(quotes('"The budget is balanced," said Councillor Ravi Mehta.'), "budget")
+    assert q["speaker"] == "Ravi Mehta" and q["speaker_mention"] == "Councillor Ravi Mehta"
+    q = only(quotes('Mayor Patricia Lindell cut the ribbon. "This is a great day," Lindell said.'), "great day")
+    assert q["speaker"] == "Patricia Lindell"
+
+
+def test_multi_sentence_quotes_around_cue_with_adding(quotes):
+    text = ('"We tried everything. Nothing worked," said Lena Ortiz, the head of the agency, adding: '
+            '"Next year will be different. We have a plan."')
+    found = quotes(text)
+    assert len(found) == 2 and {q["speaker"] for q in found} == {"Lena Ortiz"}
+
+
+def test_statement_that_then_quote(quotes):
+    text = ('Maria Lopez said in a statement on Tuesday that she would appeal. '
+            '"The verdict is wrong and we will fight it."')
+    assert only(quotes(text), "verdict")["speaker"] == "Maria Lopez"
+
+
+@pytest.mark.parametrize("text, cue", [
+    ('"We are ready to fight," Maria Sanchez told CNN.', "told CNN"),
+    ('Maria Sanchez told the Guardian: "We are ready to fight."', "told the Guardian"),
+    ('"We are ready to fight," Maria Sanchez wrote on X.', "wrote"),
+    ('In a blog post, Maria Sanchez wrote: "We are ready to fight."', "wrote"),
+])
+def test_told_outlet_and_wrote_on(quotes, text, cue):
+    q = only(quotes(text), "ready")
+    assert (q["speaker"], q["cue"]) == ("Maria Sanchez", cue)
+
+
+def test_long_apposition_and_relative_clause(quotes):
+    q = only(quotes('"Wages have stalled for a decade," said Jane Doe, a professor of economics at the '
+                    'University of Somerset who studies labour markets.'), "Wages")
+    assert q["speaker"] == "Jane Doe" and "who studies" not in q["speaker_mention"]
+
+
+def test_as_x_put_it(quotes):
+    q = only(quotes('As one analyst put it, "the market has priced in a recession."'), "market")
+    assert (q["speaker_mention"], q["cue"]) == ("one analyst", "put it")
+
+
+def test_anonymous_source_with_because_clause(quotes):
+    q = only(quotes('One official, who asked not to be named because the talks are private, said: '
+                    '"The plan is dead."'), "plan")
+    assert q["speaker_mention"] == "One official"
+
+
+@pytest.mark.parametrize("text, mention", [
+    ('"The suspect fled on foot," police said.', "police"),
+    ('Officials said the bridge was "structurally unsound."', "Officials"),
+    ('"The president has full confidence in her," the White House said.', "the White House"),
+])
+def test_group_speakers_keep_mention(quotes, text, mention):
+    found = quotes(text)
+    assert len(found) == 1 and found[0]["speaker_mention"] == mention and found[0]["speaker"]
+
+
+def test_line_break_paragraphs_continue_previous_speaker(quotes):
+    text = ("Intro paragraph.\n\nMayor Ann Cole spoke on Monday.\n"
+            "\"We fought for this budget for a year. It was not easy.\n"
+            "\"But it is done,\" she said.\nThe vote was 7-2.")
+    found = quotes(text)
+    assert [q["text"][:10] for q in found] == ["We fought ", "But it is "]
+    assert {q["speaker"] for q in found} == {"Ann Cole"}
+
+
+def test_hard_wrapped_text_keeps_quotes(quotes):
+    text = ("Mayor Ann Cole spoke on Monday and said the city had\nfought hard for the budget. "
+            "\"We fought for this budget\nfor a year,\" she said. \"It was not easy and it\ntook a lot of work.\"")
+    found = quotes(text)
+    assert len(found) == 2 and {q["speaker"] for q in found} == {"Ann Cole"}
+
+
+def test_straight_apostrophes_and_plural_possessives(quotes):
+    text = ("Fans' anger grew after the loss. \"We're done, it's over and we don't care,\" said Tom Hart, "
+            "whose sons' team lost. The owners' group didn't comment on the players' union's claims.")
+    found = quotes(text)
+    assert len(found) == 1 and found[0]["speaker"] == "Tom Hart"
+
+
+def test_plural_possessor_is_not_the_speaker(quotes):
+    q = only(quotes("James' brother said he would 'never' sell."), "never")
+    assert q["speaker"] != "James"
+
+
+def test_titles_and_headlines_in_sentences_are_dropped(quotes):
+    text = ('The newspaper ran the headline "Minister quits over expenses row" on Monday. '
+            'The campaign\'s slogan, "Take back control", was everywhere. '
+            'She appeared on "Meet the Press" and the so-called "reform" stalled.')
+    assert quotes(text) == []
+
+
+def test_what_he_called_is_partial_quote(quotes):
+    q = only(quotes('Paul Grant dismissed what he called "fake news" from his rivals.'), "fake")
+    assert (q["kind"], q["speaker"]) == ("partial", "Paul Grant")

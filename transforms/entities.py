@@ -14,6 +14,55 @@ NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "FAC", "LOC", "PRODUCT"
 HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir",
                         "dame", "lord", "lady", "rev", "fr", "st"})
 LEADING_ARTICLES = frozenset({"the", "a", "an"})
+# Titles and roles written before a person's name ("Mayor Patricia Lindell", "Sen. X"); they are
+# dropped from the canonical name of a PERSON. MODIFIERS count only before a title
+# ("state Senator", "Foreign Minister", "Chief Executive").
+PERSON_TITLES = frozenset("""
+president vice-president president-elect premier minister senator sen rep representative
+congressman congresswoman gov governor mayor councillor councilor councilman councilwoman
+alderman judge justice magistrate chancellor secretary ambassador commissioner chairman
+chairwoman chair director executive ceo coach manager captain capt officer detective det
+inspector insp sergeant sgt constable pc superintendent supt chief general gen colonel col
+lieutenant lt major maj admiral adm commander cmdr corporal cpl private pvt marshal sheriff
+king queen prince princess pope cardinal bishop archbishop rabbi imam pastor reverend sheikh
+emir sultan speaker leader attorney prosecutor spokesman spokeswoman spokesperson
+professor dean principal editor founder
+""".split())
+TITLE_MODIFIERS = frozenset("""
+vice deputy acting interim former prime state foreign finance defence defense interior home
+health education justice environment trade energy culture transport labour labor opposition
+minority majority house senate district county city chief executive managing assistant
+associate lord first grand supreme high circuit appeals police fire head general senior
+of staff
+""".split())
+# Words that make a capitalised name an organisation or a place, not a person.
+ORG_NAME_WORDS = frozenset("""
+union council ministry bank agency inc ltd llc plc corp co corporation company group party
+university college school academy institute institution foundation trust association society
+committee commission department office court board authority federation league club team
+church hospital clinic museum library airlines airline airways energy holdings partners capital
+media news times post journal herald tribune network systems technologies technology labs
+services service police army navy force forces guard government administration parliament
+congress senate assembly house city county state republic kingdom province district region
+festival fund reserve exchange market markets motors industries international global national
+centre center street road avenue square park bridge river lake mountain island airport station
+hotel church cathedral stadium arena
+""".split())
+# Nouns that describe a person's role, for appositions ("Its director, Helena Marsh").
+ROLE_NOUNS = PERSON_TITLES | frozenset("""
+head lawyer analyst economist official resident owner teacher student farmer researcher
+scientist doctor nurse author writer actor actress singer player striker midfielder defender
+goalkeeper candidate campaigner activist adviser advisor aide deputy member worker employee
+mother father son daughter wife husband brother sister friend neighbour neighbor witness
+victim survivor expert historian politician lawmaker legislator diplomat negotiator organiser
+organizer volunteer vicar priest boss founder co-founder chef pilot driver engineer consultant
+""".split())
+SPEECH_VERBS = frozenset("""
+say tell add state claim declare announce explain insist argue warn write reply respond answer
+ask acknowledge admit concede confirm deny suggest predict promise vow complain stress recall
+remark comment observe testify tweet post
+""".split())
+PERSON_NAME_WORD = re.compile(r"^[A-Z][a-z]+(?:[-'’][A-Z]?[a-z]+)*\.?$|^[A-Z]\.$")
 INNER_NICKNAME = re.compile(r"\s*[\"“”‘’'][^\"“”‘’']{1,30}[\"“”‘’']\s*")
 STRAY_MARKS = re.compile(r"^[\"“”‘’'\s]+|[\"“”‘’'\s]+$")
 POSSESSIVE_END = re.compile(r"(?:['’]s|s['’])$")
@@ -32,6 +81,43 @@ def clean_name(text: str) -> str:
     return " ".join(words)
 
 
+def title_length(words: list) -> int:
+    """How many leading words are a title or role ("Mayor", "Sen.", "state Senator", "Foreign
+    Minister", "Chief Executive"): the run of title words and modifiers, up to its last title."""
+    cut = 0
+    for i, word in enumerate(words):
+        w = word.lower().rstrip(".").replace("’", "'")
+        if w in PERSON_TITLES:
+            cut = i + 1
+        elif w not in TITLE_MODIFIERS and w not in HONORIFICS:
+            break
+    return cut
+
+
+def strip_title(name: str) -> str:
+    """A person's name without a leading title ("Councillor Ravi Mehta" -> "Ravi Mehta"). The
+    title stays when nothing name-like would be left ("the Speaker", "President")."""
+    words = name.split()
+    cut = title_length(words)
+    rest = words[cut:]
+    while cut and len(rest) > 2 and rest[0] == "of":   # "Secretary of State X", "Chief of Staff X"
+        rest = rest[2:]
+    while rest and rest[0].lower().rstrip(".") in HONORIFICS:   # "Chancellor Dr Jane Doe"
+        rest = rest[1:]
+    if cut and rest and all(w[:1].isupper() for w in rest) \
+            and not any(w.lower().rstrip(".") in ORG_NAME_WORDS for w in rest):
+        return " ".join(rest)
+    return name
+
+
+def looks_like_person_name(name: str) -> bool:
+    """2-3 capitalised words, none of them an organisation or place word ("Helena Marsh",
+    not "Harlow Rail Union")."""
+    words = name.split()
+    return 2 <= len(words) <= 3 and all(PERSON_NAME_WORD.match(w) for w in words) \
+        and not any(w.lower().rstrip(".") in ORG_NAME_WORDS for w in words)
+
+
 def name_key(text: str) -> tuple:
     """Lower-cased words of a cleaned name, the unit for matching short and full forms."""
     return tuple(w.lower().rstrip(".") for w in WORD.findall(text))
@@ -40,7 +126,14 @@ def name_key(text: str) -> tuple:
 def raw_mentions(doc) -> list[dict]:
     mentions = [{"text": ent.text, "label": ent.label_, "start": ent.start_char, "end": ent.end_char,
                  "name": clean_name(ent.text)} for ent in doc.ents]
-    return join_nickname_splits(doc.text, mentions)
+    mentions = join_nickname_splits(doc.text, mentions)
+    for m in mentions:
+        if m["label"] in NAME_LABELS:
+            bare = strip_title(m["name"])
+            if bare != m["name"] and (m["label"] == "PERSON" or looks_like_person_name(bare)):
+                m["titled"] = True                     # a title before a name: a person
+                m["name"] = bare
+    return mentions
 
 
 def is_quoted_word(text: str, mention: dict) -> bool:
@@ -118,11 +211,113 @@ def majority_label(labels: list[str], preferred: str) -> str:
     return preferred if counts[preferred] == best else counts.most_common(1)[0][0]
 
 
+def quoted_tokens(doc) -> set:
+    """Indices of tokens between double quotation marks (a cheap pass: straight marks toggle,
+    curly marks open and close), so pronouns inside quotes are not taken as evidence."""
+    inside, out = False, set()
+    for tok in doc:
+        t = tok.text
+        if t in ("“", "«"):
+            inside = True
+        elif t in ("”", "»"):
+            inside = False
+        elif t == '"' or t == "''" or t == "``":
+            inside = not inside
+        elif inside:
+            out.add(tok.i)
+        if "\n\n" in tok.whitespace_ or (tok.is_space and "\n\n" in tok.text):
+            inside = False                             # quotes are paired within a paragraph
+    return out
+
+
+def person_evidence(doc, mention: dict, quoted: set, name_starts: set) -> tuple:
+    """(strong, weak, against) evidence that a mention names a person, from its context:
+    strong = a title before it, an apposition with a role noun ("Its director, Helena Marsh",
+    "Helena Marsh, the director") or he/she as the next subject; weak = subject of a speech
+    verb; against = it/its as the next subject or possessive, or "at X" / "the X"."""
+    span = doc.char_span(mention["start"], mention["end"], alignment_mode="expand")
+    if span is None or not len(span):
+        return False, False, False
+    root = span.root
+    strong = bool(mention.get("titled"))
+    if span.start > 0:
+        before = doc[span.start - 1]
+        if before.lower_ in ROLE_NOUNS and before.dep_ == "compound" and before.head.i in range(span.start, span.end):
+            strong = True                              # "director Helena Marsh"
+        if before.lower_ == "the" or (before.lower_ == "at" and root.dep_ == "pobj"):
+            return strong, False, not strong
+    appositions = [c for c in root.children if c.dep_ == "appos" and c.i >= span.end]
+    if root.dep_ == "appos":
+        appositions.append(root.head)
+    for noun in appositions:
+        if noun.lemma_.lower() in ROLE_NOUNS or noun.lower_ in ROLE_NOUNS:
+            strong = True
+    weak = root.dep_ in ("nsubj", "nsubjpass") and root.head.lemma_.lower() in SPEECH_VERBS
+    if root.dep_ == "appos" and root.head.dep_ == "nsubj" and root.head.head.lemma_.lower() in SPEECH_VERBS:
+        weak = True
+    against = False
+    is_subject = root.dep_ in ("nsubj", "nsubjpass") or (root.dep_ == "appos" and root.head.dep_ in ("nsubj", "nsubjpass"))
+    sent_end = root.sent.end
+    limit = min(len(doc), span.end + 40)
+    for i in range(span.end, limit):
+        tok = doc[i]
+        if i in name_starts:
+            break                                      # another name comes first
+        if i in quoted or tok.dep_ not in ("nsubj", "nsubjpass", "poss"):
+            continue
+        low = tok.lower_
+        if low in ("he", "she", "his", "her"):
+            strong = strong or (is_subject and (i < sent_end or tok.dep_ != "poss"))
+            break
+        if low in ("it", "its"):
+            against = True
+            break
+        if i >= sent_end and tok.dep_ != "poss":
+            break                                      # the next sentence has another subject
+    return strong, weak, against
+
+
+def promote_people(doc, groups: dict):
+    """A group the tagger labelled ORG/GPE/NORP that looks like a personal name and is used
+    like a person gets the label PERSON. Strong evidence is enough; a speech verb alone is
+    enough only for ORG/NORP with no sign of an organisation (it/its, "at X", "the X")."""
+    quoted, name_starts = None, None
+    for members in groups.values():
+        if members[0]["label"] not in ("ORG", "GPE", "NORP") or not looks_like_person_name(members[0]["canonical"]):
+            continue
+        if quoted is None:
+            quoted = quoted_tokens(doc)
+            name_starts = set()
+            for ent in doc.ents:
+                if ent.label_ in NAME_LABELS:
+                    name_starts.add(ent.start)
+        strong = weak = against = False
+        surname = members[0]["canonical"].split()[-1]
+        sites = members + [{"start": t.idx, "end": t.idx + len(t)} for t in doc   # "Hale said he ..."
+                           if t.text == surname and not t.ent_type_ and t.pos_ == "PROPN"]
+        for m in sites:
+            s, w, a = person_evidence(doc, m, quoted, name_starts)
+            strong, weak, against = strong or s, weak or w, against or a
+        if strong or (weak and not against and members[0]["label"] != "GPE"):
+            for m in members:
+                m["label"] = "PERSON"
+
+
 def extract_entities(doc) -> list[dict]:
     """Named entities of a spaCy Doc: dicts with keys text, label, start, end, canonical
     (start/end are character offsets into doc.text). Within the article, mentions of one entity
     share one `canonical` (the fullest form the article uses: "Biden" -> "Joe Biden") and one label
-    (majority vote over the mentions, so "Trump" tagged ORG once among PERSON tags becomes PERSON)."""
+    (majority vote over the mentions, so "Trump" tagged ORG once among PERSON tags becomes PERSON).
+    A name tagged ORG/GPE/NORP that is used like a person's becomes PERSON (`promote_people`), and
+    a PERSON's canonical name leaves out a leading title ("Mayor Patricia Lindell" -> "Patricia
+    Lindell"). Never raises: a Doc it cannot read gives []."""
+    try:
+        return canonical_entities(doc)
+    except Exception:
+        return []
+
+
+def canonical_entities(doc) -> list[dict]:
     mentions = raw_mentions(doc)
     named = [m for m in mentions if m["label"] in NAME_LABELS and name_key(m["name"])]
     labels_by_key: dict = {}
@@ -139,5 +334,13 @@ def extract_entities(doc) -> list[dict]:
         label = majority_label([m["label"] for m in members], full_forms[0]["label"])
         for m in members:
             m["canonical"], m["label"] = canonical, label
+    try:
+        promote_people(doc, groups)
+    except Exception:                                  # evidence is optional; labels stay as voted
+        pass
+    for members in groups.values():
+        if members[0]["label"] == "PERSON":            # "Mayor Patricia Lindell" -> "Patricia Lindell"
+            for m in members:
+                m["canonical"] = strip_title(m["canonical"])
     return [{"text": m["text"], "label": m["label"], "start": m["start"], "end": m["end"],
              "canonical": m.get("canonical") or m["text"]} for m in mentions]

@@ -261,6 +261,12 @@ class FetchArticlePages(beam.PTransform):
         return {ARTICLES_TAG: merged, REJECTS_TAG: fetched[REJECTS_TAG]}
 
 
+def stored_feed_states(output_dir: str) -> dict:
+    """url -> newest stored FEED_STATE row. Small (a row per feed per run): read
+    where the graph is built."""
+    return latest_states(stored_rows(output_dir, FEED_STATE.name, FEED_STATE.column_names[:-1]))
+
+
 class FetchFeedsFromState(beam.PTransform):
     """Feed URLs -> FetchFeeds outputs, sending each feed's stored ETag/Last-Modified."""
 
@@ -269,8 +275,7 @@ class FetchFeedsFromState(beam.PTransform):
         self.urls, self.output_dir, self.config = urls, output_dir, config
 
     def expand(self, pbegin):
-        # Feed state is small (a row per feed per run): read where the graph is built.
-        states = latest_states(stored_rows(self.output_dir, FEED_STATE.name, FEED_STATE.column_names[:-1]))
+        states = stored_feed_states(self.output_dir)
         return (pbegin
                 | "FeedUrls" >> beam.Create([(url, states.get(url)) for url in self.urls])
                 | "Fetch" >> FetchFeeds(self.config))

@@ -50,7 +50,11 @@ NAMING_PHRASES = ("so-called", "so called", "known as", "dubbed", "nicknamed", "
 WORK_NOUNS = frozenset({"book", "film", "movie", "series", "show", "podcast", "documentary",
                         "song", "album", "novel", "play", "programme", "program", "petition",
                         "campaign", "report", "paper", "study", "article", "column", "exhibition",
-                        "title", "drama", "opera", "musical", "poem", "magazine", "newspaper"})
+                        "title", "drama", "opera", "musical", "poem", "magazine", "newspaper",
+                        "headline", "essay", "editorial", "op-ed", "episode", "chapter", "slogan",
+                        "motto", "mantra", "hashtag", "banner", "caption", "nickname", "album",
+                        "exhibit", "app", "brand", "label", "logo", "tagline",
+                        "headlines", "titles", "slogans", "chant", "refrain", "sign", "placard"})
 
 HONORIFIC_WORDS = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "dame", "the"})
 NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "FAC", "LOC", "PRODUCT", "EVENT",
@@ -91,8 +95,8 @@ ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "st", "jr", "sr", "gov", "se
 DOUBLE_MARKS = {"“": "open", "„": "open", "«": "open", "”": "close", "»": "close", '"': "either"}
 SINGLE_MARKS = {"‘": "open", "‹": "open", "’": "close", "›": "close", "'": "either"}
 DASHES = "—–"
-PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")
-LINE_BREAK = re.compile(r"\n\s*")
+LINE_BREAK = re.compile(r"[ \t\r\f\v]*\n\s*")
+PARAGRAPH_END_CHARS = ".!?:\"”’'»)]…"
 MEASUREMENT = re.compile(r"\d\s*['’′]\s*\d{1,2}(?:\.\d+)?\s*[\"”″]")
 SENTENCE_END = re.compile(r"[.!?]+(?=[\s\"”’'»)]*(?:\s|$))")
 WORD_RE = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
@@ -142,13 +146,40 @@ class Context:
 
 # ---------------------------------------------------------------- 1. marks -> spans
 
+def ends_paragraph_line(line: str) -> bool:
+    """A line that ends the way a paragraph ends: sentence punctuation or a closing mark."""
+    line = line.rstrip()
+    return bool(line) and line[-1] in PARAGRAPH_END_CHARS
+
+
 def paragraph_ranges(text: str) -> list:
-    """Paragraphs split on blank lines; a text without blank lines is split on line breaks."""
-    splitter = PARAGRAPH_BREAK if PARAGRAPH_BREAK.search(text) else LINE_BREAK
+    """Paragraphs: split at blank lines, and at single line breaks too when the text puts one
+    paragraph per line (most lines end a sentence). In hard-wrapped text (most line breaks fall
+    mid-sentence) a single line break ends a paragraph only after a short line that ends a
+    sentence and before a capital or an opening mark."""
+    breaks = []                                       # (start, end, blank)
+    for m in LINE_BREAK.finditer(text):
+        breaks.append((m.start(), m.end(), m.group(0).count("\n") > 1))
+    single = [(a, b) for a, b, blank in breaks if not blank]
+    cuts = [(a, b) for a, b, blank in breaks if blank]
+    if single:
+        line_starts = [0] + [b for _, b, _ in breaks]
+        lines = [text[lo:a] for lo, (a, _, _) in zip(line_starts, breaks)]
+        ends = {a: line for line, (a, _, _) in zip(lines, breaks)}
+        wrapped = sum(1 for a, b in single if not ends_paragraph_line(ends[a])
+                      or text[b:b + 1].islower()) * 2 > len(single)
+        if not wrapped:
+            cuts += single
+        else:
+            widths = sorted(len(line.rstrip()) for line in lines)
+            width = widths[int(0.9 * (len(widths) - 1))] if widths else 0
+            cuts += [(a, b) for a, b in single if ends_paragraph_line(ends[a])
+                     and len(ends[a].rstrip()) < 0.75 * width
+                     and (text[b:b + 1].isupper() or text[b:b + 1] in "\"“‘'«")]
     ranges, start = [], 0
-    for m in splitter.finditer(text):
-        ranges.append((start, m.start()))
-        start = m.end()
+    for a, b in sorted(cuts):
+        ranges.append((start, a))
+        start = b
     ranges.append((start, len(text)))
     return [(s, e) for s, e in ranges if text[s:e].strip()]
 
@@ -391,6 +422,9 @@ def is_cue(tok) -> bool:
             return has_subject(tok)
         return tok.pos_ != "NOUN" or tok.dep_ in ("ROOT", "ccomp", "conj", "relcl", "advcl")
     nxt = tok.nbor(1) if tok.i + 1 < len(tok.doc) else None
+    if lemma == "put" and nxt is not None and nxt.lower_ == "it" and \
+            any(c.lower_ == "as" and c.i < tok.i for c in tok.children):
+        return True                                   # "as one analyst put it, ..."
     base = IRREGULAR_FORMS.get(tok.lower_, lemma)
     return nxt is not None and (base, nxt.lower_) in PARTICLE_CUES
 
@@ -426,11 +460,14 @@ def cue_text(tok) -> str:
     for child in tok.children:
         if child.dep_ == "prt" and child.i == tok.i + 1:
             words.append(child.text)
+        elif tok.lemma_ == "put" and child.lower_ == "it" and child.i == tok.i + 1:
+            words.append(child.text)
     for child in tok.children:
         if child.dep_ in ("dobj", "dative") and child.i > tok.i:
             phrase = tok.doc[child.left_edge.i:child.i + 1].text
-            if phrase.lower() in AUDIENCE_WORDS:
-                words.append(phrase)
+            if phrase.lower() in AUDIENCE_WORDS or (tok.lemma_ == "tell" and child.pos_ == "PROPN"
+                                                    and child.i - tok.i <= 4):
+                words.append(phrase)                  # "told reporters", "told CNN", "told the Guardian"
     return " ".join(words)
 
 
@@ -579,7 +616,8 @@ def is_person(ctx: Context, ent: dict) -> bool:
 
 def is_possessor(ctx: Context, ent: dict) -> bool:
     """'Lumen Grid' in "Lumen Grid's chief executive": the owner, not the speaker."""
-    return bool(re.match(r"\s*['’]s?\b", ctx.text[ent["end"]:ent["end"] + 3]))
+    return bool(re.match(r"\s*['’](?:s\b|(?![\w]))", ctx.text[ent["end"]:ent["end"] + 3])) \
+        or bool(re.search(r"s['’]$", ent["text"]))    # "James’ brother"
 
 
 def is_bare_noun_phrase(mention) -> bool:

@@ -1,6 +1,6 @@
 """Rejects: the record every stage emits for input it cannot use, and routing."""
 import hashlib
-from datetime import datetime
+from datetime import datetime, timezone
 
 import apache_beam as beam
 
@@ -28,6 +28,11 @@ def finalize_reject(reject: dict, run_id: str, rejected_at: datetime) -> dict:
     """Reject (docs/CONTRACTS.md) -> a row of schemas.tables.REJECTS."""
     return {**reject, "reject_id": reject_id(reject), "run_id": run_id,
             "rejected_at": rejected_at, "date": partition_date(rejected_at)}
+
+
+def finalize_reject_now(reject: dict, run_id: str) -> dict:
+    """finalize_reject at the time it happens (streams have no single run time)."""
+    return finalize_reject(reject, run_id, datetime.now(timezone.utc))
 
 
 def route_reject(record: dict):

@@ -13,17 +13,18 @@ from datetime import datetime, timedelta, timezone
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder
-from apache_beam.io.restriction_trackers import OffsetRange
 from apache_beam.transforms.periodicsequence import ImpulseSeqGenDoFn, ImpulseSeqGenRestrictionProvider
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from apache_beam.transforms.window import TimestampedValue
-from apache_beam.utils.timestamp import Timestamp
+from apache_beam.utils.timestamp import Duration, Timestamp
 
+from transforms.articles import finalize_article
 from transforms.fetch import fetch_reject, feed_state_row, politeness_key, raw_input_for
 from transforms.http_fetch import fetch
 from transforms.stored import read_key_rows, stored_files
 
 SKIPPED, DUPLICATES = "skipped", "duplicates"
+STOP_CHECK_SECONDS = 0.5
 
 
 # --- ticks ------------------------------------------------------------------------
@@ -35,8 +36,10 @@ def stop_requested(stop_file: str | None) -> bool:
 class StoppableImpulseDoFn(ImpulseSeqGenDoFn):
     """PeriodicImpulse's generator that also ends when `stop_file` appears.
 
-    Ending claims the rest of the restriction at once, so the runner sees the
-    work as done and moves the watermark to the end: open windows are flushed.
+    Between ticks it defers its remainder (as PeriodicImpulse does) but comes back
+    at least every STOP_CHECK_SECONDS to look for a stop request. Ending claims the
+    rest of the restriction at once, so the runner sees the work as done and
+    moves the watermark to the end: open windows are flushed.
     """
 
     def __init__(self, stop_file: str | None):
@@ -61,16 +64,16 @@ class StoppableImpulseDoFn(ImpulseSeqGenDoFn):
                 current = watermark_estimator.current_watermark()
                 if current is None or next_tick > current:
                     watermark_estimator.set_watermark(next_tick)
-                # Come back at the next tick, or sooner to notice a stop request.
-                restriction_tracker.defer_remainder(Timestamp(min(fire_at, time.time() + 1.0)))
+                restriction_tracker.defer_remainder(
+                    Duration(min(fire_at - time.time(), STOP_CHECK_SECONDS)))
                 return
             if not restriction_tracker.try_claim(index):
                 return
-            tick = TimestampedValue(Timestamp(fire_at), Timestamp(fire_at))
+            tick = Timestamp(fire_at)
             current = watermark_estimator.current_watermark()
-            if current is None or tick.timestamp > current:
-                watermark_estimator.set_watermark(tick.timestamp)
-            yield tick
+            if current is None or tick > current:
+                watermark_estimator.set_watermark(tick)
+            yield TimestampedValue(tick, tick)
             index += 1
 
 
@@ -96,6 +99,7 @@ def feeds_for_tick(_tick, urls: list[str], per_host_limit: int):
     return [(politeness_key(url, per_host_limit), url) for url in urls]
 
 
+@beam.typehints.with_output_types(dict)
 class PollFeedFn(beam.DoFn):
     """Fetch a feed with the validators remembered for it (conditional GET).
 
@@ -215,8 +219,6 @@ class DedupAgainstSeen(beam.PTransform):
         return kept, (split[SKIPPED], split[DUPLICATES]) | "NotKept" >> beam.Flatten()
 
 
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-__all__ = ["PollTicks", "PollFeeds", "DedupAgainstSeen", "OffsetRange"]
+def finalize_now(parsed: dict, run_id: str) -> dict:
+    """finalize_article at the moment the stream ingests it."""
+    return finalize_article(parsed, run_id, datetime.now(timezone.utc))

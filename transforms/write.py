@@ -24,8 +24,13 @@ def partition_path(output_dir: str, table_name: str, partition: str) -> str:
     return FileSystems.join(output_dir, table_name, f"{PARTITION_COLUMN}={partition}")
 
 
-def part_file_name(run_id: str, suffix: str = "") -> str:
-    """Deterministic per run and partition: a retried bundle rewrites the same name."""
+def part_file_name(run_id: str, window=None) -> str:
+    """Deterministic per run, partition and window: a retried bundle rewrites the same name.
+
+    Batch runs have one (global) window; a stream writes a file per window.
+    """
+    start = getattr(window, "start", None)
+    suffix = f"-w{start.to_utc_datetime():%Y%m%dT%H%M%S}" if start is not None else ""
     return f"part-{run_id}{suffix}.parquet"
 
 
@@ -78,10 +83,10 @@ class WritePartitionFn(beam.DoFn):
     def __init__(self, table, output_dir: str, run_id: str):
         self.table, self.output_dir, self.run_id = table, output_dir, run_id
 
-    def process(self, keyed_rows):
+    def process(self, keyed_rows, window=beam.DoFn.WindowParam):
         partition, rows = keyed_rows
         folder = partition_path(self.output_dir, self.table.name, partition)
-        path = write_partition(rows, file_schema(self.table), folder, part_file_name(self.run_id))
+        path = write_partition(rows, file_schema(self.table), folder, part_file_name(self.run_id, window))
         if path:
             yield path
 

@@ -1,0 +1,82 @@
+"""The streaming graph: Poll -> Parse -> Deduplicate (stateful) -> NLP -> windowed Write.
+
+Only wiring lives here; the stages are composite PTransforms in transforms/.
+"""
+from datetime import timedelta
+
+import apache_beam as beam
+from apache_beam.transforms.window import FixedWindows
+
+from pipeline.options import fetch_config
+from schemas.tables import ARTICLES, ENTITIES, FEED_STATE, QUOTES, REJECTS, SIGNATURES
+from transforms.dedup import REASON_CONTENT, REASON_STORED, REASON_URL
+from transforms.feed_lists import feed_sources
+from transforms.fetch import FetchArticlePages, finalize_feed_state, stored_feed_states
+from transforms.metrics import count
+from transforms.near_duplicates import signature_row
+from transforms.nlp import ExtractEntitiesAndQuotes
+from transforms.parse import Parse
+from transforms.rejects import finalize_reject_now
+from transforms.streaming import DedupAgainstSeen, PollFeeds, PollTicks, finalize_now
+from transforms.write import WriteTable
+
+FOREVER = 10 ** 11  # epoch seconds far beyond any run: "until stopped"
+
+
+def build_stream_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, stop_file: str) -> None:
+    config = fetch_config(opts)
+    feed_urls, _, list_rejects = feed_sources(opts.feed, opts.feeds_file, config)
+    start = started_at.timestamp()
+    stop = start + opts.duration if opts.duration else FOREVER
+    horizon = timedelta(days=opts.dedup_horizon_days)
+
+    def windowed(pcoll, name):
+        return pcoll | f"Window{name}" >> beam.WindowInto(FixedWindows(opts.window))
+
+    ticks = p | "Ticks" >> PollTicks(start, stop, opts.poll_interval, stop_file)
+    polled = ticks | "PollFeeds" >> PollFeeds(feed_urls, config, stored_feed_states(opts.output))
+    parsed, parse_rejects = polled["raw"] | "Parse" >> Parse()
+    input_rejects = (parse_rejects, polled["rejects"]) | "InputRejects" >> beam.Flatten()
+    (parsed, input_rejects) | "AllInputs" >> beam.Flatten() | "CountInputs" >> count("inputs")
+    side_rejects = []
+    if opts.fetch_articles is not False:
+        pages = parsed | "FetchPages" >> FetchArticlePages(config)
+        parsed = pages["articles"]
+        side_rejects.append(pages["rejects"] | "CountPageFailures" >> count("page_failures"))
+
+    articles = parsed | "Finalize" >> beam.Map(finalize_now, run_id)
+    unseen, skipped = articles | "SkipStored" >> DedupAgainstSeen(
+        "article_id", REASON_STORED, opts.output, horizon, skip=True)
+    after_content, by_content = unseen | "SameContent" >> DedupAgainstSeen(
+        "content_hash", REASON_CONTENT, opts.output, horizon)
+    winners, by_url = after_content | "SameUrl" >> DedupAgainstSeen(
+        "canonical_url", REASON_URL, opts.output, horizon)
+    skipped | "CountSkipped" >> count("duplicates", by="duplicate_reason")
+    duplicates = ((by_content, by_url) | "Duplicates" >> beam.Flatten()
+                  | "CountDuplicates" >> count("duplicates", by="duplicate_reason"))
+    winners = windowed(winners | "CountWinners" >> count("articles"), "Winners")
+
+    (((winners, windowed(duplicates, "Duplicates")) | "ArticleRows" >> beam.Flatten())
+     | "WriteArticles" >> WriteTable(ARTICLES, opts.output, run_id))
+    (winners | "Signatures" >> beam.Map(signature_row)
+     | "WriteSignatures" >> WriteTable(SIGNATURES, opts.output, run_id))
+    if not opts.no_nlp:
+        entities, quotes, nlp_rejects = winners | "NLP" >> ExtractEntitiesAndQuotes(
+            opts.spacy_model, opts.nlp_batch_size)
+        entities | "WriteEntities" >> WriteTable(ENTITIES, opts.output, run_id)
+        quotes | "WriteQuotes" >> WriteTable(QUOTES, opts.output, run_id)
+        side_rejects.append(nlp_rejects | "CountNlpFailures" >> count("nlp_failures"))
+    (windowed(polled["feed_state"], "FeedState")
+     | "FeedStateRows" >> beam.Map(finalize_feed_state, run_id)
+     | "CountFeeds" >> count("feeds", by="outcome")
+     | "WriteFeedState" >> WriteTable(FEED_STATE, opts.output, run_id))
+
+    counted_rejects = input_rejects | "CountRejects" >> count("rejects", by="stage")
+    list_rejects = (p | "FeedListRejects" >> beam.Create(list_rejects)
+                    | "CountListInputs" >> count("inputs")
+                    | "CountListRejects" >> count("rejects", by="stage"))
+    (windowed((counted_rejects, *side_rejects) | "AllRejects" >> beam.Flatten(), "Rejects")
+     | "RejectRows" >> beam.Map(finalize_reject_now, run_id)
+     | "WriteRejects" >> WriteTable(REJECTS, opts.output, run_id))
+    (list_rejects | "ListRejectRows" >> beam.Map(finalize_reject_now, run_id)
+     | "WriteListRejects" >> WriteTable(REJECTS, opts.output, run_id + "-lists"))
