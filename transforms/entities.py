@@ -19,7 +19,7 @@ LEADING_ARTICLES = frozenset({"the", "a", "an"})
 # ("state Senator", "Foreign Minister", "Chief Executive").
 PERSON_TITLES = frozenset("""
 president vice-president president-elect premier minister senator sen rep representative
-congressman congresswoman gov governor mayor councillor councilor councilman councilwoman
+congressman congresswoman gov governor mayor cllr councillor councilor councilman councilwoman
 alderman judge justice magistrate chancellor secretary ambassador commissioner chairman
 chairwoman chair director executive ceo coach manager captain capt officer detective det
 inspector insp sergeant sgt constable pc superintendent supt chief general gen colonel col

@@ -18,6 +18,7 @@ Three steps, each a set of small rules a linguist would recognise:
    role nouns ("the judge") to the nearest compatible person before, "the company" to the
    organisation, "a spokesperson for X" / "a report by X" to X.
 """
+import bisect
 import re
 from dataclasses import dataclass, field
 
@@ -142,6 +143,7 @@ class Context:
     speakers: list = field(default_factory=list)  # Speaker per kept quote, in order
     kept: list = field(default_factory=list)      # span index per kept quote, in order
     surnames: dict | None = None                  # surname -> person entity, on first use
+    token_starts: list = field(default_factory=list)  # character offset of each token
 
 
 # ---------------------------------------------------------------- 1. marks -> spans
@@ -305,10 +307,16 @@ def find_quote_spans(text: str, paragraphs: list) -> list:
 
 # ---------------------------------------------------------------- token helpers
 
-def token_index_at(doc, char: int) -> int | None:
-    """Index of the token covering or starting after `char`."""
-    span = doc.char_span(char, min(char + 1, len(doc.text)), alignment_mode="expand")
-    return span.start if span is not None and len(span) else None
+def token_index_at(ctx: "Context", char: int) -> int | None:
+    """Index of the token covering or starting after `char` (a binary search over token
+    offsets: `doc.char_span` rebuilds `doc.text` on every call, quadratic on long articles)."""
+    starts = ctx.token_starts
+    if not starts or char < 0 or char >= len(ctx.text):
+        return None
+    i = bisect.bisect_right(starts, char) - 1
+    if i >= 0 and char < starts[i] + len(ctx.doc[i]):
+        return i
+    return i + 1 if i + 1 < len(starts) else None
 
 
 def tokens_between(ctx: Context, lo: int, hi: int) -> list:
@@ -396,7 +404,7 @@ def is_named_by_phrase(ctx: Context, span: Span) -> bool:
     last = before.split()[-1].strip(",") if before else ""
     if last in WORK_NOUNS:
         return True
-    k = token_index_at(ctx.doc, previous_nonspace(ctx.text, span.open_at))
+    k = token_index_at(ctx, previous_nonspace(ctx.text, span.open_at))
     if k is not None:
         tok = ctx.doc[k]
         if tok.lemma_.lower() in NAMING_LEMMAS and not has_subject(tok):
@@ -673,7 +681,7 @@ def mentions_before(ctx: Context, char: int, labels: tuple):
     """Entity mentions outside quotes before `char`, nearest first; a proper noun the tagger
     missed counts as a mention of the entity it names ("Reardon went further")."""
     seen = set()
-    start = token_index_at(ctx.doc, char)
+    start = token_index_at(ctx, char)
     for i in range((len(ctx.doc) if start is None else start) - 1, -1, -1):
         if ctx.quote_of_token[i] >= 0:
             continue
@@ -742,7 +750,7 @@ def last_organisation_subject(ctx: Context, char: int) -> dict | None:
         if ent["label"] == "ORG":
             org_by_name.setdefault(ent["text"], ent)
             org_by_name.setdefault(ent["canonical"], ent)
-    end = token_index_at(ctx.doc, char) or len(ctx.doc)
+    end = token_index_at(ctx, char) or len(ctx.doc)
     for i in range(min(end, len(ctx.doc)) - 1, -1, -1):
         tok = ctx.doc[i]
         if ctx.quote_of_token[i] >= 0 or tok.dep_ not in ("nsubj", "nsubjpass") or tok.pos_ != "PROPN":
@@ -1187,6 +1195,7 @@ def build_context(doc, entities: list) -> Context:
     owner = quote_of_tokens(doc, spans)
     ent_index = entity_index(doc, entities)
     ctx = Context(doc, text, spans, paragraphs, ent_index, owner)
+    ctx.token_starts = [t.idx for t in doc]
     ctx.gender = infer_gender(doc, ent_index, owner)
     return ctx
 
