@@ -87,7 +87,9 @@ def stream_command(argv: list[str]) -> int:
 
     from pipeline.options import NewsbeamOptions
     from pipeline.run import feed_outcomes, run_stream
-    from pipeline.runners import LOCAL_STREAM_RUNNER
+    from apache_beam.options.pipeline_options import PrismRunnerOptions
+
+    from pipeline.runners import LOCAL_STREAM_RUNNER, local_prism_binary
 
     options = NewsbeamOptions(argv)
     opts = options.view_as(NewsbeamOptions)
@@ -101,7 +103,12 @@ def stream_command(argv: list[str]) -> int:
         raise UsageError("--poll-interval and --window must be positive")
     standard = options.view_as(StandardOptions)
     standard.streaming = True
-    standard.runner = standard.runner or LOCAL_STREAM_RUNNER
+    if not standard.runner:
+        prism = options.view_as(PrismRunnerOptions)
+        prism.prism_location = prism.prism_location or local_prism_binary()
+        if not prism.prism_location:
+            raise UsageError("streams run on Prism: build it with `make prism` (or give --runner / --prism_location)")
+        standard.runner = LOCAL_STREAM_RUNNER
     started_at = datetime.now(timezone.utc)
     summary = run_stream(options, opts.run_id or new_run_id(started_at), started_at)
     print(f"{len(feed_outcomes(opts.output, summary.run_id))} feed polls")

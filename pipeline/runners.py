@@ -1,28 +1,23 @@
 """Local runners that never reach for the network.
 
 Beam's DirectRunner first tries Prism, downloading its binary at run time; with
-no network that hangs on DNS or fails, then falls back. newsbeam names the local
-engines itself so a run never depends on that download.
+no network that fails, then falls back. newsbeam names its local engines itself:
+batch runs use the engine DirectRunner picks for batch (FnApiRunner), streams
+use Prism from a binary built locally by `make prism` (Go module proxy), never
+downloaded at run time.
 """
-from apache_beam.options.pipeline_options import PipelineOptions, PrismRunnerOptions
-from apache_beam.runners.direct.direct_runner import SwitchingDirectRunner
+import os
 
-# Batch: the engine DirectRunner picks for batch pipelines, named directly.
 LOCAL_BATCH_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
-LOCAL_STREAM_RUNNER = "pipeline.runners.LocalStreamRunner"
-NO_PRISM = "/nonexistent/newsbeam-uses-no-prism"
+LOCAL_STREAM_RUNNER = "PrismRunner"
+PRISM_ENV = "NEWSBEAM_PRISM"
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILT_PRISM = os.path.join(REPO, ".cache", "bin", "prism")
 
 
-class LocalStreamRunner(SwitchingDirectRunner):
-    """DirectRunner for streams, told that Prism has no binary, so it falls back at
-    once to its streaming engine without downloading anything.
-
-    Why not name BundleBasedDirectRunner directly: in Beam 2.77 it rejects the
-    expansion of PeriodicImpulse's splittable DoFn ("ProcessKeyedElements/GroupByKey
-    was not replaced as expected"); the same pipeline runs through DirectRunner's
-    fallback path, which this keeps.
-    """
-
-    def run_pipeline(self, pipeline, options: PipelineOptions):
-        options.view_as(PrismRunnerOptions).prism_location = NO_PRISM
-        return super().run_pipeline(pipeline, options)
+def local_prism_binary() -> str | None:
+    """$NEWSBEAM_PRISM, else the binary `make prism` builds; None when neither exists."""
+    for candidate in (os.environ.get(PRISM_ENV), BUILT_PRISM):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
