@@ -13,6 +13,7 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.window import GlobalWindow
 
 from schemas.tables import PARTITION_COLUMN
 
@@ -29,8 +30,8 @@ def part_file_name(run_id: str, window=None) -> str:
 
     Batch runs have one (global) window; a stream writes a file per window.
     """
-    start = getattr(window, "start", None)
-    suffix = f"-w{start.to_utc_datetime():%Y%m%dT%H%M%S}" if start is not None else ""
+    windowed = window is not None and not isinstance(window, GlobalWindow)
+    suffix = f"-w{window.start.to_utc_datetime():%Y%m%dT%H%M%S}" if windowed else ""
     return f"part-{run_id}{suffix}.parquet"
 
 
