@@ -26,14 +26,18 @@ ROLES = ("the mayor,the chief executive,a spokesperson,the finance minister,the 
 TOPICS = ("budget,strike,flood barrier,rail line,hospital wing,housing plan,stadium,wind farm,"
           "water prices,school closures,port expansion,data centre").split(",")
 VERBS = "said,told reporters,added,explained,warned,argued,insisted".split(",")
-FILLER = ("The proposal has been debated for months, and officials expect a final vote before the end "
-          "of the quarter. Critics say the costs were underestimated from the start, while supporters "
-          "point to the jobs it would create across the region. Figures published last week showed "
-          "spending running ahead of plan in several departments. Residents who attended the meeting "
-          "on Tuesday evening asked for more detail about the timetable and the impact on local "
-          "services. Analysts noted that similar schemes elsewhere had taken longer than promised. "
-          "The council said it would publish a full report in the spring, with independent reviews "
-          "of the engineering and financial assumptions.").split(". ")
+SUBJECTS = ("the council", "the regional authority", "the board", "local businesses", "residents",
+            "the opposition", "engineers", "the auditors", "union members", "school leaders",
+            "the transport agency", "shop owners", "farmers", "the hospital trust", "campaigners")
+VERBS_WRITER = ("approved", "questioned", "delayed", "reviewed", "criticised", "welcomed", "funded",
+                "rejected", "amended", "postponed", "defended", "examined", "expanded", "cut")
+OBJECTS = ("the spending plan", "a revised timetable", "the consultation report", "three new contracts",
+           "the safety review", "an emergency grant", "the draft budget", "plans for a new depot",
+           "the ticket price rise", "a pilot scheme", "the land sale", "the repair programme")
+WHEN = ("on Monday", "last week", "in March", "after a long debate", "late on Thursday", "this spring",
+        "before the summer recess", "at a packed meeting", "earlier this year", "in a closed session")
+PLACES = ("in the north of the city", "near the river", "across the district", "in three villages",
+          "along the coast road", "at the old market site", "in the industrial estate", "downtown")
 QUOTE_LINES = ("We have done the work and the numbers add up|Nobody should pretend this will be easy|"
                "This is the right decision for the next generation|We will keep listening to residents|"
                "The costs are simply not credible|Every week of delay costs us money|"
@@ -72,8 +76,16 @@ def quote_paragraph(rng, speaker: str, org: str) -> str:
     return f"{speaker} spoke after the meeting. “{line},” {rng.choice(('she', 'he'))} said."
 
 
+def filler_sentence(rng) -> str:
+    """Slots filled at random (and numbers), so distinct stories share few 5-word runs."""
+    amount = f"{rng.randint(2, 950)} {rng.choice(('million', 'thousand'))} {rng.choice(('euros', 'pounds', 'dollars'))}"
+    return (f"{rng.choice(SUBJECTS).capitalize()} {rng.choice(VERBS_WRITER)} {rng.choice(OBJECTS)} "
+            f"{rng.choice(PLACES)} {rng.choice(WHEN)}, {rng.choice(('a move worth', 'at a cost of', 'saving about', 'adding'))} "
+            f"{amount} to {rng.choice(('the budget', 'this year', 'the plan', 'the total'))}")
+
+
 def filler_paragraph(rng) -> str:
-    return ". ".join(rng.sample(FILLER, rng.randint(2, 4))).rstrip(".") + "."
+    return ". ".join(filler_sentence(rng) for _ in range(rng.randint(2, 4))) + "."
 
 
 def base_article(rng, index: int, start: datetime) -> dict:

@@ -35,8 +35,8 @@ import numpy as np
 
 SIGNATURE_VERSION = 1      # bump when normalisation / shingling / hashing changes
 SHINGLE_SIZE = 5           # words per shingle
-NUM_PERM = 128             # minhash values per article
-BANDS = 64                 # LSH bands (rows per band = NUM_PERM // BANDS = 2)
+NUM_PERM = 126             # minhash values per article (42 bands x 3 rows)
+BANDS = 42                 # LSH bands of NUM_PERM // BANDS = 3 rows (see docs/dedup_model.md)
 SKETCH_MAX = 512           # max shingle hashes kept per stored signature
 MIN_SHINGLES = 8           # shorter texts are left to exact dedup
 MAX_BUCKET = 100           # band buckets larger than this are windowed
