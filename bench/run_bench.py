@@ -122,13 +122,25 @@ def main(argv=None) -> int:
             newsbeam_articles_per_s=median(pipeline_rates),
             ratio_R=median([p / b for p, b in zip(pipeline_rates, baseline_rates)]),
             newsbeam_peak_rss_mb=median([r["peak_rss"] / 2**20 for r in runs["newsbeam"]]),
-            newsbeam_seconds=median([r["seconds"] for r in runs["newsbeam"]]),
-            non_nlp_seconds=median([r["seconds"] for r in runs["no_nlp"]]),
-            output_files=output_files(os.path.join(work, "out-0")),
+            stage_seconds={
+                "newsbeam wall": median([r["seconds"] for r in runs["newsbeam"]]),
+                "spaCy in RunInference (summed over workers)": median(
+                    [r["summary"]["timings"].get("nlp_seconds", 0) for r in runs["newsbeam"]]),
+                "model loads (summed over workers)": median(
+                    [r["summary"]["timings"].get("model_load_seconds", 0) for r in runs["newsbeam"]]),
+                "everything but NLP (the --no-nlp run)": median([r["seconds"] for r in runs["no_nlp"]]),
+                "baseline nlp.pipe": median([r["seconds"] for r in runs["baseline"]]),
+            },
+            output_files={table: f"{count} files, {size / 1024:.0f} KiB" for table, (count, size)
+                          in output_files(os.path.join(work, "out-0")).items()},
             summary=runs["newsbeam"][0]["line"])
     for name, value in figures.items():
-        shown = f"{value:.2f}" if isinstance(value, float) else value
-        print(f"{name:26s} {shown}")
+        if isinstance(value, dict):
+            print(name)
+            for key, item in value.items():
+                print(f"  {key:44s} {item:.2f}" if isinstance(item, float) else f"  {key:44s} {item}")
+            continue
+        print(f"{name:26s} {value:.2f}" if isinstance(value, float) else f"{name:26s} {value}")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(figures, handle, indent=1)

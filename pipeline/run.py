@@ -1,5 +1,6 @@
 """Run the batch pipeline and summarise what became of every input."""
 import json
+from datetime import datetime, timezone
 from dataclasses import asdict, dataclass, field
 
 import apache_beam as beam
@@ -8,7 +9,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.graph import build_pipeline
 from pipeline.options import NewsbeamOptions
 from schemas.tables import FEED_STATE
-from transforms.metrics import counter_totals
+from transforms.metrics import counter_totals, run_inference_timings
 from transforms.stored import stored_rows
 
 RUNS_FOLDER = "_runs"
@@ -26,6 +27,7 @@ class RunSummary:
     nlp_failures: int = 0
     page_failures: int = 0
     feeds_by_outcome: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
 
     @property
     def balanced(self) -> bool:
@@ -66,6 +68,15 @@ def write_summary(output_dir: str, summary: RunSummary) -> None:
         handle.write(json.dumps({**asdict(summary), "balanced": summary.balanced}, indent=1).encode())
 
 
+def finish(result, output_dir: str, run_id: str, started_at) -> RunSummary:
+    """Summarise a finished pipeline from its metrics and keep the summary beside the tables."""
+    summary = summarise(run_id, counter_totals(result))
+    summary.timings = {"wall_seconds": round((datetime.now(timezone.utc) - started_at).total_seconds(), 3),
+                       **run_inference_timings(result)}
+    write_summary(output_dir, summary)
+    return summary
+
+
 def feed_outcomes(output_dir: str, run_id: str) -> list[str]:
     """One line per feed this run polled: URL, outcome, error."""
     rows = stored_rows(output_dir, FEED_STATE.name, ("url", "outcome", "error", "run_id"))
@@ -104,9 +115,7 @@ def run_stream(options, run_id: str, started_at) -> RunSummary:
             signal.signal(sig, handler)
         if os.path.exists(stop_file):
             os.remove(stop_file)
-    summary = summarise(run_id, counter_totals(result))
-    write_summary(opts.output, summary)
-    return summary
+    return finish(result, opts.output, run_id, started_at)
 
 
 def run_batch(options, run_id: str, started_at) -> RunSummary:
@@ -115,6 +124,4 @@ def run_batch(options, run_id: str, started_at) -> RunSummary:
     build_pipeline(pipeline, opts, run_id, started_at)
     result = pipeline.run()
     result.wait_until_finish()
-    summary = summarise(run_id, counter_totals(result))
-    write_summary(opts.output, summary)
-    return summary
+    return finish(result, opts.output, run_id, started_at)

@@ -34,3 +34,25 @@ def counter_totals(result) -> dict:
         value = counter.committed if counter.committed is not None else counter.attempted
         totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + (value or 0)
     return totals
+
+
+# Beam's own RunInference metrics that the summary reports, as (name, unit divisor).
+RUN_INFERENCE_TIMINGS = {"inference_batch_latency_micro_secs": ("nlp_seconds", 1e6),
+                         "load_model_latency_milli_secs": ("model_load_seconds", 1e3)}
+
+
+def run_inference_timings(result) -> dict:
+    """Seconds spent in spaCy and in loading models, summed over workers."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    timings = {}
+    try:
+        distributions = result.metrics().query(MetricsFilter().with_namespace("RunInference"))["distributions"]
+    except Exception:  # runners that report no distributions: the summary just lacks timings
+        return timings
+    for dist in distributions:
+        name, divisor = RUN_INFERENCE_TIMINGS.get(dist.key.metric.name, (None, 1))
+        value = dist.committed if dist.committed is not None else dist.attempted
+        if name and value is not None:
+            timings[name] = round(timings.get(name, 0) + value.sum / divisor, 3)
+    return timings
