@@ -5,17 +5,16 @@ Only wiring lives here; each stage is a composite PTransform in transforms/.
 import apache_beam as beam
 
 from pipeline.options import fetch_config
-from schemas.tables import ARTICLES, ENTITIES, FEED_STATE, QUOTES, REJECTS, SIGNATURES
+from schemas.tables import FEED_STATE, REJECTS
 from transforms.articles import finalize_article
 from transforms.dedup import Deduplicate
 from transforms.feed_lists import feed_sources
 from transforms.fetch import FetchArticlePages, FetchFeedsFromState, finalize_feed_state
 from transforms.metrics import count
-from transforms.nlp import ExtractEntitiesAndQuotes
+from transforms.outputs import AnalyseAndWrite
 from transforms.parse import Parse
 from transforms.read import ReadInputs
 from transforms.rejects import FinalizeRejects
-from transforms.near_duplicates import signature_row
 from transforms.stored import stored_article_ids, stored_reject_keys, stored_signatures
 from transforms.write import WriteTable
 
@@ -47,17 +46,8 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at) -> None:
     articles = parsed | "Finalize" >> beam.Map(finalize_article, run_id, started_at)
     winners, duplicates, _skipped = articles | "Deduplicate" >> Deduplicate(
         stored_article_ids(p, opts.output), stored_signatures(p, opts.output), opts.near_dup_threshold)
-    ((winners, duplicates) | "ArticleRows" >> beam.Flatten()
-     | "WriteArticles" >> WriteTable(ARTICLES, opts.output, run_id))
-    (winners | "Signatures" >> beam.Map(signature_row)
-     | "WriteSignatures" >> WriteTable(SIGNATURES, opts.output, run_id))
-
-    if not opts.no_nlp:
-        entities, quotes, nlp_rejects = winners | "NLP" >> ExtractEntitiesAndQuotes(
-            opts.spacy_model, opts.nlp_batch_size)
-        entities | "WriteEntities" >> WriteTable(ENTITIES, opts.output, run_id)
-        quotes | "WriteQuotes" >> WriteTable(QUOTES, opts.output, run_id)
-        enrichment_rejects.append(nlp_rejects | "CountNlpFailures" >> count("nlp_failures"))
+    enrichment_rejects.append((winners, duplicates) | "AnalyseAndWrite" >> AnalyseAndWrite(
+        opts.output, run_id, not opts.no_nlp, opts.spacy_model, opts.nlp_batch_size))
 
     ((input_rejects | "CountRejects" >> count("rejects", by="stage"), *enrichment_rejects)
      | "AllRejects" >> beam.Flatten()

@@ -1,7 +1,10 @@
 """Run the batch pipeline and summarise what became of every input."""
 import json
-from datetime import datetime, timezone
+import os
+import signal
+import tempfile
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -62,7 +65,6 @@ def write_summary(output_dir: str, summary: RunSummary) -> None:
     """Keep each run's summary beside the tables (`_runs/` is not a Parquet table)."""
     path = FileSystems.join(output_dir, RUNS_FOLDER, f"{summary.run_id}.json")
     if "://" not in output_dir:
-        import os
         os.makedirs(os.path.dirname(path), exist_ok=True)
     with FileSystems.create(path) as handle:
         handle.write(json.dumps({**asdict(summary), "balanced": summary.balanced}, indent=1).encode())
@@ -84,21 +86,19 @@ def feed_outcomes(output_dir: str, run_id: str) -> list[str]:
             for r in sorted(rows, key=lambda r: r["url"]) if r["run_id"] == run_id]
 
 
-def stop_file_path(output_dir: str, run_id: str) -> str:
-    """Where a stop request for a stream is written (by the signal handler)."""
-    return FileSystems.join(output_dir, RUNS_FOLDER, f"{run_id}.stop")
+def stop_file_path(run_id: str) -> str:
+    """Where the signal handler asks a stream to stop: a local file, which the polling
+    source of local runners (Prism, Flink [local] with LOOPBACK workers) can see.
+    Cluster runners are stopped their own way (Dataflow drain, Flink stop-with-savepoint)."""
+    return os.path.join(tempfile.gettempdir(), f"newsbeam-{run_id}.stop")
 
 
 def run_stream(options, run_id: str, started_at) -> RunSummary:
     """Run until --duration or a stop request, then flush windows and summarise."""
-    import os
-    import signal
-
-    from pipeline.stream_graph import build_stream_pipeline
+    from pipeline.stream_graph import build_stream_pipeline  # streams only: Prism/state imports
 
     opts = options.view_as(NewsbeamOptions)
-    stop_file = stop_file_path(opts.output, run_id)
-    os.makedirs(os.path.dirname(stop_file), exist_ok=True)
+    stop_file = stop_file_path(run_id)
 
     def request_stop(signum, _frame):
         with open(stop_file, "w") as handle:

@@ -8,13 +8,12 @@ import apache_beam as beam
 from apache_beam.transforms.window import FixedWindows
 
 from pipeline.options import fetch_config
-from schemas.tables import ARTICLES, ENTITIES, FEED_STATE, QUOTES, REJECTS, SIGNATURES
+from schemas.tables import FEED_STATE, REJECTS
 from transforms.dedup import REASON_CONTENT, REASON_STORED, REASON_URL
 from transforms.feed_lists import feed_sources
 from transforms.fetch import FetchArticlePages, finalize_feed_state, stored_feed_states
 from transforms.metrics import count
-from transforms.near_duplicates import signature_row
-from transforms.nlp import ExtractEntitiesAndQuotes
+from transforms.outputs import AnalyseAndWrite
 from transforms.parse import Parse
 from transforms.rejects import finalize_reject_now
 from transforms.streaming import DedupAgainstSeen, PollFeeds, PollTicks, finalize_now
@@ -24,6 +23,7 @@ FOREVER = 10 ** 11  # epoch seconds far beyond any run: "until stopped"
 
 
 def build_stream_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, stop_file: str) -> None:
+    """Add the streaming stages to `p`: poll `opts`' feeds until `--duration` or `stop_file`."""
     config = fetch_config(opts)
     feed_urls, _, list_rejects = feed_sources(opts.feed, opts.feeds_file, config)
     start = started_at.timestamp()
@@ -42,7 +42,8 @@ def build_stream_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, stop_
     if opts.fetch_articles is not False:
         pages = parsed | "FetchPages" >> FetchArticlePages(config)
         parsed = pages["articles"]
-        side_rejects.append(pages["rejects"] | "CountPageFailures" >> count("page_failures"))
+        side_rejects.append(windowed(pages["rejects"] | "CountPageFailures" >> count("page_failures"),
+                                     "PageRejects"))
 
     articles = parsed | "Finalize" >> beam.Map(finalize_now, run_id)
     unseen, skipped = articles | "SkipStored" >> DedupAgainstSeen(
@@ -56,26 +57,18 @@ def build_stream_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, stop_
                   | "CountDuplicates" >> count("duplicates", by="duplicate_reason"))
     winners = windowed(winners | "CountWinners" >> count("articles"), "Winners")
 
-    (((winners, windowed(duplicates, "Duplicates")) | "ArticleRows" >> beam.Flatten())
-     | "WriteArticles" >> WriteTable(ARTICLES, opts.output, run_id))
-    (winners | "Signatures" >> beam.Map(signature_row)
-     | "WriteSignatures" >> WriteTable(SIGNATURES, opts.output, run_id))
-    if not opts.no_nlp:
-        entities, quotes, nlp_rejects = winners | "NLP" >> ExtractEntitiesAndQuotes(
-            opts.spacy_model, opts.nlp_batch_size)
-        entities | "WriteEntities" >> WriteTable(ENTITIES, opts.output, run_id)
-        quotes | "WriteQuotes" >> WriteTable(QUOTES, opts.output, run_id)
-        side_rejects.append(nlp_rejects | "CountNlpFailures" >> count("nlp_failures"))
+    side_rejects.append((winners, windowed(duplicates, "Duplicates")) | "AnalyseAndWrite" >> AnalyseAndWrite(
+        opts.output, run_id, not opts.no_nlp, opts.spacy_model, opts.nlp_batch_size))
     (windowed(polled["feed_state"], "FeedState")
      | "FeedStateRows" >> beam.Map(finalize_feed_state, run_id)
      | "CountFeeds" >> count("feeds", by="outcome")
      | "WriteFeedState" >> WriteTable(FEED_STATE, opts.output, run_id))
 
-    counted_rejects = input_rejects | "CountRejects" >> count("rejects", by="stage")
+    counted_rejects = windowed(input_rejects | "CountRejects" >> count("rejects", by="stage"), "InputRejects")
     list_rejects = (p | "FeedListRejects" >> beam.Create(list_rejects)
                     | "CountListInputs" >> count("inputs")
                     | "CountListRejects" >> count("rejects", by="stage"))
-    (windowed((counted_rejects, *side_rejects) | "AllRejects" >> beam.Flatten(), "Rejects")
+    ((counted_rejects, *side_rejects) | "AllRejects" >> beam.Flatten()
      | "RejectRows" >> beam.Map(finalize_reject_now, run_id)
      | "WriteRejects" >> WriteTable(REJECTS, opts.output, run_id))
     (list_rejects | "ListRejectRows" >> beam.Map(finalize_reject_now, run_id)

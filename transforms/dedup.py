@@ -58,6 +58,8 @@ def split_revisions(new_rows: list, old_rows: list, threshold: float) -> tuple[l
     duplicate of it; a substantially changed text is a new revision of the
     story, with revision_of = the version before it. Stored versions come first.
     """
+    if len(new_rows) == 1 and not old_rows:  # the usual case: a URL seen once, nothing to compare
+        return list(new_rows), []
     versions = [(record_from_signature(row), row["article_id"]) for row in sorted(old_rows, key=winner_order)]
     winners, duplicates = [], []
     for row in sorted(new_rows, key=winner_order):

@@ -1,10 +1,11 @@
 """Streaming building blocks: stoppable polling ticks, stateful feed polling and dedup.
 
-Design around the Python DirectRunner's unreliable event-time timers: no timer is
-used anywhere. State is plain ReadModifyWriteState (ValueState) in the global
-window, pruned on access (entries older than the horizon are dropped whenever
-their shard is touched), and the stream ends by finishing its impulse, which
-advances the watermark to the end of time and so flushes every open window.
+No timer is used anywhere (event-time timers are unreliable on the Python
+DirectRunner with PeriodicImpulse, and state pruned on access works on every
+runner): state is plain ReadModifyWriteState (ValueState) in the global window,
+and entries older than the horizon are dropped whenever their shard is touched.
+The stream ends by finishing its impulse, which advances the watermark to the end
+of time and so flushes every open window.
 """
 import hashlib
 import os
