@@ -7,6 +7,7 @@ one file per partition per run, two runs as two workers would). It measures the
 query layer the pipeline's output feeds, not the NLP.
 """
 import argparse
+import itertools
 import os
 import random
 import statistics
@@ -32,10 +33,9 @@ WHERE rank <= 20 ORDER BY date, n DESC"""
 ONE_DAY = "SELECT count(*) FROM entities WHERE date = DATE '{day}'"
 
 
-def entity_rows(rng, article_index: int, day: str, run_id: str, names: list, weights: list):
+def entity_rows(rng, article_index: int, day: str, run_id: str, names: list, cum_weights: list):
     article_id = f"{article_index:016x}"
-    for mention in range(30):
-        name = rng.choices(names, weights)[0]
+    for mention, name in enumerate(rng.choices(names, cum_weights=cum_weights, k=30)):
         yield {"article_id": article_id, "text": name.split()[-1], "label": "PERSON", "start": mention * 40,
                "end": mention * 40 + len(name), "canonical": name, "run_id": run_id, "date": day}
 
@@ -43,7 +43,7 @@ def entity_rows(rng, article_index: int, day: str, run_id: str, names: list, wei
 def synthesise(output: str, articles: int, days: int, seed: int = 5) -> None:
     rng = random.Random(seed)
     names = [f"Person {i} Name{i}" for i in range(5000)]
-    weights = [1 / (rank + 1) for rank in range(len(names))]
+    cum_weights = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(names))))
     first = date(2026, 1, 5)
     per_day = articles // days
     for day_index in range(days):
@@ -52,7 +52,7 @@ def synthesise(output: str, articles: int, days: int, seed: int = 5) -> None:
             run_id = f"bench-worker{worker}"
             rows = (row for a in range(per_day // 2)
                     for row in entity_rows(rng, day_index * per_day + worker * per_day // 2 + a, day,
-                                           run_id, names, weights))
+                                           run_id, names, cum_weights))
             write_partition(rows, file_schema(ENTITIES), partition_path(output, "entities", day),
                             part_file_name(run_id))
 

@@ -39,8 +39,8 @@ NUM_PERM = 126             # minhash values per article (42 bands x 3 rows)
 BANDS = 42                 # LSH bands of NUM_PERM // BANDS = 3 rows (see docs/dedup_model.md)
 SKETCH_MAX = 512           # max shingle hashes kept per stored signature
 MIN_SHINGLES = 8           # shorter texts are left to exact dedup
-MAX_BUCKET = 100           # band buckets larger than this are windowed
-BUCKET_WINDOW = 20         # ... each member compared to its next 20 (by id)
+MAX_BUCKET = 3             # band buckets larger than this are chained, not compared all to all
+BUCKET_WINDOW = 2          # ... each member with its next 2 (by id): components still connect
 
 # Decision: containment (overlap coefficient, |A∩B| / min(|A|,|B|)) at least
 # `threshold` and Jaccard at least `min_jaccard` (keeps a two-paragraph brief
@@ -366,11 +366,14 @@ def record_from_article(article: dict, hashes=None) -> Record | None:
         hashes = shingle_hashes(article.get("text"))
     if len(hashes) < MIN_SHINGLES:
         return None
+    # The same consistent sample as stored signatures keep: records travel through
+    # the candidate-pair joins once per pair, so they stay small (<= SKETCH_MAX).
+    level, sampled = sketch(np.asarray(hashes, dtype=np.uint32))
     return Record(article_id=article["article_id"], existing=False,
                   published=_timestamp(article.get("published_at")),
                   text_length=len(article.get("text") or ""),
-                  count=int(len(hashes)), level=0,
-                  hashes=np.asarray(hashes, dtype="<u4").tobytes())
+                  count=int(len(hashes)), level=int(level),
+                  hashes=np.asarray(sampled, dtype="<u4").tobytes())
 
 
 def signature_row(article: dict, run_id: str | None = None,
