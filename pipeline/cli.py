@@ -1,4 +1,4 @@
-"""The `newsbeam` command: run, extract, query."""
+"""The `newsbeam` command: run, stream, extract, query."""
 import argparse
 import glob
 import json
