@@ -5,7 +5,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from transforms.feeds import html_to_text, normalise_language, parse_date_string, parse_feed
+from transforms.feeds import html_to_text, normalise_language, parse_feed
+from transforms.timeparse import parse_datetime
 
 FETCHED = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -155,8 +156,8 @@ def test_harmless_internal_entity_still_works():
     ("yesterday-ish", None),
     ("", None),
 ])
-def test_parse_date_string(raw, expected):
-    assert parse_date_string(raw) == expected
+def test_feed_date_strings_parse_to_utc(raw, expected):
+    assert parse_datetime(raw) == expected
 
 
 @pytest.mark.parametrize("pub", [

@@ -15,6 +15,7 @@ from defusedxml import ElementTree as SafeElementTree
 from defusedxml.common import DefusedXmlException
 
 from transforms.http_fetch import FetchConfig, fetch
+from transforms.rejects import make_reject
 
 LIST_ACCEPT = "text/x-opml, application/xml;q=0.9, text/plain;q=0.9, */*;q=0.5"
 INLINE_COMMENT = re.compile(r"\s+#.*$")
@@ -22,7 +23,7 @@ HAS_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 def list_reject(input_name: str, error: str, detail: str, stage: str = "read") -> dict:
-    return {"input": input_name, "stage": stage, "error": error, "detail": detail}
+    return make_reject(input_name, stage, error, detail)
 
 
 def is_url(text: str) -> bool:

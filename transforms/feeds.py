@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import calendar
 import codecs
-import email.utils
 import io
 import re
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 
 import feedparser
+
+from transforms.rejects import make_reject
+from transforms.timeparse import parse_datetime
 
 # --- XML safety pre-scan ----------------------------------------------------
 
@@ -250,32 +252,6 @@ def struct_time_to_utc(value) -> datetime | None:
         return None
 
 
-def parse_date_string(value: str) -> datetime | None:
-    """Fallback for strings feedparser could not parse: ISO 8601 then RFC 2822.
-
-    A string without a zone is taken as UTC, as feedparser does.
-    """
-    value = (value or "").strip()
-    if not value:
-        return None
-    parsed = None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            parsed = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-    if parsed is None:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    try:
-        return parsed.astimezone(timezone.utc)
-    except (ValueError, OverflowError):
-        return None
-
-
 def entry_published_at(entry) -> datetime | None:
     # dict.get skips FeedParserDict's deprecated updated->published aliasing.
     for field in DATE_FIELDS:
@@ -287,7 +263,7 @@ def entry_published_at(entry) -> datetime | None:
     for field in DATE_FIELDS:
         raw = dict.get(entry, field)
         if isinstance(raw, str):
-            when = parse_date_string(raw)
+            when = parse_datetime(raw)
             if when:
                 return when
     return None
@@ -296,7 +272,7 @@ def entry_published_at(entry) -> datetime | None:
 # --- assembling results -----------------------------------------------------
 
 def reject(input_name: str, error: str, detail: str | None) -> dict:
-    return {"input": input_name, "stage": "parse", "error": error, "detail": detail}
+    return make_reject(input_name, "parse", error, detail)
 
 
 def describe_bozo(parsed) -> str:

@@ -15,9 +15,11 @@ from urllib.parse import urlsplit
 import apache_beam as beam
 from apache_beam import pvalue
 
-from transforms.feeds import normalise_language
 from schemas.tables import FEED_STATE
+from transforms.articles import partition_date
+from transforms.feeds import normalise_language
 from transforms.http_fetch import PAGE_ACCEPT, FetchConfig, FetchResult, fetch
+from transforms.rejects import make_reject
 from transforms.stored import stored_rows
 
 RAW_TAG, STATE_TAG, REJECTS_TAG = "raw", "feed_state", "rejects"
@@ -41,7 +43,7 @@ def politeness_key(url: str, per_host_limit: int) -> tuple[str, int]:
 
 
 def fetch_reject(input_name: str, result: FetchResult) -> dict:
-    return {"input": input_name, "stage": "fetch", "error": result.error, "detail": result.detail}
+    return make_reject(input_name, "fetch", result.error, result.detail)
 
 
 # --- feed state ----------------------------------------------------------------
@@ -75,7 +77,7 @@ def feed_state_row(url: str, previous: dict | None, result: FetchResult) -> dict
 
 def finalize_feed_state(row: dict, run_id: str) -> dict:
     """Add the columns every table carries (run_id, date partition)."""
-    return {**row, "run_id": run_id, "date": row["last_fetched_at"].strftime("%Y-%m-%d")}
+    return {**row, "run_id": run_id, "date": partition_date(row["last_fetched_at"])}
 
 
 def raw_input_for(url: str, result: FetchResult) -> dict:

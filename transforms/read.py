@@ -18,10 +18,6 @@ GZIP_MAGIC = b"\x1f\x8b"
 FORMAT_FEED = "feed"
 
 
-def is_url(spec: str) -> bool:
-    return spec.split("://", 1)[0].lower() in ("http", "https")
-
-
 def list_files(spec: str) -> list[str]:
     """All files an input spec names: a file, a directory (recursively) or a glob.
 

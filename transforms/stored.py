@@ -25,7 +25,8 @@ def stored_files(output_dir: str, table_name: str) -> list[str]:
     return sorted(m.path for m in matches if not m.path.rsplit("/", 1)[-1].startswith("."))
 
 
-def read_key_rows(path: str, columns) -> list[dict]:
+def read_key_rows(path: str, columns):
+    """Yield the rows of `columns` of one Parquet file, a batch at a time."""
     with FileSystems.open(path, compression_type="uncompressed") as handle:
         parquet = pq.ParquetFile(handle)
         for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=list(columns)):

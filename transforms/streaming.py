@@ -7,7 +7,6 @@ and entries older than the horizon are dropped whenever their shard is touched.
 The stream ends by finishing its impulse, which advances the watermark to the end
 of time and so flushes every open window.
 """
-import hashlib
 import os
 import time
 from datetime import datetime, timedelta, timezone
@@ -20,7 +19,7 @@ from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Duration, Timestamp
 
 from transforms.articles import finalize_article
-from transforms.fetch import fetch_reject, feed_state_row, politeness_key, raw_input_for
+from transforms.fetch import feed_state_row, fetch_reject, politeness_key, raw_input_for, stable_hash
 from transforms.http_fetch import fetch
 from transforms.stored import read_key_rows, stored_files
 
@@ -147,7 +146,7 @@ class PollFeeds(beam.PTransform):
 # --- dedup against everything seen -------------------------------------------------
 
 def shard_of(value: str, shards: int) -> int:
-    return int.from_bytes(hashlib.sha256(value.encode("utf-8")).digest()[:4], "big") % shards
+    return stable_hash(value) % shards
 
 
 def prune(seen: dict, now: datetime, horizon: timedelta) -> dict:

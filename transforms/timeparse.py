@@ -19,7 +19,10 @@ def parse_datetime(value) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # year 1 with a positive offset, and the like
+        return None
 
 
 def _parse(value):
