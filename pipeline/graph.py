@@ -1,56 +1,97 @@
-"""The batch pipeline graph: Read/Fetch -> Parse -> Deduplicate -> NLP -> Write.
+"""The batch pipeline graph, in two passes over the input files:
+
+1. Read -> Parse -> Finalize -> key rows (no text) -> Deduplicate. Every shuffle
+   carries compact key rows; the result is a decision for each input.
+2. Read again -> Parse -> Finalize -> ApplyDecisions (a side input) -> NLP ->
+   write in bundles. Articles and their texts stream through one fused stage and
+   are never shuffled, so memory does not grow with the input.
+
+Feeds and pages fetched over HTTP are not fetched twice (the server may answer
+differently): those articles are kept from pass 1 instead.
 
 Only wiring lives here; each stage is a composite PTransform in transforms/.
 """
 import apache_beam as beam
 
 from pipeline.options import fetch_config
-from schemas.tables import FEED_STATE, REJECTS
+from schemas.tables import FEED_STATE, REJECTS, SIGNATURES
 from transforms.articles import finalize_article
-from transforms.dedup import Deduplicate
+from transforms.dedup import ApplyDecisions, Deduplicate
 from transforms.feed_lists import feed_sources
 from transforms.fetch import FetchArticlePages, FetchFeedsFromState, finalize_feed_state
 from transforms.metrics import count
+from transforms.near_duplicates import article_key, signature_row_from_key
 from transforms.outputs import AnalyseAndWrite
 from transforms.parse import Parse
 from transforms.read import ReadInputs
 from transforms.rejects import FinalizeRejects
 from transforms.stored import stored_article_ids, stored_reject_keys, stored_signatures
-from transforms.write import WriteTable
+from transforms.write import WriteTableInBundles
+
+
+def read_files(p: beam.Pipeline, label: str, opts, feed_files, run_id: str, started_at):
+    """(parsed articles, read and parse rejects) of the input files."""
+    raw, read_rejects = p | f"Read{label}" >> ReadInputs(opts.input, feed_files, started_at)
+    parsed, parse_rejects = raw | f"Parse{label}" >> Parse()
+    return parsed, (read_rejects, parse_rejects) | f"FileRejects{label}" >> beam.Flatten()
 
 
 def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at) -> None:
     """Add newsbeam's stages to `p` for the inputs and output in `opts` (NewsbeamOptions)."""
     config = fetch_config(opts)
     feed_urls, feed_files, list_rejects = feed_sources(opts.feed, opts.feeds_file, config)
+    # --fetch-articles named: file articles get their pages from the web too, so they
+    # cannot be read again either.
+    reread_files = not opts.fetch_articles
 
-    raw, read_rejects = p | "Read" >> ReadInputs(opts.input, feed_files, started_at)
-    input_rejects = [read_rejects, p | "FeedListRejects" >> beam.Create(list_rejects)]
+    parsed_files, file_rejects = read_files(p, "", opts, feed_files, run_id, started_at)
+    # Inputs are counted where they pass, not through a Flatten: that would hold them all.
+    parsed_files = parsed_files | "CountFileInputs" >> count("inputs")
+    input_rejects = [file_rejects, p | "FeedListRejects" >> beam.Create(list_rejects)]
+    fetched = []
     if feed_urls:
-        fetched = p | "FetchFeeds" >> FetchFeedsFromState(feed_urls, opts.output, config)
-        raw = (raw, fetched["raw"]) | "AllRaw" >> beam.Flatten()
-        input_rejects.append(fetched["rejects"])
-        (fetched["feed_state"] | "FeedStateRows" >> beam.Map(finalize_feed_state, run_id)
+        feeds = p | "FetchFeeds" >> FetchFeedsFromState(feed_urls, opts.output, config)
+        (feeds["feed_state"] | "FeedStateRows" >> beam.Map(finalize_feed_state, run_id)
          | "CountFeeds" >> count("feeds", by="outcome")
-         | "WriteFeedState" >> WriteTable(FEED_STATE, opts.output, run_id))
+         | "WriteFeedState" >> WriteTableInBundles(FEED_STATE, opts.output, run_id))
+        parsed_feeds, feed_parse_rejects = feeds["raw"] | "ParseFetched" >> Parse()
+        input_rejects += [feeds["rejects"], feed_parse_rejects]
+        fetched.append(parsed_feeds | "CountFetchedInputs" >> count("inputs"))
+    input_rejects = (input_rejects | "InputRejects" >> beam.Flatten()
+                     | "CountRejectedInputs" >> count("inputs"))
 
-    parsed, parse_rejects = raw | "Parse" >> Parse()
-    input_rejects = (*input_rejects, parse_rejects) | "InputRejects" >> beam.Flatten()
-    (parsed, input_rejects) | "AllInputs" >> beam.Flatten() | "CountInputs" >> count("inputs")
     enrichment_rejects = []
-    if opts.fetch_articles is not False and (feed_urls or opts.fetch_articles):
-        pages = parsed | "FetchPages" >> FetchArticlePages(config, only_urls=not opts.fetch_articles)
-        parsed = pages["articles"]
-        enrichment_rejects.append(pages["rejects"] | "CountPageFailures" >> count("page_failures"))
+    kept_articles = []  # articles pass 2 takes from pass 1, not from the files
+    if fetched or not reread_files:
+        once = (*fetched, *([] if reread_files else [parsed_files])) | "FetchedArticles" >> beam.Flatten()
+        if opts.fetch_articles is not False:
+            pages = once | "FetchPages" >> FetchArticlePages(config, only_urls=not opts.fetch_articles)
+            once = pages["articles"]
+            enrichment_rejects.append(pages["rejects"] | "CountPageFailures" >> count("page_failures"))
+        kept_articles.append(once | "FinalizeFetched" >> beam.Map(finalize_article, run_id, started_at))
+    file_articles = [parsed_files | "Finalize" >> beam.Map(finalize_article, run_id, started_at)] \
+        if reread_files else []
 
-    articles = parsed | "Finalize" >> beam.Map(finalize_article, run_id, started_at)
-    winners, duplicates, _skipped = articles | "Deduplicate" >> Deduplicate(
+    # Pass 1: decide on compact key rows (made per branch: a Flatten of articles would hold them).
+    keys = ([articles | f"KeyRows{i}" >> beam.Map(article_key)
+             for i, articles in enumerate((*file_articles, *kept_articles))]
+            | "AllKeyRows" >> beam.Flatten())
+    winners, duplicates, _skipped = keys | "Deduplicate" >> Deduplicate(
         stored_article_ids(p, opts.output), stored_signatures(p, opts.output), opts.near_dup_threshold)
-    enrichment_rejects.append((winners, duplicates) | "AnalyseAndWrite" >> AnalyseAndWrite(
-        opts.output, run_id, not opts.no_nlp, opts.spacy_model, opts.nlp_batch_size))
+    (winners | "Signatures" >> beam.Map(signature_row_from_key)
+     | "WriteSignatures" >> WriteTableInBundles(SIGNATURES, opts.output, run_id))
+
+    # Pass 2: the articles again, as decided, streamed through NLP into the tables.
+    if reread_files:
+        parsed_again, _same_rejects = read_files(p, "Again", opts, feed_files, run_id, started_at)
+        kept_articles.append(parsed_again | "FinalizeAgain" >> beam.Map(finalize_article, run_id, started_at))
+    # One branch is fused whole; with fetched feeds too, the Flatten holds the articles.
+    decided = ((*kept_articles,) | "ArticlesToWrite" >> beam.Flatten()
+               | "ApplyDecisions" >> ApplyDecisions(winners, duplicates))
+    enrichment_rejects.append(decided | "AnalyseAndWrite" >> AnalyseAndWrite(
+        opts.output, run_id, not opts.no_nlp, opts.spacy_model, opts.nlp_batch_size, write=WriteTableInBundles))
 
     ((input_rejects | "CountRejects" >> count("rejects", by="stage"), *enrichment_rejects)
      | "AllRejects" >> beam.Flatten()
      | "FinalizeRejects" >> FinalizeRejects(stored_reject_keys(p, opts.output), run_id, started_at)
-     | "WriteRejects" >> WriteTable(REJECTS, opts.output, run_id))
-
+     | "WriteRejects" >> WriteTableInBundles(REJECTS, opts.output, run_id))

@@ -8,11 +8,12 @@ import apache_beam as beam
 from apache_beam.transforms.window import FixedWindows
 
 from pipeline.options import fetch_config
-from schemas.tables import FEED_STATE, REJECTS
+from schemas.tables import FEED_STATE, REJECTS, SIGNATURES
 from transforms.dedup import REASON_CONTENT, REASON_STORED, REASON_URL
 from transforms.feed_lists import feed_sources
 from transforms.fetch import FetchArticlePages, finalize_feed_state, stored_feed_states
 from transforms.metrics import count
+from transforms.near_duplicates import signature_row
 from transforms.outputs import AnalyseAndWrite
 from transforms.parse import Parse
 from transforms.rejects import finalize_reject_now
@@ -57,8 +58,11 @@ def build_stream_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, stop_
                   | "CountDuplicates" >> count("duplicates", by="duplicate_reason"))
     winners = windowed(winners | "CountWinners" >> count("articles"), "Winners")
 
-    side_rejects.append((winners, windowed(duplicates, "Duplicates")) | "AnalyseAndWrite" >> AnalyseAndWrite(
-        opts.output, run_id, not opts.no_nlp, opts.spacy_model, opts.nlp_batch_size))
+    side_rejects.append((winners, windowed(duplicates, "Duplicates")) | "Decided" >> beam.Flatten()
+                        | "AnalyseAndWrite" >> AnalyseAndWrite(
+                            opts.output, run_id, not opts.no_nlp, opts.spacy_model, opts.nlp_batch_size))
+    (winners | "Signatures" >> beam.Map(signature_row)
+     | "WriteSignatures" >> WriteTable(SIGNATURES, opts.output, run_id))
     (windowed(polled["feed_state"], "FeedState")
      | "FeedStateRows" >> beam.Map(finalize_feed_state, run_id)
      | "CountFeeds" >> count("feeds", by="outcome")

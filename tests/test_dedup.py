@@ -5,8 +5,8 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from conftest import MULTI_WORKER_ARGS, beam_pipeline
 from transforms.articles import content_hash
-from transforms.dedup import Deduplicate, split_revisions, split_winner, winner_order
-from transforms.near_duplicates import signature_row
+from transforms.dedup import ApplyDecisions, Deduplicate, decision, split_revisions, split_winner, winner_order, with_decision
+from transforms.near_duplicates import article_key, signature_row
 
 STORY = ("The harbour board voted on Tuesday to extend the northern quay by two hundred metres, "
          "a project that has been discussed for a decade and will cost about forty million euros. "
@@ -44,14 +44,15 @@ def test_a_stored_row_always_wins():
 def test_same_url_small_edit_is_duplicate_and_rewrite_is_revision():
     edited = STORY.replace("forty million", "forty-two million")
     rewritten = OTHER + " The harbour board will meet again in May."
-    winners, dups = split_revisions([row("v2", 2, edited), row("v1", 1), row("v3", 3, rewritten)], [], 0.75)
+    keys = [article_key(r) for r in (row("v2", 2, edited), row("v1", 1), row("v3", 3, rewritten))]
+    winners, dups = split_revisions(keys, [], 0.75)
     assert [(w["article_id"], w["revision_of"]) for w in winners] == [("v1", None), ("v3", "v1")]
     assert [(d["article_id"], d["duplicate_of"], d["duplicate_reason"]) for d in dups] == [("v2", "v1", "url")]
 
 
 def test_revision_of_a_stored_version():
     stored = signature_row(row("old", 1))
-    winners, dups = split_revisions([row("new", 2, OTHER)], [stored], 0.75)
+    winners, dups = split_revisions([article_key(row("new", 2, OTHER))], [stored], 0.75)
     assert dups == [] and winners[0]["revision_of"] == "old"
 
 
@@ -75,7 +76,7 @@ def test_deduplicate_every_reason_on_two_workers():
         skipped=[("c1", "same_article"), ("s1", "already_ingested")])
     with beam_pipeline(*MULTI_WORKER_ARGS) as p:
         winners, duplicates, skipped = (
-            p | "Articles" >> beam.Create(articles)
+            p | "Articles" >> beam.Create(articles) | "Keys" >> beam.Map(article_key)
             | Deduplicate(p | "Ids" >> beam.Create(stored_ids), p | "Sigs" >> beam.Create(stored_sigs)))
         assert_that(winners | "WinnerIds" >> beam.Map(lambda r: r["article_id"]),
                     equal_to(expected["winners"]), label="winners")
@@ -84,3 +85,28 @@ def test_deduplicate_every_reason_on_two_workers():
             equal_to(expected["duplicates"]), label="duplicates")
         assert_that(skipped | "SkippedIds" >> beam.Map(lambda r: (r["article_id"], r["duplicate_reason"])),
                     equal_to(expected["skipped"]), label="skipped")
+
+
+def test_key_rows_carry_no_text_and_decisions_restore_the_articles():
+    articles = [row("w", 1), row("d", 2), row("s", 3)]
+    keys = [article_key(a) for a in articles]
+    assert all("text" not in k and k["text_length"] == len(STORY) for k in keys)
+    winner = keys[0]
+    duplicate = {**keys[1], "duplicate_of": "w", "duplicate_reason": "content"}
+    decisions = dict(decision(k) for k in (winner, duplicate))       # "s" was skipped: no decision
+    written = [out for a in articles for out in with_decision(a, decisions)]
+    assert [(a["article_id"], a["duplicate_of"], a["text"] == STORY) for a in written] == [
+        ("w", None, True), ("d", "w", True)]
+    changed = {**articles[0], "article_id": "w-edited"}             # the file changed between the passes
+    assert list(with_decision(changed, decisions)) == []
+
+
+def test_apply_decisions_in_a_pipeline():
+    articles = [row("w", 1), row("d", 2), row("s", 3)]
+    keys = [article_key(a) for a in articles]
+    with beam_pipeline() as p:
+        winners = p | "Winners" >> beam.Create([keys[0]])
+        duplicates = p | "Duplicates" >> beam.Create([{**keys[1], "duplicate_of": "w", "duplicate_reason": "near"}])
+        written = p | "Articles" >> beam.Create(articles) | ApplyDecisions(winners, duplicates)
+        assert_that(written | beam.Map(lambda a: (a["article_id"], a["duplicate_of"], len(a["text"]))),
+                    equal_to([("w", None, len(STORY)), ("d", "w", len(STORY))]))

@@ -284,7 +284,7 @@ def test_beam_multi_worker():
     arts = corpus()
     opts = PipelineOptions(["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
     with TestPipeline(runner="DirectRunner", options=opts) as p:
-        out = (p | beam.Create(arts) | nd.MarkNearDuplicates(threshold=nd.DEFAULT_THRESHOLD)
+        out = (p | beam.Create(arts) | beam.Map(nd.article_key) | nd.MarkNearDuplicates(threshold=nd.DEFAULT_THRESHOLD)
                | beam.Map(lambda a: (a["article_id"], a["duplicate_of"], a["duplicate_reason"])))
         assert_that(out, equal_to(_expected_marks(arts, EXPECTED)))
 
@@ -301,6 +301,7 @@ def test_beam_with_existing_signatures():
     expected = {"copy1": "orig", "copy2": "orig", "other_copy": "other"}
     with TestPipeline(runner="DirectRunner") as p:
         existing = p | "Existing" >> beam.Create(stored)
-        out = (p | "New" >> beam.Create(new) | nd.MarkNearDuplicates(existing=existing)
+        out = (p | "New" >> beam.Create(new) | "Keys" >> beam.Map(nd.article_key)
+               | nd.MarkNearDuplicates(existing=existing)
                | beam.Map(lambda a: (a["article_id"], a["duplicate_of"], a["duplicate_reason"])))
         assert_that(out, equal_to(_expected_marks(new, expected)))

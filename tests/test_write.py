@@ -5,10 +5,11 @@ import apache_beam as beam
 import duckdb
 import pyarrow.parquet as pq
 
-from conftest import beam_pipeline
+from conftest import MULTI_WORKER_ARGS, beam_pipeline
 from schemas.tables import REJECTS
 from transforms.rejects import finalize_reject, make_reject
-from transforms.write import WriteTable, file_schema, write_partition
+from transforms.write import (PartitionFiles, WriteTable, WriteTableInBundles, commit_files, file_schema,
+                              write_partition)
 
 T1 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
 T2 = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
@@ -44,3 +45,47 @@ def test_write_table_partitions_by_date_readable_by_duckdb(tmp_path):
         f"SELECT date::VARCHAR, count(*) FROM read_parquet('{tmp_path}/rejects/**/*.parquet', "
         "hive_partitioning=true) GROUP BY 1 ORDER BY 1").fetchall()
     assert counts == [("2026-03-01", 2), ("2026-03-02", 3)]
+
+
+def all_files(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+
+
+def test_partition_files_bound_what_they_buffer(tmp_path):
+    rows = reject_rows(300, T1) + reject_rows(200, T2)
+    files = PartitionFiles(file_schema(REJECTS), lambda part: str(tmp_path / part), "run1", max_bytes=20_000)
+    for row in rows:
+        files.add(row["date"], row)
+        assert files.buffered_bytes <= 20_000
+    written = files.close()
+    assert [partition for partition, _ in written] == ["2026-03-01", "2026-03-02"]
+    assert all(os.path.basename(path).startswith(".part-run1-") for _, path in written)
+    first = pq.ParquetFile(written[0][1])
+    assert first.metadata.num_rows == 300 and first.metadata.num_row_groups > 1  # flushed as it went
+
+
+def test_commit_renames_is_idempotent_and_drops_failed_attempts(tmp_path):
+    folder = tmp_path / "date=2026-03-01"
+    files = PartitionFiles(file_schema(REJECTS), lambda part: str(folder), "run1")
+    for row in reject_rows(2, T1):
+        files.add(row["date"], row)
+    ((_, kept),) = files.close()
+    (folder / ".part-run1-failedattempt.tmp").write_bytes(b"half a file")
+    (folder / ".part-run2-other-run.tmp").write_bytes(b"another run at work")
+    assert commit_files(str(folder), "run1", [kept]) == [str(folder / "part-run1-000.parquet")]
+    assert commit_files(str(folder), "run1", [kept]) == [str(folder / "part-run1-000.parquet")]  # a retry
+    assert sorted(os.listdir(folder)) == [".part-run2-other-run.tmp", "part-run1-000.parquet"]
+    assert pq.read_table(folder / "part-run1-000.parquet").num_rows == 2
+
+
+def test_write_table_in_bundles_on_two_workers_lands_every_row(tmp_path):
+    rows = reject_rows(40, T1) + reject_rows(30, T2)
+    with beam_pipeline(*MULTI_WORKER_ARGS) as p:
+        p | beam.Create(rows) | WriteTableInBundles(REJECTS, str(tmp_path), "run1")
+    files = all_files(tmp_path)
+    assert files and all(f.split("/")[-1].startswith("part-run1-") and f.endswith(".parquet") for f in files)
+    assert len([f for f in files if "2026-03-01" in f]) <= 2      # at most one per partition per worker
+    counts = duckdb.sql(
+        f"SELECT date::VARCHAR, count(*), count(DISTINCT input) FROM read_parquet('{tmp_path}/rejects/**/*.parquet', "
+        "hive_partitioning=true) GROUP BY 1 ORDER BY 1").fetchall()
+    assert counts == [("2026-03-01", 40, 40), ("2026-03-02", 30, 30)]

@@ -1,6 +1,10 @@
 """Deduplicate: skip what earlier runs stored, then same content, same URL
 (duplicate or revision), near-duplicate text.
 
+It works on key rows (`near_duplicates.article_key`: ids, URL, hash, dates and
+the text's signature, no text), so the shuffles it needs stay small; the
+decisions it makes are then applied to the articles themselves (ApplyDecisions).
+
 Each step groups by a key together with the compact signatures earlier runs
 stored (a PCollection, never a side input), so nothing is compared all-to-all
 and nothing has to fit in one worker's memory.
@@ -10,8 +14,8 @@ from datetime import datetime, timezone
 import apache_beam as beam
 
 from transforms.metrics import count
-from transforms.near_duplicates import (DEFAULT_THRESHOLD, MarkNearDuplicates, record_from_article,
-                                        record_from_signature, verify)
+from transforms.near_duplicates import (DEFAULT_THRESHOLD, MarkNearDuplicates, record_from_signature,
+                                        verify)
 
 NEW, OLD = "new", "old"
 REASON_CONTENT, REASON_URL, REASON_NEAR = "content", "url", "near"
@@ -22,7 +26,7 @@ FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)
 
 
 def text_length(row: dict) -> int:
-    """Characters of text; stored signatures carry it, new rows have the text."""
+    """Characters of text: key rows and stored signatures carry it, articles have the text."""
     return row["text_length"] if row.get("text_length") is not None else len(row.get("text") or "")
 
 
@@ -63,7 +67,7 @@ def split_revisions(new_rows: list, old_rows: list, threshold: float) -> tuple[l
     versions = [(record_from_signature(row), row["article_id"]) for row in sorted(old_rows, key=winner_order)]
     winners, duplicates = [], []
     for row in sorted(new_rows, key=winner_order):
-        record = record_from_article(row)
+        record = record_from_signature(row, existing=False)
         same = next((vid for vrec, vid in versions if same_text(record, vrec, threshold)), None)
         if same is not None:
             duplicates.append(as_duplicate(row, same, REASON_URL))
@@ -152,7 +156,7 @@ def is_duplicate(row: dict) -> bool:
 
 
 class Deduplicate(beam.PTransform):
-    """Articles -> (winners, duplicates, skipped).
+    """Key rows of articles -> (winners, duplicates, skipped) key rows.
 
     Duplicates are written (pointing at their winner); skipped rows (stored
     already) are only counted. `stored_ids`: article_id rows of every stored
@@ -178,3 +182,36 @@ class Deduplicate(beam.PTransform):
             duplicates | "CountDuplicates" >> count("duplicates", by="duplicate_reason"),
             skipped | "CountSkipped" >> count("duplicates", by="duplicate_reason"),
         )
+
+
+def decision(row: dict) -> tuple:
+    """(input, what to write for it) of a winner or duplicate key row."""
+    return row["input"], (row["article_id"], row.get("duplicate_of"), row.get("duplicate_reason"),
+                           row.get("revision_of"))
+
+
+def with_decision(article: dict, decisions: dict):
+    """The article as decided (a winner, or a duplicate pointing at its winner), or
+    nothing when no row is to be written for it (skipped: stored already or read twice)."""
+    decided = decisions.get(article["input"])
+    if decided is None or decided[0] != article["article_id"]:
+        return
+    _, duplicate_of, reason, revision_of = decided
+    yield {**article, "duplicate_of": duplicate_of, "duplicate_reason": reason, "revision_of": revision_of}
+
+
+class ApplyDecisions(beam.PTransform):
+    """Articles -> the articles to write, as Deduplicate decided on their key rows.
+
+    The decisions are a side input keyed by input: only written articles have one,
+    so each worker holds a small dict while the articles stream past it.
+    """
+
+    def __init__(self, winners, duplicates):
+        super().__init__()
+        self.winners, self.duplicates = winners, duplicates
+
+    def expand(self, articles):
+        decisions = ((self.winners, self.duplicates) | "Decided" >> beam.Flatten()
+                     | "Decisions" >> beam.Map(decision))
+        return articles | "WithDecision" >> beam.FlatMap(with_decision, beam.pvalue.AsDict(decisions))

@@ -97,6 +97,7 @@ def latest_states(rows) -> dict:
 
 # --- FetchFeeds ------------------------------------------------------------------
 
+@beam.typehints.with_output_types(dict)  # the main output: RawInput dicts (tagged ones aside)
 class FetchFeedGroupDoFn(beam.DoFn):
     """Fetches one (host, slot) group of feeds one after another."""
 

@@ -4,11 +4,11 @@ verification by Jaccard *and* containment, connected components.
 Pure functions first (tested without Beam), then `MarkNearDuplicates`, a Beam
 composite that only wires them together (see docs/dedup_model.md):
 
-    article -> shingle hashes -> minhash -> band keys
+    article -> key row (shingle hashes -> sketch + minhash, no text) -> band keys
     (band key, id) ---GroupByKey---> candidate pairs ---Distinct--->
     pair joined with both compact records (CoGroupByKey by id, twice)
     ---verify---> edges ---union-find (CombineGlobally)---> loser -> winner
-    ---CoGroupByKey with the articles---> articles with duplicate_of set.
+    ---CoGroupByKey with the key rows---> key rows with duplicate_of set.
 
 Nothing compares all pairs: a pair is only looked at when the two articles
 share a band key.  Earlier runs enter as SIGNATURES rows (compact: no text)
@@ -361,64 +361,82 @@ def article_signature(article: dict):
     return h, minhash(h)
 
 
-def record_from_article(article: dict, hashes=None) -> Record | None:
-    if hashes is None:
-        hashes = shingle_hashes(article.get("text"))
-    if len(hashes) < MIN_SHINGLES:
-        return None
-    # The same consistent sample as stored signatures keep: records travel through
-    # the candidate-pair joins once per pair, so they stay small (<= SKETCH_MAX).
-    level, sampled = sketch(np.asarray(hashes, dtype=np.uint32))
-    return Record(article_id=article["article_id"], existing=False,
-                  published=_timestamp(article.get("published_at")),
-                  text_length=len(article.get("text") or ""),
-                  count=int(len(hashes)), level=int(level),
-                  hashes=np.asarray(sampled, dtype="<u4").tobytes())
+def uint32s(value) -> np.ndarray:
+    """Hashes kept as little-endian bytes (key rows) or as a list (stored rows)."""
+    if isinstance(value, (bytes, bytearray)):
+        return np.frombuffer(value, dtype="<u4")
+    return np.asarray(value if value is not None else [], dtype=np.uint32)
 
 
-def signature_row(article: dict, run_id: str | None = None,
-                  date: str | None = None) -> dict:
-    """The SIGNATURES row of an article (write it for winners: rows with
-    duplicate_of null).  Only compact data, no text."""
-    h = shingle_hashes(article.get("text"))
-    mh = minhash(h)
-    level, sk = sketch(h)
-    published = article.get("published_at")
-    if date is None:
-        date = article.get("date") or (published.strftime("%Y-%m-%d")
-                                       if isinstance(published, datetime) else None)
+def article_key(article: dict) -> dict:
+    """The compact row deduplication works on: what picks winners and the text's
+    signature (as bytes), no text. Computed once per article; the signatures
+    table is written from it, so the text is shingled once."""
+    text = article.get("text") or ""
+    h = shingle_hashes(text)
+    level, sampled = sketch(h)
     return {
         "article_id": article["article_id"],
+        "input": article.get("input"),
         "canonical_url": article.get("canonical_url"),
         "content_hash": article.get("content_hash"),
-        "published_at": published,
-        "text_length": len(article.get("text") or ""),
+        "published_at": article.get("published_at"),
+        "text_length": len(text),
         "word_count": article.get("word_count"),
+        "date": article.get("date"),
+        "run_id": article.get("run_id"),
         "signature_version": SIGNATURE_VERSION,
         "shingle_count": int(len(h)),
         "sketch_level": int(level),
-        "sketch": sk.tolist(),
-        "minhash": mh.tolist(),
-        "band_keys": band_keys(mh) if len(h) >= MIN_SHINGLES else [],
-        "run_id": run_id if run_id is not None else article.get("run_id"),
+        "sketch": np.asarray(sampled, dtype="<u4").tobytes(),
+        "minhash": minhash(h).astype("<u4").tobytes(),
+        "duplicate_of": None, "duplicate_reason": None, "revision_of": None,
+    }
+
+
+def record_from_article(article: dict) -> Record | None:
+    """The Record of an article with its text (a new article)."""
+    return record_from_signature(article_key(article), existing=False)
+
+
+def signature_row_from_key(key: dict, run_id: str | None = None, date: str | None = None) -> dict:
+    """The SIGNATURES row of an article's key row (write it for winners)."""
+    published = key.get("published_at")
+    if date is None:
+        date = key.get("date") or (published.strftime("%Y-%m-%d")
+                                   if isinstance(published, datetime) else None)
+    return {
+        **{name: key.get(name) for name in ("article_id", "canonical_url", "content_hash", "published_at",
+                                            "text_length", "word_count", "signature_version",
+                                            "shingle_count", "sketch_level")},
+        "sketch": uint32s(key["sketch"]).tolist(),
+        "minhash": uint32s(key["minhash"]).tolist(),
+        "band_keys": signature_band_keys(key),
+        "run_id": run_id if run_id is not None else key.get("run_id"),
         "date": date,
     }
 
 
-def record_from_signature(row: dict) -> Record | None:
-    """A stored signature as a Record (existing=True), or None when it is
-    unusable for near-dup matching (other signature version, too short)."""
+def signature_row(article: dict, run_id: str | None = None,
+                  date: str | None = None) -> dict:
+    """The SIGNATURES row of an article with its text.  Only compact data, no text."""
+    return signature_row_from_key(article_key(article), run_id, date)
+
+
+def record_from_signature(row: dict, existing: bool = True) -> Record | None:
+    """A signature (a stored SIGNATURES row, existing=True, or a new article's key
+    row) as a Record, or None when it is unusable for near-dup matching (other
+    signature version, too short)."""
     if row.get("signature_version") != SIGNATURE_VERSION:
         return None
     count = int(row.get("shingle_count") or 0)
     if count < MIN_SHINGLES:
         return None
-    sk = np.asarray(row.get("sketch") if row.get("sketch") is not None else [],
-                    dtype="<u4")
-    return Record(article_id=row["article_id"], existing=True,
+    return Record(article_id=row["article_id"], existing=existing,
                   published=_timestamp(row.get("published_at")),
                   text_length=int(row.get("text_length") or 0), count=count,
-                  level=int(row.get("sketch_level") or 0), hashes=sk.tobytes())
+                  level=int(row.get("sketch_level") or 0),
+                  hashes=uint32s(row.get("sketch")).astype("<u4").tobytes())
 
 
 def signature_band_keys(row: dict, bands: int = BANDS) -> list:
@@ -431,10 +449,10 @@ def signature_band_keys(row: dict, bands: int = BANDS) -> list:
     keys = row.get("band_keys")
     if bands == BANDS and keys is not None and len(keys) == BANDS:
         return list(keys)
-    mh = row.get("minhash")
-    if mh is None or len(mh) % bands:
+    mh = uint32s(row.get("minhash"))
+    if len(mh) == 0 or len(mh) % bands:
         return []
-    return band_keys(np.asarray(mh, dtype=np.uint32), bands)
+    return band_keys(mh, bands)
 
 
 # ---------------------------------------------------------------------------
@@ -524,15 +542,9 @@ def find_near_duplicates(articles, threshold: float = DEFAULT_THRESHOLD,
     (and optional stored SIGNATURES rows).  Reference implementation of what
     MarkNearDuplicates does; banding uses numpy sorting, so memory is linear."""
     records, keys = [], []
-    for art in articles:
-        h = shingle_hashes(art.get("text"))
-        rec = record_from_article(art, h)
-        if rec is None:
-            continue
-        records.append(rec)
-        keys.append(band_keys(minhash(h), bands))
-    for row in existing or ():
-        rec = record_from_signature(row)
+    rows = [(article_key(art), False) for art in articles] + [(row, True) for row in existing or ()]
+    for row, is_existing in rows:
+        rec = record_from_signature(row, is_existing)
         k = signature_band_keys(row, bands)
         if rec is None or not k:
             continue
@@ -590,27 +602,15 @@ except ImportError:  # pure functions stay usable without Beam
     beam = None
 
 
-def _new_records(article):
-    rec = record_from_article(article)
+def _records(row: dict, existing: bool):
+    rec = record_from_signature(row, existing)
     if rec is not None:
         yield rec
 
 
-def _band_entries(rec: Record, bands: int):
-    h = rec.array()
-    for key in band_keys(minhash(h), bands):
-        yield key, (rec.article_id, False)
-
-
-def _existing_band_entries(row: dict, bands: int):
+def _band_entries(row: dict, bands: int, existing: bool):
     for key in signature_band_keys(row, bands):
-        yield key, (row["article_id"], True)
-
-
-def _existing_records(row: dict):
-    rec = record_from_signature(row)
-    if rec is not None:
-        yield rec
+        yield key, (row["article_id"], existing)
 
 
 def _bucket_pairs(kv):
@@ -696,8 +696,8 @@ if beam is not None:
             return out
 
     class MarkNearDuplicates(beam.PTransform):
-        """Articles in (ARTICLES dicts, not already duplicates), the same
-        articles out, near-duplicate losers with duplicate_of = the winner's
+        """Key rows in (`article_key`: compact, no text; not already duplicates),
+        the same rows out, near-duplicate losers with duplicate_of = the winner's
         article_id and duplicate_reason = "near".
 
         existing: optional PCollection of SIGNATURES rows of earlier runs;
@@ -715,14 +715,13 @@ if beam is not None:
 
         def expand(self, articles):
             bands = self.bands
-            records = articles | "Records" >> beam.FlatMap(_new_records)
-            band_entries = [records | "BandKeys" >> beam.FlatMap(_band_entries, bands)]
-            all_records = [records]
+            band_entries = [articles | "BandKeys" >> beam.FlatMap(_band_entries, bands, False)]
+            all_records = [articles | "Records" >> beam.FlatMap(_records, False)]
             if self.existing is not None:
                 band_entries.append(self.existing | "ExistingBandKeys" >> beam.FlatMap(
-                    _existing_band_entries, bands))
+                    _band_entries, bands, True))
                 all_records.append(self.existing | "ExistingRecords" >> beam.FlatMap(
-                    _existing_records))
+                    _records, True))
             pairs = (
                 band_entries
                 | "AllBandKeys" >> beam.Flatten()

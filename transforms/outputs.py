@@ -1,36 +1,41 @@
-"""The tables every run writes from its deduplicated articles: articles, signatures,
-and (with NLP) entities and quotes. Shared by the batch and the streaming graph."""
+"""The tables every run writes from its deduplicated articles: articles and (with
+NLP) entities and quotes. Shared by the batch and the streaming graph, which
+pass the writer that suits them (transforms/write.py)."""
 import apache_beam as beam
 
-from schemas.tables import ARTICLES, ENTITIES, QUOTES, SIGNATURES
+from schemas.tables import ARTICLES, ENTITIES, QUOTES
 from transforms.metrics import count
-from transforms.near_duplicates import signature_row
 from transforms.nlp import ExtractEntitiesAndQuotes
 from transforms.write import WriteTable
 
 
-class AnalyseAndWrite(beam.PTransform):
-    """(winners, duplicates) -> the tables; returns the NLP rejects (empty without NLP).
+def is_winner(article: dict) -> bool:
+    return article.get("duplicate_of") is None
 
-    Only winners get signatures and NLP; duplicates are written pointing at them.
+
+class AnalyseAndWrite(beam.PTransform):
+    """Deduplicated articles (winners, and duplicates pointing at them) -> the tables;
+    returns the NLP rejects (empty without NLP).
+
+    One input and no Flatten: in a batch run the articles stream from the reader
+    through NLP into the files in one fused stage. Only winners get NLP. `write`
+    is WriteTable or WriteTableInBundles.
     """
 
-    def __init__(self, output_dir: str, run_id: str, nlp: bool, spacy_model: str | None, nlp_batch_size: int):
+    def __init__(self, output_dir: str, run_id: str, nlp: bool, spacy_model: str | None, nlp_batch_size: int,
+                 write=WriteTable):
         super().__init__()
-        self.output_dir, self.run_id = output_dir, run_id
+        self.output_dir, self.run_id, self.write = output_dir, run_id, write
         self.nlp, self.spacy_model, self.nlp_batch_size = nlp, spacy_model, nlp_batch_size
 
-    def expand(self, winners_and_duplicates):
-        winners, duplicates = winners_and_duplicates
-        output_dir, run_id = self.output_dir, self.run_id
-        ((winners, duplicates) | "ArticleRows" >> beam.Flatten()
-         | "WriteArticles" >> WriteTable(ARTICLES, output_dir, run_id))
-        (winners | "Signatures" >> beam.Map(signature_row)
-         | "WriteSignatures" >> WriteTable(SIGNATURES, output_dir, run_id))
-        if not self.nlp:  # an empty PCollection windowed like the winners
-            return winners | "NoNlpRejects" >> beam.FlatMap(lambda _: [])
+    def expand(self, articles):
+        output_dir, run_id, write = self.output_dir, self.run_id, self.write
+        articles | "WriteArticles" >> write(ARTICLES, output_dir, run_id)
+        if not self.nlp:  # an empty PCollection windowed like the articles
+            return articles | "NoNlpRejects" >> beam.FlatMap(lambda _: [])
+        winners = articles | "Winners" >> beam.Filter(is_winner)
         entities, quotes, nlp_rejects = winners | "NLP" >> ExtractEntitiesAndQuotes(
             self.spacy_model, self.nlp_batch_size)
-        entities | "WriteEntities" >> WriteTable(ENTITIES, output_dir, run_id)
-        quotes | "WriteQuotes" >> WriteTable(QUOTES, output_dir, run_id)
+        entities | "WriteEntities" >> write(ENTITIES, output_dir, run_id)
+        quotes | "WriteQuotes" >> write(QUOTES, output_dir, run_id)
         return nlp_rejects | "CountNlpFailures" >> count("nlp_failures")

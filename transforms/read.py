@@ -78,40 +78,40 @@ def as_feed(raw: dict) -> dict:
     return {**raw, "format": FORMAT_FEED} if "data" in raw else raw
 
 
-class ReadFiles(beam.PTransform):
-    """File specs -> RawInput records mixed with read Rejects."""
+def list_spec(spec_and_kind: tuple) -> list[tuple]:
+    """(path, kind) of every file a (spec, kind) names; kind is "input" or "feed"."""
+    spec, kind = spec_and_kind
+    return [(path, kind) for path in list_files(spec)]
 
-    def __init__(self, now: datetime):
-        super().__init__()
-        self.now = now
 
-    def expand(self, specs):
-        return (
-            specs
-            | "ListFiles" >> beam.FlatMap(list_files)
-            # Spread the reading over workers; the listing happened on one.
-            | "SpreadFiles" >> beam.Reshuffle()
-            | "ReadFile" >> beam.FlatMap(read_file, self.now)
-        )
+def read_listed(path_and_kind: tuple, now: datetime):
+    """read_file of a listed file; a --feed file is marked to be parsed as a feed."""
+    path, kind = path_and_kind
+    for record in read_file(path, now):
+        yield as_feed(record) if kind == FORMAT_FEED else record
 
 
 class ReadInputs(beam.PTransform):
-    """--input specs and --feed files -> (RawInput records, read Rejects)."""
+    """--input specs and --feed files -> (RawInput records, read Rejects).
+
+    One chain, no Flatten: on runners that fuse stages, file contents stay inside
+    the stage that reads and parses them.
+    """
 
     def __init__(self, inputs: list[str], feed_files: list[str], now: datetime):
         super().__init__()
-        self.inputs, self.feed_files, self.now = list(inputs), list(feed_files), now
+        self.specs = [(spec, "input") for spec in inputs] + [(spec, FORMAT_FEED) for spec in feed_files]
+        self.now = now
 
     def expand(self, pbegin):
-        files = (
+        return (
             pbegin
-            | "InputSpecs" >> beam.Create(self.inputs)
-            | "ReadInputFiles" >> ReadFiles(self.now)
+            | "Specs" >> beam.Create(self.specs)
+            | "ListFiles" >> beam.FlatMap(list_spec)
+            # A file named twice is read once (the batch graph reads inputs twice and
+            # matches the passes by input). The shuffle also spreads the reading over
+            # workers; the listing happened on one.
+            | "OncePerFile" >> beam.Distinct()
+            | "ReadFile" >> beam.FlatMap(read_listed, self.now)
+            | "SplitReadRejects" >> SplitRejects()
         )
-        feeds = (
-            pbegin
-            | "FeedFileSpecs" >> beam.Create(self.feed_files)
-            | "ReadFeedFiles" >> ReadFiles(self.now)
-            | "AsFeeds" >> beam.Map(as_feed)
-        )
-        return (files, feeds) | "AllRead" >> beam.Flatten() | "SplitReadRejects" >> SplitRejects()

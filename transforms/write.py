@@ -1,10 +1,18 @@
 """Write: rows -> hive-partitioned Parquet files that land atomically.
 
-One file per table partition per run (GroupByKey on the partition value), written
-under a hidden temporary name and renamed into place, so readers (DuckDB's
-`**/*.parquet` globs) never see half a file and a rerun never overwrites
-another run's files. fileio.WriteToFiles is not used: with `key=value/`
-sub-folders it leaves files in `.temp` folders (Beam issue 21313).
+Files are written under hidden temporary names and renamed into place, so
+readers (DuckDB's `**/*.parquet` globs) never see half a file and a rerun never
+overwrites another run's files. fileio.WriteToFiles is not used: with
+`key=value/` sub-folders it leaves files in `.temp` folders (Beam issue 21313).
+
+Two ways, one file format:
+- WriteTable: GroupByKey on the partition, one file per partition per run (per
+  window in a stream). Every row passes through the shuffle: for streams' small
+  windows and small tables.
+- WriteTableInBundles: each bundle streams its rows into one temporary file per
+  partition; only the file names are shuffled, and a commit step renames the
+  files of the bundles that succeeded. Batch runs: memory does not grow with the
+  input, and there is at most one file per partition per worker bundle.
 """
 import os
 import uuid
@@ -13,12 +21,15 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.transforms.window import GlobalWindow
+from apache_beam.transforms.window import GlobalWindow, GlobalWindows
 
 from schemas.tables import PARTITION_COLUMN
 
 ROW_GROUP_ROWS = 64_000  # several row groups per big file let DuckDB read it in parallel
 COMPRESSION = "zstd"
+# A bundle writer holds at most this much of its rows before writing a row group,
+# whatever the number of partitions: article rows carry whole texts.
+MAX_BUFFERED_BYTES = 32 * 2**20
 
 
 def partition_path(output_dir: str, table_name: str, partition: str) -> str:
@@ -105,4 +116,140 @@ class WriteTable(beam.PTransform):
             | "KeyByPartition" >> beam.Map(lambda row: (row[PARTITION_COLUMN], row))
             | "GroupByPartition" >> beam.GroupByKey()
             | "WriteParquet" >> beam.ParDo(WritePartitionFn(self.table, self.output_dir, self.run_id))
+        )
+
+
+def approximate_size(row: dict) -> int:
+    """Bytes a row holds, roughly: its strings and lists plus a word per field."""
+    return sum(len(v) if isinstance(v, (str, bytes, list)) else 8 for v in row.values()) + 8 * len(row)
+
+
+def temporary_file_name(run_id: str) -> str:
+    """Hidden (ignored by readers and by stored_files) and unique per bundle attempt."""
+    return f".part-{run_id}-{uuid.uuid4().hex}.tmp"
+
+
+def committed_file_name(run_id: str, index: int) -> str:
+    return f"part-{run_id}-{index:03d}.parquet"
+
+
+class PartitionFiles:
+    """One bundle's open files, one per partition, fed row by row.
+
+    Rows are buffered per partition and written as a row group when a partition
+    has ROW_GROUP_ROWS of them or all buffers together pass max_bytes (then the
+    biggest buffer goes first), so memory stays bounded whatever the input.
+    """
+
+    def __init__(self, schema: pa.Schema, folder_of, run_id: str, max_bytes: int = MAX_BUFFERED_BYTES):
+        self.schema, self.folder_of, self.run_id, self.max_bytes = schema, folder_of, run_id, max_bytes
+        self.buffers, self.sizes, self.writers, self.paths = {}, {}, {}, {}
+        self.buffered_bytes = 0
+
+    def add(self, partition: str, row: dict) -> None:
+        self.buffers.setdefault(partition, []).append(row)
+        size = approximate_size(row)
+        self.sizes[partition] = self.sizes.get(partition, 0) + size
+        self.buffered_bytes += size
+        if len(self.buffers[partition]) >= ROW_GROUP_ROWS:
+            self.flush(partition)
+        while self.buffered_bytes > self.max_bytes:
+            self.flush(max(self.sizes, key=self.sizes.get))
+
+    def flush(self, partition: str) -> None:
+        rows = self.buffers.pop(partition, [])
+        self.buffered_bytes -= self.sizes.pop(partition, 0)
+        if not rows:
+            return
+        if partition not in self.writers:
+            folder = self.folder_of(partition)
+            if is_local(folder):
+                os.makedirs(folder, exist_ok=True)
+            path = FileSystems.join(folder, temporary_file_name(self.run_id))
+            handle = FileSystems.create(path)
+            self.paths[partition] = path
+            self.writers[partition] = (handle, pq.ParquetWriter(handle, self.schema, compression=COMPRESSION))
+        self.writers[partition][1].write_table(pa.Table.from_pylist(rows, schema=self.schema),
+                                               row_group_size=ROW_GROUP_ROWS)
+
+    def close(self) -> list[tuple[str, str]]:
+        """Write what is buffered, close every file; (partition, temporary path) of each."""
+        for partition in list(self.buffers):
+            self.flush(partition)
+        for handle, writer in self.writers.values():
+            writer.close()
+            handle.close()
+        written = sorted(self.paths.items())
+        self.writers, self.paths = {}, {}
+        return written
+
+
+def commit_files(partition_folder: str, run_id: str, temporary_paths) -> list[str]:
+    """Rename a partition's temporary files to their final names; return those.
+
+    Names follow the sorted temporary names, so a retried commit renames the same
+    way; a temporary file already renamed is skipped. Files of failed bundle
+    attempts (never committed) are then deleted.
+    """
+    committed = []
+    temporary_paths = sorted(temporary_paths)
+    for index, temporary in enumerate(temporary_paths):
+        final = FileSystems.join(partition_folder, committed_file_name(run_id, index))
+        if FileSystems.exists(temporary):
+            if FileSystems.exists(final):
+                FileSystems.delete([final])
+            FileSystems.rename([temporary], [final])
+        committed.append(final)
+    pattern = FileSystems.join(partition_folder, f".part-{run_id}-*.tmp")
+    try:
+        leftovers = [m.path for m in FileSystems.match([pattern])[0].metadata_list]
+    except Exception:  # nothing matched, on file systems that raise for that
+        leftovers = []
+    if leftovers:
+        FileSystems.delete(leftovers)
+    return committed
+
+
+class WriteBundleFilesFn(beam.DoFn):
+    """Rows -> one temporary file per partition per bundle; emits (partition, path)."""
+
+    def __init__(self, table, output_dir: str, run_id: str):
+        self.table, self.output_dir, self.run_id = table, output_dir, run_id
+
+    def start_bundle(self):
+        table, output_dir = self.table, self.output_dir
+        self.files = PartitionFiles(file_schema(table), lambda part: partition_path(output_dir, table.name, part),
+                                    self.run_id)
+
+    def process(self, row):
+        self.files.add(row[PARTITION_COLUMN], row)
+
+    def finish_bundle(self):
+        for partition, path in self.files.close():
+            yield GlobalWindows.windowed_value((partition, path))
+
+
+class CommitFilesFn(beam.DoFn):
+    def __init__(self, table, output_dir: str, run_id: str):
+        self.table, self.output_dir, self.run_id = table, output_dir, run_id
+
+    def process(self, partition_and_paths):
+        partition, paths = partition_and_paths
+        yield from commit_files(partition_path(self.output_dir, self.table.name, partition), self.run_id, paths)
+
+
+class WriteTableInBundles(beam.PTransform):
+    """Rows of one table (dicts with its columns) -> Parquet files, streamed per
+    bundle; outputs the committed paths. Batch (global window) only."""
+
+    def __init__(self, table, output_dir: str, run_id: str):
+        super().__init__()
+        self.table, self.output_dir, self.run_id = table, output_dir, run_id
+
+    def expand(self, rows):
+        return (
+            rows
+            | "WriteBundleFiles" >> beam.ParDo(WriteBundleFilesFn(self.table, self.output_dir, self.run_id))
+            | "GroupByPartition" >> beam.GroupByKey()
+            | "CommitFiles" >> beam.ParDo(CommitFilesFn(self.table, self.output_dir, self.run_id))
         )
