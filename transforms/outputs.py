@@ -22,11 +22,11 @@ class AnalyseAndWrite(beam.PTransform):
     is WriteTable or WriteTableInBundles.
     """
 
-    def __init__(self, output_dir: str, run_id: str, nlp: bool, spacy_model: str | None, nlp_batch_size: int,
+    def __init__(self, output_dir: str, run_id: str, nlp: bool, spacy_model: str | None, nlp_batch_chars: int,
                  write=WriteTable):
         super().__init__()
         self.output_dir, self.run_id, self.write = output_dir, run_id, write
-        self.nlp, self.spacy_model, self.nlp_batch_size = nlp, spacy_model, nlp_batch_size
+        self.nlp, self.spacy_model, self.nlp_batch_chars = nlp, spacy_model, nlp_batch_chars
 
     def expand(self, articles):
         output_dir, run_id, write = self.output_dir, self.run_id, self.write
@@ -35,7 +35,7 @@ class AnalyseAndWrite(beam.PTransform):
             return articles | "NoNlpRejects" >> beam.FlatMap(lambda _: [])
         winners = articles | "Winners" >> beam.Filter(is_winner)
         entities, quotes, nlp_rejects = winners | "NLP" >> ExtractEntitiesAndQuotes(
-            self.spacy_model, self.nlp_batch_size)
+            self.spacy_model, self.nlp_batch_chars)
         entities | "WriteEntities" >> write(ENTITIES, output_dir, run_id)
         quotes | "WriteQuotes" >> write(QUOTES, output_dir, run_id)
         return nlp_rejects | "CountNlpFailures" >> count("nlp_failures")

@@ -9,13 +9,13 @@ import json
 import apache_beam as beam
 
 from transforms.feeds import parse_feed
+from transforms.read import JSONL_EXTENSIONS
 from transforms.rejects import SplitRejects, is_reject, make_reject
 from transforms.timeparse import parse_datetime
 
 TEXT_EXTENSIONS = (".txt", ".text", ".md")
 HTML_EXTENSIONS = (".html", ".htm", ".xhtml")
 JSON_EXTENSIONS = (".json",)
-JSONL_EXTENSIONS = (".jsonl", ".ndjson")
 FEED_EXTENSIONS = (".xml", ".rss", ".atom", ".rdf")
 JSON_TEXT_FIELDS = ("text", "body", "content")
 SNIFF_BYTES = 2048
@@ -128,8 +128,12 @@ def parse_json(raw: dict) -> list[dict]:
 
 
 def parse_jsonl(raw: dict) -> list[dict]:
+    """One article per line, numbered from the range's first line (see read.file_ranges).
+
+    Lines end at "\n" only: JSON strings may hold U+2028 and the like unescaped."""
     out = []
-    for i, line in enumerate(decode_text(raw["data"]).splitlines()):
+    lines = decode_text(raw["data"]).split("\n")
+    for i, line in enumerate(lines, start=raw.get("first_line", 0)):
         if not line.strip():
             continue
         try:
@@ -173,17 +177,25 @@ PARSERS = {"txt": parse_txt, "html": parse_html, "json": parse_json, "jsonl": pa
            "feed": parse_feed_input}
 
 
+def whole_input_name(raw: dict) -> str:
+    """The name a reject of the whole RawInput gets: the file, or for a line range
+    after the first, the file and the range's first line."""
+    first_line = raw.get("first_line", 0)
+    return f"{raw['input']}#{first_line}+" if first_line else raw["input"]
+
+
 def parse_raw(raw: dict) -> list[dict]:
     """RawInput -> ParsedArticles and Rejects. Never raises."""
+    name = whole_input_name(raw)
     if looks_binary(raw["data"]):
-        return [make_reject(raw["input"], "parse", "binary", "NUL bytes: not a text format")]
+        return [make_reject(name, "parse", "binary", "NUL bytes: not a text format")]
     fmt = detect_format(raw)
     try:
         return PARSERS[fmt](raw)
     except RejectError as error:
-        return [make_reject(raw["input"], "parse", error.error, str(error))]
+        return [make_reject(name, "parse", error.error, str(error))]
     except Exception as error:  # a parser bug must not end the run: record it
-        return [make_reject(raw["input"], "parse", f"{fmt}_parser_error",
+        return [make_reject(name, "parse", f"{fmt}_parser_error",
                             f"{type(error).__name__}: {error}")]
 
 

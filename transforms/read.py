@@ -16,6 +16,11 @@ from transforms.rejects import SplitRejects, make_reject
 MAX_INPUT_BYTES = 50 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 FORMAT_FEED = "feed"
+FORMAT_JSONL = "jsonl"
+JSONL_EXTENSIONS = (".jsonl", ".ndjson")
+# JSON-lines files are read in ranges of about this many bytes, cut at line ends,
+# so that one big file still spreads over every worker (like Beam's text sources).
+RANGE_BYTES = 1 << 18
 
 
 def list_files(spec: str) -> list[str]:
@@ -84,9 +89,54 @@ def list_spec(spec_and_kind: tuple) -> list[tuple]:
     return [(path, kind) for path in list_files(spec)]
 
 
-def read_listed(path_and_kind: tuple, now: datetime):
-    """read_file of a listed file; a --feed file is marked to be parsed as a feed."""
+def line_ranges(data: bytes, range_bytes: int = RANGE_BYTES) -> list[tuple[int, int, int]]:
+    """(start, end, first line number) of ranges of about range_bytes, cut after a newline."""
+    ranges, start, line = [], 0, 0
+    while start < len(data):
+        cut = data.find(b"\n", start + range_bytes - 1)
+        end = len(data) if cut < 0 else cut + 1
+        ranges.append((start, end, line))
+        line += data.count(b"\n", start, end)
+        start = end
+    return ranges
+
+
+def file_ranges(path_and_kind: tuple, range_bytes: int = RANGE_BYTES) -> list[tuple]:
+    """(path, kind, start, end, first line) to read: a whole file (start, end = 0, None),
+    or for a plain UTF-8 JSON-lines file, its line ranges."""
     path, kind = path_and_kind
+    whole = [(path, kind, 0, None, 0)]
+    if kind == FORMAT_FEED or not format_name(path).lower().endswith(JSONL_EXTENSIONS):
+        return whole
+    try:
+        with FileSystems.open(path, compression_type="uncompressed") as handle:
+            data = handle.read(MAX_INPUT_BYTES + 1)
+    except Exception:  # read_file will record why
+        return whole
+    if len(data) > MAX_INPUT_BYTES or data[:2] in (GZIP_MAGIC, b"\xff\xfe", b"\xfe\xff"):
+        return whole  # too large (a reject), compressed or UTF-16: read whole
+    return [(path, kind, start, end, line) for start, end, line in line_ranges(data, range_bytes)]
+
+
+def read_range(path: str, start: int, end: int, first_line: int, now: datetime):
+    """The RawInput of one line range of a JSON-lines file."""
+    try:
+        with FileSystems.open(path, compression_type="uncompressed") as handle:
+            handle.seek(start)
+            data = handle.read(end - start)
+    except Exception as error:  # any I/O failure is a reject, never a crash
+        yield make_reject(f"{path}#{first_line}+", "read", "unreadable", f"{type(error).__name__}: {error}")
+        return
+    yield {"input": path, "name": format_name(path), "data": data, "fetched_at": now,
+           "format": FORMAT_JSONL, "first_line": first_line}
+
+
+def read_listed(file_range: tuple, now: datetime):
+    """The RawInput (or reject) of a file or line range; a --feed file is marked as a feed."""
+    path, kind, start, end, first_line = file_range
+    if end is not None:
+        yield from read_range(path, start, end, first_line, now)
+        return
     for record in read_file(path, now):
         yield as_feed(record) if kind == FORMAT_FEED else record
 
@@ -108,10 +158,12 @@ class ReadInputs(beam.PTransform):
             pbegin
             | "Specs" >> beam.Create(self.specs)
             | "ListFiles" >> beam.FlatMap(list_spec)
-            # A file named twice is read once (the batch graph reads inputs twice and
-            # matches the passes by input). The shuffle also spreads the reading over
-            # workers; the listing happened on one.
+            # A file named twice is read once: the batch graph reads inputs twice and
+            # matches the passes by input.
             | "OncePerFile" >> beam.Distinct()
+            | "Ranges" >> beam.FlatMap(file_ranges)
+            # Spread the reading over workers; the listing happened on one.
+            | "SpreadRanges" >> beam.Reshuffle()
             | "ReadFile" >> beam.FlatMap(read_listed, self.now)
             | "SplitReadRejects" >> SplitRejects()
         )
