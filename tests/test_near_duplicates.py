@@ -305,3 +305,11 @@ def test_beam_with_existing_signatures():
                | nd.MarkNearDuplicates(existing=existing)
                | beam.Map(lambda a: (a["article_id"], a["duplicate_of"], a["duplicate_reason"])))
         assert_that(out, equal_to(_expected_marks(new, expected)))
+
+
+def test_compact_signature_keeps_what_matching_needs():
+    row = nd.signature_row(article("a", paragraphs(80, 60)), run_id="r1")
+    compact = nd.compact_signature(row)
+    assert isinstance(compact["sketch"], bytes) and len(compact["sketch"]) == 4 * len(row["sketch"])
+    assert nd.record_from_signature(compact) == nd.record_from_signature(row)
+    assert nd.signature_band_keys({**compact, "band_keys": None}) == row["band_keys"]

@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from schemas.tables import ARTICLES, PARTITION_COLUMN, REJECTS, SIGNATURES
+from transforms.near_duplicates import compact_signature
 
 ARTICLE_KEY_COLUMNS = ("article_id",)
 SIGNATURE_COLUMNS = tuple(c for c in SIGNATURES.column_names if c not in ("run_id", PARTITION_COLUMN))
@@ -55,7 +56,8 @@ def stored_article_ids(pbegin, output_dir: str):
 
 
 def stored_signatures(pbegin, output_dir: str):
-    return pbegin | "StoredSignatures" >> ReadStoredKeys(output_dir, SIGNATURES, SIGNATURE_COLUMNS)
+    return (pbegin | "StoredSignatures" >> ReadStoredKeys(output_dir, SIGNATURES, SIGNATURE_COLUMNS)
+            | "CompactSignatures" >> beam.Map(compact_signature))
 
 
 def stored_reject_keys(pbegin, output_dir: str):
