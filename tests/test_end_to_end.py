@@ -127,3 +127,35 @@ def test_bad_inputs_become_rejects_and_the_run_goes_on(tmp_path, capsys):
 def test_unusable_arguments_exit_non_zero_with_one_line(capsys, args, reason):
     code, printed = run(capsys, *args)
     assert code == 2 and reason in printed and len(printed.strip().splitlines()) == 1
+
+
+def test_big_json_lines_file_on_two_workers_lands_each_article_once(tmp_path, capsys):
+    """A JSON-lines file bigger than a read range, named twice, on two worker processes:
+    pass 1 decides on key rows, pass 2 re-reads the ranges and writes each article once,
+    at most one file per partition per worker, no temporary file left."""
+    from conftest import MULTI_WORKER_ARGS
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    story = "The council met on {day} March and debated item {i} of the agenda at length. " * 20
+    with open(inputs / "wire.jsonl", "w") as handle:
+        for i in range(400):
+            handle.write(json.dumps({"title": f"Item {i}", "text": story.format(day=1 + i % 3, i=i) + f"Ref {i}.",
+                                     "url": f"https://example.org/item/{i}",
+                                     "published": f"2026-03-0{1 + i % 3}T10:00:00Z"}) + "\n")
+    assert os.path.getsize(inputs / "wire.jsonl") > 2 * 256 * 1024
+    output = tmp_path / "out"
+    code, printed = run(capsys, "--input", str(inputs), "--input", str(inputs / "wire.jsonl"),
+                        "--output", str(output), "--no-nlp", *MULTI_WORKER_ARGS)
+    assert code == 0 and "inputs=400 " in printed and "[inputs = articles + duplicates + rejects: ok]" in printed
+    assert rows(output, "SELECT count(*), count(DISTINCT input), count(DISTINCT article_id) FROM articles") == [
+        (400, 400, 400)]
+    assert rows(output, "SELECT count(*) FROM signatures") == rows(
+        output, "SELECT count(*) FROM articles WHERE duplicate_of IS NULL")
+    files = [os.path.join(d, f) for d, _, fs in os.walk(output / "articles") for f in fs]
+    per_partition = {}
+    for path in files:
+        per_partition.setdefault(os.path.dirname(path), []).append(os.path.basename(path))
+    assert len(per_partition) == 3
+    assert all(1 <= len(names) <= 2 and all(n.startswith("part-") and n.endswith(".parquet") for n in names)
+               for names in per_partition.values())

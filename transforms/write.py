@@ -27,9 +27,9 @@ from schemas.tables import PARTITION_COLUMN
 
 ROW_GROUP_ROWS = 64_000  # several row groups per big file let DuckDB read it in parallel
 COMPRESSION = "zstd"
-# A bundle writer holds at most this much of its rows before writing a row group,
-# whatever the number of partitions: article rows carry whole texts.
-MAX_BUFFERED_BYTES = 32 * 2**20
+# A bundle writer holds at most about this much of its rows before writing a row
+# group, whatever the number of partitions: article rows carry whole texts.
+MAX_BUFFERED_BYTES = 16 * 2**20
 
 
 def partition_path(output_dir: str, table_name: str, partition: str) -> str:
@@ -120,8 +120,9 @@ class WriteTable(beam.PTransform):
 
 
 def approximate_size(row: dict) -> int:
-    """Bytes a row holds, roughly: its strings and lists plus a word per field."""
-    return sum(len(v) if isinstance(v, (str, bytes, list)) else 8 for v in row.values()) + 8 * len(row)
+    """Bytes a row holds in Python, roughly: its strings and lists, plus the dict
+    entry and object of each field."""
+    return sum(len(v) for v in row.values() if isinstance(v, (str, bytes, list))) + 96 * len(row)
 
 
 def temporary_file_name(run_id: str) -> str:
