@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 from schemas.duckdb_views import open_output  # noqa: E402
 from schemas.tables import ENTITIES  # noqa: E402
-from transforms.write import file_schema, part_file_name, partition_path, write_partition  # noqa: E402
+from transforms.write import PartitionFiles, commit_files, file_schema, partition_path  # noqa: E402
 
 TOP_ENTITIES_PER_DAY = """
 SELECT date, canonical, n FROM (
@@ -41,20 +41,27 @@ def entity_rows(rng, article_index: int, day: str, run_id: str, names: list, cum
 
 
 def synthesise(output: str, articles: int, days: int, seed: int = 5) -> None:
+    """Entity rows of `articles` articles over `days` days, written the way a batch run
+    on two workers writes them: each worker's bundle gets articles of every day in
+    input order and streams them through the batch writer (PartitionFiles), then the
+    files are committed per partition."""
     rng = random.Random(seed)
     names = [f"Person {i} Name{i}" for i in range(5000)]
     cum_weights = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(names))))
     first = date(2026, 1, 5)
-    per_day = articles // days
-    for day_index in range(days):
-        day = (first + timedelta(days=day_index)).isoformat()
-        for worker in range(2):
-            run_id = f"bench-worker{worker}"
-            rows = (row for a in range(per_day // 2)
-                    for row in entity_rows(rng, day_index * per_day + worker * per_day // 2 + a, day,
-                                           run_id, names, cum_weights))
-            write_partition(rows, file_schema(ENTITIES), partition_path(output, "entities", day),
-                            part_file_name(run_id))
+    run_id = "bench"
+    folder_of = lambda day: partition_path(output, "entities", day)  # noqa: E731
+    bundles = [PartitionFiles(file_schema(ENTITIES), folder_of, run_id) for _ in range(2)]
+    for index in range(articles):
+        day = (first + timedelta(days=rng.randrange(days))).isoformat()
+        for row in entity_rows(rng, index, day, run_id, names, cum_weights):
+            bundles[index % 2].add(day, row)
+    temporary = {}
+    for bundle in bundles:
+        for day, path in bundle.close():
+            temporary.setdefault(day, []).append(path)
+    for day, paths in temporary.items():
+        commit_files(folder_of(day), run_id, paths)
 
 
 def timed(con, sql: str, repeats: int = 5) -> float:

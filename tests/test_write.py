@@ -52,16 +52,27 @@ def all_files(root):
 
 
 def test_partition_files_bound_what_they_buffer(tmp_path):
-    rows = reject_rows(300, T1) + reject_rows(200, T2)
+    rows = reject_rows(3000, T1) + reject_rows(2000, T2)
     files = PartitionFiles(file_schema(REJECTS), lambda part: str(tmp_path / part), "run1", max_bytes=20_000)
     for row in rows:
         files.add(row["date"], row)
-        assert files.buffered_bytes <= 20_000
+        assert files.buffered_bytes <= 20_000 and all(len(held) <= 500 for held in files.rows.values())
     written = files.close()
     assert [partition for partition, _ in written] == ["2026-03-01", "2026-03-02"]
     assert all(os.path.basename(path).startswith(".part-run1-") for _, path in written)
     first = pq.ParquetFile(written[0][1])
-    assert first.metadata.num_rows == 300 and first.metadata.num_row_groups > 1  # flushed as it went
+    assert first.metadata.num_rows == 3000 and first.metadata.num_row_groups > 1  # written as it went
+
+
+def test_partition_files_make_big_row_groups_from_small_batches(tmp_path):
+    rows = [row for day in range(3) for row in reject_rows(1500, datetime(2026, 3, 1 + day, 12, tzinfo=timezone.utc))]
+    files = PartitionFiles(file_schema(REJECTS), lambda part: str(tmp_path / part), "run1")
+    for i in range(1500):                                   # the days interleaved, as inputs come
+        for day in range(3):
+            files.add(rows[day * 1500 + i]["date"], rows[day * 1500 + i])
+    for _, path in files.close():
+        metadata = pq.ParquetFile(path).metadata
+        assert metadata.num_rows == 1500 and metadata.num_row_groups == 1
 
 
 def test_commit_renames_is_idempotent_and_drops_failed_attempts(tmp_path):

@@ -27,9 +27,11 @@ from schemas.tables import PARTITION_COLUMN
 
 ROW_GROUP_ROWS = 64_000  # several row groups per big file let DuckDB read it in parallel
 COMPRESSION = "zstd"
-# A bundle writer holds at most about this much of its rows before writing a row
+# A bundle writer holds at most about this much Arrow data before writing a row
 # group, whatever the number of partitions: article rows carry whole texts.
-MAX_BUFFERED_BYTES = 16 * 2**20
+MAX_BUFFERED_BYTES = 32 * 2**20
+# ... and turns Python rows into Arrow batches this many (or this many bytes) at a time.
+ARROW_BATCH_ROWS, ARROW_BATCH_BYTES = 500, 2**20
 
 
 def partition_path(output_dir: str, table_name: str, partition: str) -> str:
@@ -137,30 +139,47 @@ def committed_file_name(run_id: str, index: int) -> str:
 class PartitionFiles:
     """One bundle's open files, one per partition, fed row by row.
 
-    Rows are buffered per partition and written as a row group when a partition
-    has ROW_GROUP_ROWS of them or all buffers together pass max_bytes (then the
-    biggest buffer goes first), so memory stays bounded whatever the input.
+    Rows become Arrow record batches a few hundred at a time (columnar: several
+    times smaller than the Python dicts), kept per partition and written as one
+    row group when a partition has ROW_GROUP_ROWS of them, or when all partitions
+    together hold more than max_bytes of Arrow data (then the biggest goes first).
+    Memory stays bounded whatever the input, and row groups stay large.
     """
 
     def __init__(self, schema: pa.Schema, folder_of, run_id: str, max_bytes: int = MAX_BUFFERED_BYTES):
         self.schema, self.folder_of, self.run_id, self.max_bytes = schema, folder_of, run_id, max_bytes
-        self.buffers, self.sizes, self.writers, self.paths = {}, {}, {}, {}
-        self.buffered_bytes = 0
+        self.rows, self.row_bytes = {}, {}          # partition -> Python rows not yet converted
+        self.batches, self.batch_rows, self.batch_bytes = {}, {}, {}  # partition -> Arrow batches
+        self.writers, self.paths = {}, {}
+        self.buffered_bytes = 0                     # Arrow bytes held, all partitions
 
     def add(self, partition: str, row: dict) -> None:
-        self.buffers.setdefault(partition, []).append(row)
-        size = approximate_size(row)
-        self.sizes[partition] = self.sizes.get(partition, 0) + size
-        self.buffered_bytes += size
-        if len(self.buffers[partition]) >= ROW_GROUP_ROWS:
-            self.flush(partition)
-        while self.buffered_bytes > self.max_bytes:
-            self.flush(max(self.sizes, key=self.sizes.get))
+        self.rows.setdefault(partition, []).append(row)
+        self.row_bytes[partition] = self.row_bytes.get(partition, 0) + approximate_size(row)
+        if len(self.rows[partition]) >= ARROW_BATCH_ROWS or self.row_bytes[partition] >= ARROW_BATCH_BYTES:
+            self.convert(partition)
 
-    def flush(self, partition: str) -> None:
-        rows = self.buffers.pop(partition, [])
-        self.buffered_bytes -= self.sizes.pop(partition, 0)
+    def convert(self, partition: str) -> None:
+        """The partition's Python rows -> one Arrow batch; write when enough is held."""
+        rows = self.rows.pop(partition, [])
+        self.row_bytes.pop(partition, None)
         if not rows:
+            return
+        batch = pa.RecordBatch.from_pylist(rows, schema=self.schema)
+        self.batches.setdefault(partition, []).append(batch)
+        self.batch_rows[partition] = self.batch_rows.get(partition, 0) + batch.num_rows
+        self.batch_bytes[partition] = self.batch_bytes.get(partition, 0) + batch.nbytes
+        self.buffered_bytes += batch.nbytes
+        if self.batch_rows[partition] >= ROW_GROUP_ROWS:
+            self.write_row_group(partition)
+        while self.buffered_bytes > self.max_bytes:
+            self.write_row_group(max(self.batch_bytes, key=self.batch_bytes.get))
+
+    def write_row_group(self, partition: str) -> None:
+        batches = self.batches.pop(partition, [])
+        self.batch_rows.pop(partition, None)
+        self.buffered_bytes -= self.batch_bytes.pop(partition, 0)
+        if not batches:
             return
         if partition not in self.writers:
             folder = self.folder_of(partition)
@@ -170,13 +189,15 @@ class PartitionFiles:
             handle = FileSystems.create(path)
             self.paths[partition] = path
             self.writers[partition] = (handle, pq.ParquetWriter(handle, self.schema, compression=COMPRESSION))
-        self.writers[partition][1].write_table(pa.Table.from_pylist(rows, schema=self.schema),
+        self.writers[partition][1].write_table(pa.Table.from_batches(batches, schema=self.schema),
                                                row_group_size=ROW_GROUP_ROWS)
 
     def close(self) -> list[tuple[str, str]]:
-        """Write what is buffered, close every file; (partition, temporary path) of each."""
-        for partition in list(self.buffers):
-            self.flush(partition)
+        """Write what is held, close every file; (partition, temporary path) of each."""
+        for partition in list(self.rows):
+            self.convert(partition)
+        for partition in list(self.batches):
+            self.write_row_group(partition)
         for handle, writer in self.writers.values():
             writer.close()
             handle.close()
