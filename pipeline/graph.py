@@ -30,10 +30,10 @@ from transforms.write import WriteTableInBundles
 
 
 def read_files(p: beam.Pipeline, label: str, opts, feed_files, started_at):
-    """(parsed articles, read and parse rejects) of the input files."""
+    """(parsed articles, [read rejects, parse rejects]) of the input files."""
     raw, read_rejects = p | f"Read{label}" >> ReadInputs(opts.input, feed_files, started_at)
     parsed, parse_rejects = raw | f"Parse{label}" >> Parse()
-    return parsed, (read_rejects, parse_rejects) | f"FileRejects{label}" >> beam.Flatten()
+    return parsed, [read_rejects, parse_rejects]
 
 
 def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at) -> None:
@@ -47,7 +47,7 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at) -> None:
     parsed_files, file_rejects = read_files(p, "", opts, feed_files, started_at)
     # Inputs are counted where they pass, not through a Flatten: that would hold them all.
     parsed_files = parsed_files | "CountFileInputs" >> count("inputs")
-    input_rejects = [file_rejects, p | "FeedListRejects" >> beam.Create(list_rejects)]
+    input_rejects = [*file_rejects, p | "FeedListRejects" >> beam.Create(list_rejects)]
     fetched = []
     if feed_urls:
         feeds = p | "FetchFeeds" >> FetchFeedsFromState(feed_urls, opts.output, config)
@@ -83,7 +83,7 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at) -> None:
 
     # Pass 2: the articles again, as decided, streamed through NLP into the tables.
     if reread_files:
-        parsed_again, _same_rejects = read_files(p, "Again", opts, feed_files, started_at)
+        parsed_again, _ = read_files(p, "Again", opts, feed_files, started_at)  # rejects counted in pass 1
         kept_articles.append(parsed_again | "FinalizeAgain" >> beam.Map(finalize_article, run_id, started_at))
     # One branch is fused whole; with fetched feeds too, the Flatten holds the articles.
     decided = ((*kept_articles,) | "ArticlesToWrite" >> beam.Flatten()

@@ -365,12 +365,6 @@ def choose_winner(metas) -> tuple:
     return min(metas, key=winner_key)
 
 
-def article_signature(article: dict):
-    """(hashes uint32[], minhash uint32[NUM_PERM]) of an article's text."""
-    h = shingle_hashes(article.get("text"))
-    return h, minhash(h)
-
-
 def uint32s(value) -> np.ndarray:
     """Hashes kept as little-endian bytes (key rows) or as a list (stored rows)."""
     if isinstance(value, (bytes, bytearray)):

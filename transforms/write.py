@@ -93,14 +93,21 @@ def file_schema(table) -> pa.Schema:
     return table.schema.remove(table.schema.get_field_index(PARTITION_COLUMN))
 
 
-class WritePartitionFn(beam.DoFn):
+class TableFilesFn(beam.DoFn):
+    """A DoFn writing files of one table of one run under output_dir."""
+
     def __init__(self, table, output_dir: str, run_id: str):
         self.table, self.output_dir, self.run_id = table, output_dir, run_id
 
+    def folder(self, partition: str) -> str:
+        return partition_path(self.output_dir, self.table.name, partition)
+
+
+class WritePartitionFn(TableFilesFn):
     def process(self, keyed_rows, window=beam.DoFn.WindowParam):
         partition, rows = keyed_rows
-        folder = partition_path(self.output_dir, self.table.name, partition)
-        path = write_partition(rows, file_schema(self.table), folder, part_file_name(self.run_id, window))
+        path = write_partition(rows, file_schema(self.table), self.folder(partition),
+                               part_file_name(self.run_id, window))
         if path:
             yield path
 
@@ -232,16 +239,11 @@ def commit_files(partition_folder: str, run_id: str, temporary_paths) -> list[st
     return committed
 
 
-class WriteBundleFilesFn(beam.DoFn):
+class WriteBundleFilesFn(TableFilesFn):
     """Rows -> one temporary file per partition per bundle; emits (partition, path)."""
 
-    def __init__(self, table, output_dir: str, run_id: str):
-        self.table, self.output_dir, self.run_id = table, output_dir, run_id
-
     def start_bundle(self):
-        table, output_dir = self.table, self.output_dir
-        self.files = PartitionFiles(file_schema(table), lambda part: partition_path(output_dir, table.name, part),
-                                    self.run_id)
+        self.files = PartitionFiles(file_schema(self.table), self.folder, self.run_id)
 
     def process(self, row):
         self.files.add(row[PARTITION_COLUMN], row)
@@ -251,22 +253,15 @@ class WriteBundleFilesFn(beam.DoFn):
             yield GlobalWindows.windowed_value((partition, path))
 
 
-class CommitFilesFn(beam.DoFn):
-    def __init__(self, table, output_dir: str, run_id: str):
-        self.table, self.output_dir, self.run_id = table, output_dir, run_id
-
+class CommitFilesFn(TableFilesFn):
     def process(self, partition_and_paths):
         partition, paths = partition_and_paths
-        yield from commit_files(partition_path(self.output_dir, self.table.name, partition), self.run_id, paths)
+        yield from commit_files(self.folder(partition), self.run_id, paths)
 
 
-class WriteTableInBundles(beam.PTransform):
+class WriteTableInBundles(WriteTable):
     """Rows of one table (dicts with its columns) -> Parquet files, streamed per
     bundle; outputs the committed paths. Batch (global window) only."""
-
-    def __init__(self, table, output_dir: str, run_id: str):
-        super().__init__()
-        self.table, self.output_dir, self.run_id = table, output_dir, run_id
 
     def expand(self, rows):
         return (
