@@ -26,22 +26,49 @@ ROLES = ("the mayor,the chief executive,a spokesperson,the finance minister,the 
 TOPICS = ("budget,strike,flood barrier,rail line,hospital wing,housing plan,stadium,wind farm,"
           "water prices,school closures,port expansion,data centre").split(",")
 VERBS = "said,told reporters,added,explained,warned,argued,insisted".split(",")
+# Word lists for the filler and quote grammar. Unrelated real news stories share
+# almost no 5-word runs (25 quotes-dev articles: mean shingle Jaccard 0.000, p99
+# 0.002); a few fixed sentence templates made every pair of stories share about 9%
+# of their shingles, so content words are drawn from lists large enough that two
+# stories rarely repeat a 5-word run (tests/test_bench_smoke.py checks the mean).
 SUBJECTS = ("the council", "the regional authority", "the board", "local businesses", "residents",
             "the opposition", "engineers", "the auditors", "union members", "school leaders",
-            "the transport agency", "shop owners", "farmers", "the hospital trust", "campaigners")
-VERBS_WRITER = ("approved", "questioned", "delayed", "reviewed", "criticised", "welcomed", "funded",
-                "rejected", "amended", "postponed", "defended", "examined", "expanded", "cut")
-OBJECTS = ("the spending plan", "a revised timetable", "the consultation report", "three new contracts",
-           "the safety review", "an emergency grant", "the draft budget", "plans for a new depot",
-           "the ticket price rise", "a pilot scheme", "the land sale", "the repair programme")
+            "the transport agency", "shop owners", "farmers", "the hospital trust", "campaigners",
+            "the planning committee", "tenants", "the fire service", "commuters", "the regulator",
+            "parents", "the harbour master", "inspectors", "the treasury", "volunteers", "landlords")
+VERBS_WRITER = ("approved approved questioned delayed reviewed criticised welcomed funded rejected amended "
+                "postponed defended examined expanded cut published challenged scrapped revived endorsed "
+                "doubled halved audited blocked drafted signed disputed extended paused costed tested "
+                "launched shelved unveiled backed opposed revised leaked cleared contested").split()
+VERBS_BASE = ("build fund close protect review publish cut raise delay finish repair replace expand "
+              "explain reopen defend scrap test measure share restore simplify train hire sell "
+              "insure heat staff clean redesign relocate").split()
+ADJECTIVES = ("new revised costly temporary permanent regional national modest ambitious delayed "
+              "controversial unpopular popular detailed rushed overdue cheaper larger smaller safer "
+              "greener older rural coastal northern southern local annual quarterly emergency "
+              "independent joint private public hidden fixed variable draft final interim").split()
+NOUNS = ("budget contract timetable report grant depot scheme programme survey audit tender licence "
+         "tariff subsidy loan levy bridge tunnel road bus tram ferry pier school clinic library "
+         "pool park market warehouse landfill reservoir pipeline substation turbine battery sensor "
+         "camera crossing junction car park cycle lane flood wall sea wall allotment playground "
+         "shelter hostel kitchen canteen archive museum theatre stadium pitch roof boiler lift "
+         "ward pharmacy ambulance station fleet route fare pension payroll rota lease mortgage "
+         "rent deposit permit inquiry appeal petition ballot motion amendment deadline target "
+         "forecast deficit surplus reserve fund bond dividend fine penalty refund").split()
+PREPOSITIONS = ("for", "on", "near", "behind", "beside", "against", "without", "across", "under",
+                "around", "after", "before", "despite", "alongside")
+PLACES = ("the north of the city", "the river", "the district", "three villages", "the coast road",
+          "the old market site", "the industrial estate", "downtown", "the eastern suburbs",
+          "the ring road", "the university campus", "the docks", "the hill farms", "the bus station",
+          "the west bank", "the former barracks", "the marina", "the county border")
 WHEN = ("on Monday", "last week", "in March", "after a long debate", "late on Thursday", "this spring",
-        "before the summer recess", "at a packed meeting", "earlier this year", "in a closed session")
-PLACES = ("in the north of the city", "near the river", "across the district", "in three villages",
-          "along the coast road", "at the old market site", "in the industrial estate", "downtown")
-QUOTE_LINES = ("We have done the work and the numbers add up|Nobody should pretend this will be easy|"
-               "This is the right decision for the next generation|We will keep listening to residents|"
-               "The costs are simply not credible|Every week of delay costs us money|"
-               "I have never seen support like this in twenty years|We were not consulted at any stage").split("|")
+        "before the summer recess", "at a packed meeting", "earlier this year", "in a closed session",
+        "on Friday evening", "in January", "during the election", "in the autumn", "two years ago",
+        "by next winter", "within a month", "overnight", "at dawn", "over the weekend")
+LINKS = ("a move worth", "at a cost of", "saving about", "adding", "covering", "losing", "raising",
+         "borrowing", "spending", "recovering")
+MODALS = ("we will", "we cannot", "they should", "nobody can", "I would", "the city must",
+          "we have to", "people deserve to", "you cannot", "we never wanted to")
 CREDITS = ("(Wire) — ", "HARBOURLINE (NB) - ", "")
 BOILERPLATE = ("Read more: our full coverage of the region.", "Share this article on social media.",
                "Sign up for our morning newsletter.")
@@ -55,8 +82,19 @@ def organisation(rng) -> str:
     return f"{rng.choice(ORG_HEADS)} {rng.choice(ORG_TAILS)}"
 
 
+def noun_phrase(rng) -> str:
+    return f"the {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}"
+
+
+def quote_line(rng) -> str:
+    """What a speaker says: a generated clause, capitalised, no final stop."""
+    line = (f"{rng.choice(MODALS)} {rng.choice(VERBS_BASE)} {noun_phrase(rng)} "
+            f"{rng.choice(PREPOSITIONS)} {rng.choice(PLACES)}")
+    return line[0].upper() + line[1:]
+
+
 def quote_paragraph(rng, speaker: str, org: str) -> str:
-    line, other = rng.sample(QUOTE_LINES, 2)
+    line, other = quote_line(rng), quote_line(rng)
     style = rng.randrange(8)
     surname = speaker.split()[-1]
     if style == 0:
@@ -77,11 +115,16 @@ def quote_paragraph(rng, speaker: str, org: str) -> str:
 
 
 def filler_sentence(rng) -> str:
-    """Slots filled at random (and numbers), so distinct stories share few 5-word runs."""
+    """Slots filled at random from large lists (and numbers), so distinct stories
+    share few 5-word runs."""
     amount = f"{rng.randint(2, 950)} {rng.choice(('million', 'thousand'))} {rng.choice(('euros', 'pounds', 'dollars'))}"
-    return (f"{rng.choice(SUBJECTS).capitalize()} {rng.choice(VERBS_WRITER)} {rng.choice(OBJECTS)} "
-            f"{rng.choice(PLACES)} {rng.choice(WHEN)}, {rng.choice(('a move worth', 'at a cost of', 'saving about', 'adding'))} "
-            f"{amount} to {rng.choice(('the budget', 'this year', 'the plan', 'the total'))}")
+    if rng.random() < 0.5:
+        return (f"{rng.choice(SUBJECTS).capitalize()} {rng.choice(VERBS_WRITER)} {noun_phrase(rng)} "
+                f"{rng.choice(PREPOSITIONS)} {rng.choice(PLACES)} {rng.choice(WHEN)}, {rng.choice(LINKS)} "
+                f"{amount} {rng.choice(PREPOSITIONS)} {noun_phrase(rng)}")
+    return (f"{noun_phrase(rng).capitalize()} {rng.choice(PREPOSITIONS)} {rng.choice(PLACES)} was "
+            f"{rng.choice(VERBS_WRITER)} by {rng.choice(SUBJECTS)} {rng.choice(WHEN)}, and {rng.choice(SUBJECTS)} "
+            f"{rng.choice(VERBS_WRITER)} {noun_phrase(rng)} {rng.choice(PREPOSITIONS)} {amount}")
 
 
 def filler_paragraph(rng) -> str:

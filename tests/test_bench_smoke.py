@@ -1,5 +1,7 @@
 """A small run of `make bench`: it runs end to end and its numbers are sane (not a speed test)."""
+import itertools
 import json
+import statistics
 import sys
 
 from conftest import REPO
@@ -7,6 +9,7 @@ from conftest import REPO
 sys.path.insert(0, str(REPO / "bench"))
 import corpus  # noqa: E402
 import run_bench  # noqa: E402
+from transforms.near_duplicates import shingles  # noqa: E402
 
 
 def test_corpus_is_deterministic_with_realistic_lengths():
@@ -16,6 +19,27 @@ def test_corpus_is_deterministic_with_realistic_lengths():
     assert min(lengths) >= 300 and max(lengths) <= 1700
     assert any(a["title"].startswith("UPDATE:") for a in first)  # near-duplicate copies
     assert len({a["published"][:10] for a in first}) > 10        # dates over weeks
+
+
+def jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b)
+
+
+def test_distinct_stories_share_few_five_word_runs_like_real_news():
+    # Unrelated real stories share almost no 5-word shingles (quotes-dev: mean 0.000);
+    # a corpus whose stories overlap makes LSH candidates grow with N squared.
+    stories = [shingles(a["text"]) for a in corpus.generate(40, seed=5, near_dup_share=0)]
+    overlaps = [jaccard(a, b) for a, b in itertools.combinations(stories, 2)]
+    assert statistics.mean(overlaps) < 0.02 and max(overlaps) < 0.08
+
+
+def test_near_copies_stay_near_duplicates():
+    articles = corpus.generate(80, seed=5)
+    copies = [a for a in articles if a["title"].startswith("UPDATE:")]
+    assert copies
+    for copy in copies:
+        original = next(a for a in articles if a["title"] == copy["title"][len("UPDATE: "):])
+        assert jaccard(shingles(copy["text"]), shingles(original["text"])) > 0.6
 
 
 def test_bench_smoke_prints_sane_figures(tmp_path, capsys):

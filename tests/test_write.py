@@ -1,5 +1,5 @@
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import apache_beam as beam
 import duckdb
@@ -8,7 +8,8 @@ import pyarrow.parquet as pq
 from conftest import MULTI_WORKER_ARGS, beam_pipeline
 from schemas.tables import REJECTS
 from transforms.rejects import finalize_reject, make_reject
-from transforms.write import (PartitionFiles, WriteTable, WriteTableInBundles, commit_files, file_schema,
+from transforms.write import (MAX_PYTHON_BYTES, PartitionFiles, WriteTable, WriteTableInBundles, approximate_size,
+                              commit_files, file_schema,
                               write_partition)
 
 T1 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
@@ -62,6 +63,22 @@ def test_partition_files_bound_what_they_buffer(tmp_path):
     assert all(os.path.basename(path).startswith(".part-run1-") for _, path in written)
     first = pq.ParquetFile(written[0][1])
     assert first.metadata.num_rows == 3000 and first.metadata.num_row_groups > 1  # written as it went
+
+
+def test_partition_files_bound_python_rows_over_many_partitions(tmp_path):
+    # 200 dates, rows carrying 20 KB each: no partition reaches its own batch size,
+    # so only the bound over all partitions keeps the Python rows from piling up.
+    days = [datetime(2026, 1, 1, 12, tzinfo=timezone.utc) + timedelta(days=d) for d in range(200)]
+    rows = [{**row, "detail": "x" * 20_000} for _ in range(5) for day in days for row in reject_rows(1, day)]
+    files = PartitionFiles(file_schema(REJECTS), lambda part: str(tmp_path / part), "run1")
+    assert len(rows) * approximate_size(rows[0]) > 4 * MAX_PYTHON_BYTES
+    for row in rows:
+        files.add(row["date"], row)
+        assert files.python_bytes == sum(files.row_bytes.values()) <= MAX_PYTHON_BYTES
+    written = files.close()
+    assert len(written) == 200
+    assert sum(pq.ParquetFile(path).metadata.num_rows for _, path in written) == len(rows)
+    assert all(pq.ParquetFile(path).metadata.num_row_groups == 1 for _, path in written)
 
 
 def test_partition_files_make_big_row_groups_from_small_batches(tmp_path):

@@ -30,8 +30,11 @@ COMPRESSION = "zstd"
 # A bundle writer holds at most about this much Arrow data before writing a row
 # group, whatever the number of partitions: article rows carry whole texts.
 MAX_BUFFERED_BYTES = 32 * 2**20
-# ... and turns Python rows into Arrow batches this many (or this many bytes) at a time.
+# ... and turns Python rows into Arrow batches this many (or this many bytes) at a time,
+# per partition; the Python rows of all partitions together stay under MAX_PYTHON_BYTES
+# (rows spread over many dates would otherwise all wait in Python until the bundle ends).
 ARROW_BATCH_ROWS, ARROW_BATCH_BYTES = 500, 2**20
+MAX_PYTHON_BYTES = 4 * 2**20
 
 
 def partition_path(output_dir: str, table_name: str, partition: str) -> str:
@@ -129,9 +132,11 @@ class WriteTable(beam.PTransform):
 
 
 def approximate_size(row: dict) -> int:
-    """Bytes a row holds in Python, roughly: its strings and lists, plus the dict
-    entry and object of each field."""
-    return sum(len(v) for v in row.values() if isinstance(v, (str, bytes, list))) + 96 * len(row)
+    """Bytes a row holds in Python, roughly: its strings, plus a slot and an object
+    per list item (a signature's 512 hashes are ints), plus the dict entry and
+    object of each field."""
+    return (sum(len(v) for v in row.values() if isinstance(v, (str, bytes)))
+            + sum(40 * len(v) for v in row.values() if isinstance(v, list)) + 96 * len(row))
 
 
 def temporary_file_name(run_id: str) -> str:
@@ -156,20 +161,25 @@ class PartitionFiles:
     def __init__(self, schema: pa.Schema, folder_of, run_id: str, max_bytes: int = MAX_BUFFERED_BYTES):
         self.schema, self.folder_of, self.run_id, self.max_bytes = schema, folder_of, run_id, max_bytes
         self.rows, self.row_bytes = {}, {}          # partition -> Python rows not yet converted
+        self.python_bytes = 0                       # their approximate size, all partitions
         self.batches, self.batch_rows, self.batch_bytes = {}, {}, {}  # partition -> Arrow batches
         self.writers, self.paths = {}, {}
         self.buffered_bytes = 0                     # Arrow bytes held, all partitions
 
     def add(self, partition: str, row: dict) -> None:
+        size = approximate_size(row)
         self.rows.setdefault(partition, []).append(row)
-        self.row_bytes[partition] = self.row_bytes.get(partition, 0) + approximate_size(row)
+        self.row_bytes[partition] = self.row_bytes.get(partition, 0) + size
+        self.python_bytes += size
         if len(self.rows[partition]) >= ARROW_BATCH_ROWS or self.row_bytes[partition] >= ARROW_BATCH_BYTES:
             self.convert(partition)
+        while self.python_bytes > MAX_PYTHON_BYTES:
+            self.convert(max(self.row_bytes, key=self.row_bytes.get))
 
     def convert(self, partition: str) -> None:
         """The partition's Python rows -> one Arrow batch; write when enough is held."""
         rows = self.rows.pop(partition, [])
-        self.row_bytes.pop(partition, None)
+        self.python_bytes -= self.row_bytes.pop(partition, 0)
         if not rows:
             return
         batch = pa.RecordBatch.from_pylist(rows, schema=self.schema)
