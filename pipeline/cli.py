@@ -67,13 +67,15 @@ def run_command(argv: list[str]) -> int:
 
     from pipeline.options import NewsbeamOptions
     from pipeline.run import feed_outcomes, run_batch
-    from pipeline.runners import LOCAL_BATCH_RUNNER
+    from pipeline.runners import LOCAL_BATCH_RUNNER, use_local_memory_settings
 
     options = NewsbeamOptions(argv)
     opts = options.view_as(NewsbeamOptions)
     check_run_arguments(opts)
     if not options.view_as(StandardOptions).runner:
         options.view_as(StandardOptions).runner = LOCAL_BATCH_RUNNER
+    if options.view_as(StandardOptions).runner in (LOCAL_BATCH_RUNNER, "DirectRunner"):
+        use_local_memory_settings()
     started_at = datetime.now(timezone.utc)
     summary = run_batch(options, opts.run_id or new_run_id(started_at), started_at)
     for line in feed_outcomes(opts.output, summary.run_id):

@@ -4,6 +4,8 @@
 It works on key rows (`near_duplicates.article_key`: ids, URL, hash, dates and
 the text's signature, no text), so the shuffles it needs stay small; the
 decisions it makes are then applied to the articles themselves (ApplyDecisions).
+The signature (sketch and MinHash, about 85% of a key row) is only needed from the
+URL step on: the steps before it shuffle key rows without it.
 
 Each step groups by a key together with the compact signatures earlier runs
 stored (a PCollection, never a side input), so nothing is compared all-to-all
@@ -107,6 +109,43 @@ def key_by(field: str):
     return lambda row: (row[field], row)
 
 
+SIGNATURE_FIELDS = ("sketch", "minhash")
+
+
+def without_signature(row: dict) -> dict:
+    """A key row (or stored signature) without its sketch and MinHash."""
+    return {name: value for name, value in row.items() if name not in SIGNATURE_FIELDS}
+
+
+def keyed_signature(row: dict) -> tuple:
+    """(article_id, the row's sketch and MinHash)."""
+    return row["article_id"], {name: row.get(name) for name in SIGNATURE_FIELDS}
+
+
+def with_signature(grouped):
+    """Rows of one article_id, with the signature of that id put back."""
+    _, groups = grouped
+    signature = next(iter(groups["signature"]), None)
+    for row in groups["row"]:
+        yield {**row, **signature} if signature is not None else row
+
+
+class RestoreSignatures(beam.PTransform):
+    """Key rows without their signature -> the same rows with it, from (article_id,
+    signature) pairs."""
+
+    def __init__(self, signatures):
+        super().__init__()
+        self.signatures = signatures
+
+    def expand(self, rows):
+        return (
+            {"row": rows | "KeyById" >> beam.Map(key_by("article_id")), "signature": self.signatures}
+            | "GroupById" >> beam.CoGroupByKey()
+            | "WithSignature" >> beam.FlatMap(with_signature)
+        )
+
+
 class SkipAlreadyIngested(beam.PTransform):
     """Articles whose id is already stored, or seen twice, are skipped: a rerun adds
     no rows. Returns (kept, skipped)."""
@@ -156,7 +195,9 @@ def is_duplicate(row: dict) -> bool:
 
 
 class Deduplicate(beam.PTransform):
-    """Key rows of articles -> (winners, duplicates, skipped) key rows.
+    """Key rows of articles -> (winners, duplicates, skipped) key rows; winners keep
+    their signatures (the signatures table is written from them), duplicates and
+    skipped rows have none.
 
     Duplicates are written (pointing at their winner); skipped rows (stored
     already) are only counted. `stored_ids`: article_id rows of every stored
@@ -169,14 +210,22 @@ class Deduplicate(beam.PTransform):
 
     def expand(self, articles):
         signatures, threshold = self.stored_signatures, self.near_threshold
-        unseen, skipped = articles | "SkipAlreadyIngested" >> SkipAlreadyIngested(self.stored_ids)
+        article_signatures = articles | "Signatures" >> beam.Map(keyed_signature)
+        slim = articles | "WithoutSignatures" >> beam.Map(without_signature)
+        unseen, skipped = slim | "SkipAlreadyIngested" >> SkipAlreadyIngested(self.stored_ids)
         after_content, by_content = unseen | "SameContent" >> GroupAndSplit(
-            "content_hash", signatures, split_winner, REASON_CONTENT)
-        after_url, by_url = after_content | "SameUrl" >> GroupAndSplit(
-            "canonical_url", signatures, split_revisions, threshold)
+            "content_hash", signatures | "StoredWithoutSignatures" >> beam.Map(without_signature),
+            split_winner, REASON_CONTENT)
+        after_url, by_url = (
+            after_content
+            | "RestoreSignatures" >> RestoreSignatures(article_signatures)
+            | "SameUrl" >> GroupAndSplit("canonical_url", signatures, split_revisions, threshold))
         marked = after_url | "NearDuplicates" >> MarkNearDuplicates(threshold, existing=signatures)
         split = marked | "SplitNear" >> beam.Partition(lambda row, _: int(is_duplicate(row)), 2)
-        duplicates = (by_content, by_url, split[1]) | "AllDuplicates" >> beam.Flatten()
+        # Duplicates only point at their winner: their signatures are not needed further.
+        duplicates = ((by_content, by_url | "UrlDuplicatesSlim" >> beam.Map(without_signature),
+                       split[1] | "NearDuplicatesSlim" >> beam.Map(without_signature))
+                      | "AllDuplicates" >> beam.Flatten())
         return (
             split[0] | "CountWinners" >> count("articles"),
             duplicates | "CountDuplicates" >> count("duplicates", by="duplicate_reason"),
@@ -212,6 +261,7 @@ class ApplyDecisions(beam.PTransform):
         self.winners, self.duplicates = winners, duplicates
 
     def expand(self, articles):
-        decisions = ((self.winners, self.duplicates) | "Decided" >> beam.Flatten()
-                     | "Decisions" >> beam.Map(decision))
+        decisions = ((self.winners | "WinnerDecisions" >> beam.Map(decision),
+                      self.duplicates | "DuplicateDecisions" >> beam.Map(decision))
+                     | "Decisions" >> beam.Flatten())
         return articles | "WithDecision" >> beam.FlatMap(with_decision, beam.pvalue.AsDict(decisions))
