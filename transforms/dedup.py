@@ -4,7 +4,7 @@
 It works on key rows (`near_duplicates.article_key`: ids, URL, hash, dates and
 the text's signature, no text), so the shuffles it needs stay small; the
 decisions it makes are then applied to the articles themselves (ApplyDecisions).
-The signature (sketch and MinHash, about 85% of a key row) is only needed from the
+The signature (sketch and MinHash, about 80% of a key row) is only needed from the
 URL step on: the steps before it shuffle key rows without it.
 
 Each step groups by a key together with the compact signatures earlier runs
