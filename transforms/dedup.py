@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 import apache_beam as beam
 
 from transforms.metrics import count
-from transforms.near_duplicates import (DEFAULT_THRESHOLD, MarkNearDuplicates, record_from_signature,
-                                        verify)
+from transforms.near_duplicates import (DEFAULT_THRESHOLD, SIGNATURE_FIELDS, MarkNearDuplicates,
+                                        record_from_signature, verify)
 
 NEW, OLD = "new", "old"
 REASON_CONTENT, REASON_URL, REASON_NEAR = "content", "url", "near"
@@ -109,9 +109,6 @@ def key_by(field: str):
     return lambda row: (row[field], row)
 
 
-SIGNATURE_FIELDS = ("sketch", "minhash")
-
-
 def without_signature(row: dict) -> dict:
     """A key row (or stored signature) without its sketch and MinHash."""
     return {name: value for name, value in row.items() if name not in SIGNATURE_FIELDS}
@@ -125,9 +122,9 @@ def keyed_signature(row: dict) -> tuple:
 def with_signature(grouped):
     """Rows of one article_id, with the signature of that id put back."""
     _, groups = grouped
-    signature = next(iter(groups["signature"]), None)
+    signature = next(iter(groups["signature"]), {})
     for row in groups["row"]:
-        yield {**row, **signature} if signature is not None else row
+        yield {**row, **signature}
 
 
 class RestoreSignatures(beam.PTransform):

@@ -398,12 +398,14 @@ def article_key(article: dict) -> dict:
     }
 
 
+SIGNATURE_FIELDS = ("sketch", "minhash")  # the hash lists of a key row or stored signature
+
+
 def compact_signature(row: dict) -> dict:
     """A stored SIGNATURES row with its hash lists as bytes, as key rows keep them:
     a list of 512 Python ints takes ten times the memory, and every stored row
     passes through the dedup shuffles of each later run."""
-    return {**row, "sketch": uint32s(row.get("sketch")).astype("<u4").tobytes(),
-            "minhash": uint32s(row.get("minhash")).astype("<u4").tobytes()}
+    return {**row, **{name: uint32s(row.get(name)).astype("<u4").tobytes() for name in SIGNATURE_FIELDS}}
 
 
 def record_from_article(article: dict) -> Record | None:
