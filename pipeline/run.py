@@ -8,9 +8,11 @@ from datetime import datetime, timezone
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import StandardOptions
 
 from pipeline.graph import build_pipeline
 from pipeline.options import NewsbeamOptions
+from pipeline.runners import LOCAL_BATCH_RUNNER, local_batch_runner
 from schemas.tables import FEED_STATE
 from transforms.metrics import counter_totals, run_inference_timings
 from transforms.stored import stored_rows
@@ -120,7 +122,8 @@ def run_stream(options, run_id: str, started_at) -> RunSummary:
 
 def run_batch(options, run_id: str, started_at) -> RunSummary:
     opts = options.view_as(NewsbeamOptions)
-    pipeline = beam.Pipeline(options=options)
+    local = options.view_as(StandardOptions).runner == LOCAL_BATCH_RUNNER
+    pipeline = beam.Pipeline(runner=local_batch_runner() if local else None, options=options)
     build_pipeline(pipeline, opts, run_id, started_at)
     result = pipeline.run()
     result.wait_until_finish()

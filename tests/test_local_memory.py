@@ -3,10 +3,13 @@ import os
 
 import apache_beam as beam
 import pyarrow as pa
-from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
+
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing.test_pipeline import TestPipeline
 
 from conftest import MULTI_WORKER_ARGS, beam_pipeline
-from pipeline.runners import LOCAL_MEMORY_SETTINGS, use_local_memory_settings
+from pipeline.runners import LOCAL_BATCH_RUNNER, LOCAL_MEMORY_SETTINGS, local_batch_runner, use_local_memory_settings
 
 
 def test_settings_fill_in_what_the_user_left_unset():
@@ -33,3 +36,38 @@ def test_worker_processes_inherit_the_settings(monkeypatch):
             assert_that(seen, equal_to([(name, value, "system") for name, value in LOCAL_MEMORY_SETTINGS.items()]))
     finally:
         pa.set_memory_pool(previous_pool)
+
+
+def held_after_a_shuffle(runner, matcher) -> None:
+    """Run 2 MB through a GroupByKey on 2 worker processes; the next stage's bundles report
+    the bytes this worker's output operations still hold when they start (before writing
+    anything: what finished stages kept), checked by matcher."""
+    class HeldOutputBytes(beam.DoFn):  # defined here: pickled by value for the worker processes
+        def start_bundle(self):
+            import gc
+
+            from apache_beam.runners.worker.bundle_processor import DataOutputOperation
+            self.held = sum(op.output_stream.size() for op in gc.get_objects() if
+                            isinstance(op, DataOutputOperation) and getattr(op, "output_stream", None) is not None)
+
+        def process(self, element):
+            yield self.held
+
+    with TestPipeline(runner=runner, options=PipelineOptions(MULTI_WORKER_ARGS)) as p:
+        held = (p | beam.Create(range(1000)) | beam.Reshuffle()
+                | beam.Map(lambda i: (i % 10, "x" * 2000)) | beam.GroupByKey()
+                | beam.ParDo(HeldOutputBytes()))
+        assert_that(held, matcher)
+
+
+def test_workers_of_the_local_runner_release_the_output_of_finished_stages():
+    def some_stage_kept_its_output(held):
+        if max(held) < 100_000:
+            raise BeamAssertException(f"expected a finished stage's output buffer, held {held}")
+
+    def nothing_kept(held):
+        if set(held) != {0}:
+            raise BeamAssertException(f"finished stages still hold output: {held}")
+
+    held_after_a_shuffle(LOCAL_BATCH_RUNNER, some_stage_kept_its_output)  # Beam's own FnApiRunner
+    held_after_a_shuffle(local_batch_runner(), nothing_kept)
