@@ -1,6 +1,6 @@
-"""How much memory Beam's local workers keep after moving data, apart from newsbeam.
+"""What Beam's local workers keep in memory after moving data: Beam's runner and newsbeam's.
 
-A plain Beam pipeline (no newsbeam code) moves N elements of 2 KB through two
+A plain Beam pipeline (no newsbeam transforms) moves N elements of 2 KB through two
 GroupByKeys and sums their sizes; a last stage, once the data are gone, reports
 from inside the process that runs it the bytes malloc has handed out and not
 had back (glibc mallinfo2) and the RSS.

@@ -1,7 +1,7 @@
-"""Imported by each Beam worker process at start-up (`--beam_plugins=pipeline.worker_plugin`,
-Beam's hook for bootstrapping workers; `newsbeam run` adds it on local runners).
+"""Imported by each Beam worker process at start-up (Beam's `beam_plugins` option, its hook
+for bootstrapping workers); newsbeam's local batch runner names it in its workers' options.
 
-Importing it is its purpose: workers then release each finished stage's output buffer
+Importing it is its purpose: the worker then releases each finished stage's output buffer
 (see pipeline.runners.release_closed_output_streams).
 """
 from pipeline.runners import release_closed_output_streams

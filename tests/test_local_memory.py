@@ -1,12 +1,12 @@
-"""Memory settings of local runs: applied unless the user set them, inherited by workers."""
+"""Memory of local runs: allocator settings applied unless the user set them and inherited by
+workers; workers that release the output buffers of finished stages."""
 import os
 
 import apache_beam as beam
 import pyarrow as pa
-from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
-
 from apache_beam.options.pipeline_options import PipelineOptions
-from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing import test_pipeline
+from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
 
 from conftest import MULTI_WORKER_ARGS, beam_pipeline
 from pipeline.runners import LOCAL_BATCH_RUNNER, LOCAL_MEMORY_SETTINGS, local_batch_runner, use_local_memory_settings
@@ -53,7 +53,7 @@ def held_after_a_shuffle(runner, matcher) -> None:
         def process(self, element):
             yield self.held
 
-    with TestPipeline(runner=runner, options=PipelineOptions(MULTI_WORKER_ARGS)) as p:
+    with test_pipeline.TestPipeline(runner=runner, options=PipelineOptions(MULTI_WORKER_ARGS)) as p:
         held = (p | beam.Create(range(1000)) | beam.Reshuffle()
                 | beam.Map(lambda i: (i % 10, "x" * 2000)) | beam.GroupByKey()
                 | beam.ParDo(HeldOutputBytes()))
