@@ -43,7 +43,8 @@ def resident_bytes() -> int:
 
 
 class ReportMemory(beam.DoFn):
-    """Writes the memory of the process it runs in, once per bundle, to a folder."""
+    """At the end of each bundle, writes the memory of the process it runs in to a file
+    named after that process."""
 
     def __init__(self, folder: str):
         self.folder = folder
