@@ -56,14 +56,14 @@ def use_local_memory_settings(environ=os.environ) -> dict:
 WORKER_PLUGIN = "pipeline.worker_plugin"  # imported by each worker at start (--beam_plugins)
 
 
-def release_closed_output_streams() -> bool:
+def release_closed_output_streams() -> None:
     """Make DataOutputOperation drop its output stream once the bundle has closed it.
-    The next bundle sets a new one before writing. Returns False when already done."""
+    The next bundle sets a new one before writing. Applying it again changes nothing."""
     from apache_beam.runners.worker.bundle_processor import DataOutputOperation
 
     finish = DataOutputOperation.finish
     if getattr(finish, "releases_output_stream", False):
-        return False
+        return
 
     def finish_and_release(self) -> None:
         finish(self)
@@ -71,7 +71,6 @@ def release_closed_output_streams() -> bool:
 
     finish_and_release.releases_output_stream = True
     DataOutputOperation.finish = finish_and_release
-    return True
 
 
 def local_batch_runner():
