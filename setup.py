@@ -23,6 +23,6 @@ setup(
         "duckdb>=1.1",
         "defusedxml>=0.7,<1",
     ],
-    extras_require={"test": ["pytest", "psutil"]},
+    extras_require={"test": ["pytest", "psutil", "hypothesis"]},
     entry_points={"console_scripts": ["newsbeam=pipeline.cli:main"]},
 )
