@@ -66,7 +66,8 @@ def run_newsbeam(corpus: str, output: str, extra: list[str]) -> dict:
     thread.join()
     if process.returncode != 0:
         raise SystemExit(f"newsbeam run failed ({process.returncode}):\n{err[-3000:]}")
-    (summary_name,) = sorted(os.listdir(os.path.join(output, "_runs")))[-1:]
+    (summary_name,) = sorted(n for n in os.listdir(os.path.join(output, "_runs"))
+                             if not n.endswith(".commit.json"))[-1:]
     with open(os.path.join(output, "_runs", summary_name)) as handle:
         summary = json.load(handle)
     return {"seconds": seconds, "peak_rss": peak["bytes"], "summary": summary, "line": out.strip()}

@@ -15,7 +15,12 @@ commands:
   extract  FILE [FILE ...]              entities and quotes of files as JSON lines (no Beam)
   stream   --feed URL [--feeds-file LIST] --output DIR [--poll-interval 60 --window 300 --duration S]
   query    --output DIR "SQL"           DuckDB over the output tables
+  check    --output DIR [--repair]      verify every stored file; --repair quarantines bad ones
+  compact  --output DIR [--table T] [--before YYYY-MM-DD]   merge each partition's files into one
 """
+
+
+EXIT_LOCKED = 75  # sysexits' EX_TEMPFAIL: another run holds the output; try again later
 
 
 class UsageError(Exception):
@@ -78,6 +83,8 @@ def run_command(argv: list[str]) -> int:
         use_local_memory_settings()
     started_at = datetime.now(timezone.utc)
     summary = run_batch(options, opts.run_id or new_run_id(started_at), started_at)
+    for line in summary.recovery:
+        print(f"recovered: {line}")
     for line in feed_outcomes(opts.output, summary.run_id):
         print(line)
     print(summary.line())
@@ -113,6 +120,8 @@ def stream_command(argv: list[str]) -> int:
         standard.runner = LOCAL_STREAM_RUNNER
     started_at = datetime.now(timezone.utc)
     summary = run_stream(options, opts.run_id or new_run_id(started_at), started_at)
+    for line in summary.recovery:
+        print(f"recovered: {line}")
     print(f"{len(feed_outcomes(opts.output, summary.run_id))} feed polls")
     print(summary.line())
     return 0 if summary.balanced else 1
@@ -138,10 +147,72 @@ def query_command(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     from schemas.duckdb_views import open_output
 
+    import duckdb
+
     if not is_remote(args.output) and not os.path.isdir(args.output):
         raise UsageError(f"output directory not found: {args.output}")
-    con = open_output(args.output)
-    print(format_table(con.execute(args.sql), args.max_rows))
+
+    def name_bad_file(path, reason):
+        print(f"newsbeam query: left out corrupt file {path} ({reason}); "
+              f"`newsbeam check --output {args.output} --repair` quarantines it", file=sys.stderr)
+
+    con = open_output(args.output, on_bad_file=name_bad_file)
+    try:
+        print(format_table(con.execute(args.sql), args.max_rows))
+    except duckdb.Error as error:  # bad SQL, or a file that fails past its footer (named in the message)
+        print(f"newsbeam query: {type(error).__name__}: {str(error).strip().splitlines()[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def output_argument(parser) -> None:
+    parser.add_argument("--output", required=True, help="A newsbeam output directory.")
+    parser.add_argument("--wait-for-lock", dest="wait_for_lock", type=float, default=0.0,
+                        help="Seconds to wait while a run writes to the output (default 0: refuse).")
+
+
+def check_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="newsbeam check", description=(
+        "Verify an output: every committed file readable and of its table's schema, each article id "
+        "once, no commit half done, no file outside every commit. Exit 0 when sound."))
+    output_argument(parser)
+    parser.add_argument("--repair", action="store_true",
+                        help="Finish or clear dead commits; move bad files to _quarantine/ (recorded).")
+    args = parser.parse_args(argv)
+    from pipeline.maintenance import check_output, repair_output
+
+    if not is_remote(args.output) and not os.path.isdir(args.output):
+        raise UsageError(f"output directory not found: {args.output}")
+    report = repair_output(args.output, args.wait_for_lock) if args.repair else check_output(args.output)
+    for line in report.repaired:
+        print(f"repaired: {line}")
+    for problem in report.problems:
+        print(problem.line())
+    print(f"{report.files_checked} files checked, {len(report.problems)} problems"
+          + (f", {len(report.repaired)} repairs" if args.repair else ""))
+    return 0 if report.clean else 1
+
+
+def compact_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="newsbeam compact", description=(
+        "Merge each partition's files (streams write one per window) into one, as one commit."))
+    from schemas.tables import TABLES
+
+    output_argument(parser)
+    parser.add_argument("--table", choices=sorted(TABLES), help="Only this table (default: all).")
+    parser.add_argument("--before", help="Only partitions dated before YYYY-MM-DD.")
+    args = parser.parse_args(argv)
+    from pipeline.maintenance import compact_output
+
+    if not is_remote(args.output) and not os.path.isdir(args.output):
+        raise UsageError(f"output directory not found: {args.output}")
+    if args.before:
+        try:
+            datetime.strptime(args.before, "%Y-%m-%d")
+        except ValueError:
+            raise UsageError(f"--before takes a date YYYY-MM-DD: {args.before}") from None
+    for line in compact_output(args.output, args.table, args.before, args.wait_for_lock):
+        print(line)
     return 0
 
 
@@ -165,18 +236,34 @@ def shorten(value, width: int = 60) -> str:
 
 
 COMMANDS = {"run": run_command, "stream": stream_command, "extract": extract_command,
-            "query": query_command}
+            "query": query_command, "check": check_command, "compact": compact_command}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # Beam logs import-time noise (missing optional GCP clients) as warnings.
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    # Beam logs a worker's exception with its traceback before re-raising it; the
+    # exception itself reaches the user (one line when it is an operator's error).
+    logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
     if not argv or argv[0] not in COMMANDS:
         print(USAGE, file=sys.stderr)
         return 2
+    from pipeline.output_lock import OutputLocked
+    from pipeline.run import OperatorError
+
     try:
         return COMMANDS[argv[0]](argv[1:])
     except UsageError as error:
         print(f"newsbeam {argv[0]}: {error}", file=sys.stderr)
         return 2
+    except OutputLocked as error:
+        print(f"newsbeam {argv[0]}: {error}", file=sys.stderr)
+        return EXIT_LOCKED
+    except OperatorError as error:
+        print(f"newsbeam {argv[0]}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"newsbeam {argv[0]}: interrupted; nothing of this run was committed "
+              "(the next run clears what it left)", file=sys.stderr)
+        return 130

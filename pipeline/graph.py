@@ -9,6 +9,10 @@
 Feeds and pages fetched over HTTP are not fetched twice (the server may answer
 differently): those articles are kept from pass 1 instead.
 
+Every table is written under the run's staging folder; pipeline/run.py commits
+it when the pipeline has finished (transforms/commit.py), so a run that dies
+leaves nothing a reader or a later run can see.
+
 Only wiring lives here; each stage is a composite PTransform in transforms/.
 """
 import apache_beam as beam
@@ -16,6 +20,7 @@ import apache_beam as beam
 from pipeline.options import fetch_config
 from schemas.tables import FEED_STATE, REJECTS, SIGNATURES
 from transforms.articles import finalize_article
+from transforms.commit import staging_dir
 from transforms.dedup import ApplyDecisions, Deduplicate
 from transforms.feed_lists import feed_sources
 from transforms.fetch import FetchArticlePages, FetchFeedsFromState, finalize_feed_state
@@ -39,6 +44,7 @@ def read_files(p: beam.Pipeline, label: str, opts, feed_files, started_at):
 def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at) -> None:
     """Add newsbeam's stages to `p` for the inputs and output in `opts` (NewsbeamOptions)."""
     config = fetch_config(opts)
+    staging = staging_dir(opts.output, run_id)  # where this run writes; opts.output is what is stored
     feed_urls, feed_files, list_rejects = feed_sources(opts.feed, opts.feeds_file, config)
     # --fetch-articles named: file articles get their pages from the web too, so they
     # cannot be read again either.
@@ -53,7 +59,7 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at) -> None:
         feeds = p | "FetchFeeds" >> FetchFeedsFromState(feed_urls, opts.output, config)
         (feeds["feed_state"] | "FeedStateRows" >> beam.Map(finalize_feed_state, run_id)
          | "CountFeeds" >> count("feeds", by="outcome")
-         | "WriteFeedState" >> WriteTableInBundles(FEED_STATE, opts.output, run_id))
+         | "WriteFeedState" >> WriteTableInBundles(FEED_STATE, staging, run_id))
         parsed_feeds, feed_parse_rejects = feeds["raw"] | "ParseFetched" >> Parse()
         input_rejects += [feeds["rejects"], feed_parse_rejects]
         fetched.append(parsed_feeds | "CountFetchedInputs" >> count("inputs"))
@@ -79,7 +85,7 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at) -> None:
     winners, duplicates, _skipped = keys | "Deduplicate" >> Deduplicate(
         stored_article_ids(p, opts.output), stored_signatures(p, opts.output), opts.near_dup_threshold)
     (winners | "Signatures" >> beam.Map(signature_row_from_key)
-     | "WriteSignatures" >> WriteTableInBundles(SIGNATURES, opts.output, run_id))
+     | "WriteSignatures" >> WriteTableInBundles(SIGNATURES, staging, run_id))
 
     # Pass 2: the articles again, as decided, streamed through NLP into the tables.
     if reread_files:
@@ -88,10 +94,10 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at) -> None:
     # One branch is fused whole; with fetched feeds too, the Flatten holds the articles.
     decided = ((*kept_articles,) | "ArticlesToWrite" >> beam.Flatten()
                | "ApplyDecisions" >> ApplyDecisions(winners, duplicates))
-    enrichment_rejects.append(decided | "AnalyseAndWrite" >> AnalyseAndWrite(
-        opts.output, run_id, not opts.no_nlp, opts.spacy_model, opts.nlp_batch_chars, write=WriteTableInBundles))
+    enrichment_rejects.append((decided | "AnalyseAndWrite" >> AnalyseAndWrite(
+        staging, run_id, not opts.no_nlp, opts.spacy_model, opts.nlp_batch_chars, write=WriteTableInBundles))["rejects"])
 
     ((input_rejects | "CountRejects" >> count("rejects", by="stage"), *enrichment_rejects)
      | "AllRejects" >> beam.Flatten()
      | "FinalizeRejects" >> FinalizeRejects(stored_reject_keys(p, opts.output), run_id, started_at)
-     | "WriteRejects" >> WriteTableInBundles(REJECTS, opts.output, run_id))
+     | "WriteRejects" >> WriteTableInBundles(REJECTS, staging, run_id))

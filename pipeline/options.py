@@ -37,6 +37,8 @@ class NewsbeamOptions(PipelineOptions):
         parser.add_argument("--dedup_horizon_days", "--dedup-horizon-days", dest="dedup_horizon_days",
                             type=float, default=7.0,
                             help="stream: keys older than this leave the dedup state (stored keys still load on restart).")
+        parser.add_argument("--wait_for_lock", "--wait-for-lock", dest="wait_for_lock", type=float, default=0.0,
+                            help="Seconds to wait while another run writes to the same output (default 0: refuse at once).")
         parser.add_argument("--run_id", "--run-id", dest="run_id", default=None,
                             help="Run id written to every row and file name (default: time + random).")
         parser.add_argument("--spacy_model", "--spacy-model", dest="spacy_model", default=None,

@@ -1,8 +1,16 @@
-"""Run the batch pipeline and summarise what became of every input."""
+"""Run the batch pipeline and summarise what became of every input.
+
+Every run holds the output's lock (pipeline/output_lock.py) from start to commit,
+first finishes or clears what dead runs left (transforms/commit.py), writes under
+its own staging folder, and commits only when the pipeline has succeeded.
+"""
+import errno
 import json
 import os
+import re
 import signal
 import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
@@ -12,12 +20,98 @@ from apache_beam.options.pipeline_options import StandardOptions
 
 from pipeline.graph import build_pipeline
 from pipeline.options import NewsbeamOptions
+from pipeline.output_lock import OutputLock
 from pipeline.runners import LOCAL_BATCH_RUNNER, local_batch_runner
 from schemas.tables import FEED_STATE
+from transforms.commit import (MANIFEST, RUNS, commit_staged, discard_uncommitted, exists, is_local, join,
+                               prepare_output, staging_dir)
 from transforms.metrics import counter_totals, run_inference_timings
-from transforms.stored import stored_rows
+from transforms.stored import CorruptStoredFile, stored_rows
 
-RUNS_FOLDER = "_runs"
+RUNS_FOLDER = RUNS
+
+
+class OperatorError(Exception):
+    """A failure the user fixes (full disk, read-only output, corrupt file): one line."""
+
+
+# errno -> what to tell the user; matched in the exception chain and, since runners
+# re-raise worker errors as text, in the message ("[Errno 28] No space left on device: 'path'").
+OPERATOR_ERRNOS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+                   errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
+                   errno.EPERM: "operation not permitted"}
+ERRNO_IN_TEXT = re.compile(r"\[Errno (\d+)\] [^:'\n]*(?:: '([^'\n]*)')?")
+CORRUPT_IN_TEXT = re.compile(r"corrupt stored file [^\n]*?--repair` to quarantine it")
+
+
+def operator_error(error: BaseException) -> str | None:
+    """One line for the user when `error` is an operator's problem, else None."""
+    seen = error
+    while seen is not None:
+        if isinstance(seen, CorruptStoredFile):
+            return str(seen)
+        if isinstance(seen, OSError) and seen.errno in OPERATOR_ERRNOS:
+            return f"{OPERATOR_ERRNOS[seen.errno]}: {seen.filename or ''}".rstrip(": ")
+        seen = seen.__cause__ or seen.__context__
+    text = str(error)
+    corrupt = CORRUPT_IN_TEXT.search(text)
+    if corrupt:
+        return corrupt.group(0)
+    for match in ERRNO_IN_TEXT.finditer(text):
+        code = int(match.group(1))
+        if code in OPERATOR_ERRNOS:
+            return f"{OPERATOR_ERRNOS[code]}: {match.group(2) or ''}".rstrip(": ")
+    return None
+
+
+def check_writable(folder: str) -> None:
+    """Fail before any work when the run's staging folder cannot be written."""
+    probe = os.path.join(folder, ".probe") if is_local(folder) else FileSystems.join(folder, ".probe")
+    try:
+        if is_local(folder):
+            os.makedirs(folder, exist_ok=True)
+        with FileSystems.create(probe) as handle:
+            handle.write(b"newsbeam")
+        FileSystems.delete([probe])
+    except Exception as error:
+        reason = operator_error(error) or f"{type(error).__name__}: {error}"
+        raise OperatorError(f"cannot write to the output ({reason}); nothing was run") from error
+
+
+@contextmanager
+def committing(output: str, commit_id: str, wait_for_lock: float):
+    """Hold the output, recover it, and discard this commit's staging unless the body
+    finishes: yields the lines saying what recovery did."""
+    lock = OutputLock(output, commit_id, wait_for_lock)
+    try:
+        lock.acquire()
+    except OSError as error:
+        raise OperatorError(f"cannot lock the output ({operator_error(error) or error}); nothing was run") from error
+    with lock:
+        actions = ([f"took over the lock of {lock.taken_over.get('run_id')}, which died holding it"]
+                   if lock.taken_over else [])
+        try:
+            actions += prepare_output(output)
+        except OSError as error:
+            raise OperatorError(f"cannot recover the output ({operator_error(error) or error}); "
+                                "nothing was run") from error
+        try:
+            check_writable(staging_dir(output, commit_id))
+            yield actions
+        except BaseException as error:
+            committed = exists(join(staging_dir(output, commit_id), MANIFEST))
+            try:
+                discard_uncommitted(output, commit_id)
+            except OSError:  # the same full disk or read-only folder: the next run clears it
+                pass
+            reason = None if isinstance(error, (KeyboardInterrupt, OperatorError)) else operator_error(error)
+            if reason:
+                reason = reason.replace("--output DIR", f"--output {output}")
+                outcome = (f"run {commit_id} is committed but not all published: the next run, or "
+                           f"`newsbeam check --output {output} --repair`, finishes publishing it" if committed
+                           else f"nothing of run {commit_id} was committed")
+                raise OperatorError(f"{reason}; {outcome}") from error
+            raise
 
 
 @dataclass
@@ -33,6 +127,7 @@ class RunSummary:
     page_failures: int = 0
     feeds_by_outcome: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    recovery: list = field(default_factory=list)
 
     @property
     def balanced(self) -> bool:
@@ -72,12 +167,11 @@ def write_summary(output_dir: str, summary: RunSummary) -> None:
         handle.write(json.dumps({**asdict(summary), "balanced": summary.balanced}, indent=1).encode())
 
 
-def finish(result, output_dir: str, run_id: str, started_at) -> RunSummary:
-    """Summarise a finished pipeline from its metrics and keep the summary beside the tables."""
+def finish(result, run_id: str, started_at) -> RunSummary:
+    """Summarise a finished pipeline from its metrics."""
     summary = summarise(run_id, counter_totals(result))
     summary.timings = {"wall_seconds": round((datetime.now(timezone.utc) - started_at).total_seconds(), 3),
                        **run_inference_timings(result)}
-    write_summary(output_dir, summary)
     return summary
 
 
@@ -106,25 +200,37 @@ def run_stream(options, run_id: str, started_at) -> RunSummary:
         with open(stop_file, "w") as handle:
             handle.write(f"signal {signum}\n")
 
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        pipeline = beam.Pipeline(options=options)
-        build_stream_pipeline(pipeline, opts, run_id, started_at, stop_file)
-        result = pipeline.run()
-        result.wait_until_finish()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if os.path.exists(stop_file):
-            os.remove(stop_file)
-    return finish(result, opts.output, run_id, started_at)
+    with committing(opts.output, run_id, opts.wait_for_lock) as recovery:
+        previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            pipeline = beam.Pipeline(options=options)
+            build_stream_pipeline(pipeline, opts, run_id, started_at, stop_file)
+            result = pipeline.run()
+            result.wait_until_finish()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            if os.path.exists(stop_file):
+                os.remove(stop_file)
+        summary = finish(result, run_id, started_at)
+        summary.recovery = recovery
+        # Windows committed themselves; this commits what belongs to no window (feed-list rejects).
+        commit_staged(opts.output, run_id, run_id)
+        write_summary(opts.output, summary)
+    return summary
 
 
 def run_batch(options, run_id: str, started_at) -> RunSummary:
+    """Run the batch graph into the run's staging folder and commit it whole."""
     opts = options.view_as(NewsbeamOptions)
     local = options.view_as(StandardOptions).runner == LOCAL_BATCH_RUNNER
-    pipeline = beam.Pipeline(runner=local_batch_runner() if local else None, options=options)
-    build_pipeline(pipeline, opts, run_id, started_at)
-    result = pipeline.run()
-    result.wait_until_finish()
-    return finish(result, opts.output, run_id, started_at)
+    with committing(opts.output, run_id, opts.wait_for_lock) as recovery:
+        pipeline = beam.Pipeline(runner=local_batch_runner() if local else None, options=options)
+        build_pipeline(pipeline, opts, run_id, started_at)
+        result = pipeline.run()
+        result.wait_until_finish()
+        summary = finish(result, run_id, started_at)
+        summary.recovery = recovery
+        commit_staged(opts.output, run_id, run_id, note={"summary": summary.line()})
+        write_summary(opts.output, summary)
+    return summary

@@ -1,4 +1,5 @@
-"""The streaming graph: Poll -> Parse -> Deduplicate (stateful) -> NLP -> windowed Write.
+"""The streaming graph: Poll -> Parse -> Deduplicate (stateful) -> NLP -> windowed Write
+-> one commit per window.
 
 Only wiring lives here; the stages are composite PTransforms in transforms/.
 """
@@ -9,6 +10,7 @@ from apache_beam.transforms.window import FixedWindows
 
 from pipeline.options import fetch_config
 from schemas.tables import FEED_STATE, REJECTS, SIGNATURES
+from transforms.commit import CommitWindows
 from transforms.dedup import REASON_CONTENT, REASON_STORED, REASON_URL
 from transforms.feed_lists import feed_sources
 from transforms.fetch import FetchArticlePages, finalize_feed_state, stored_feed_states
@@ -58,22 +60,29 @@ def build_stream_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, stop_
                   | "CountDuplicates" >> count("duplicates", by="duplicate_reason"))
     winners = windowed(winners | "CountWinners" >> count("articles"), "Winners")
 
-    side_rejects.append((winners, windowed(duplicates, "Duplicates")) | "Decided" >> beam.Flatten()
-                        | "AnalyseAndWrite" >> AnalyseAndWrite(
-                            opts.output, run_id, not opts.no_nlp, opts.spacy_model, opts.nlp_batch_chars))
-    (winners | "Signatures" >> beam.Map(signature_row)
-     | "WriteSignatures" >> WriteTable(SIGNATURES, opts.output, run_id))
-    (windowed(polled["feed_state"], "FeedState")
-     | "FeedStateRows" >> beam.Map(finalize_feed_state, run_id)
-     | "CountFeeds" >> count("feeds", by="outcome")
-     | "WriteFeedState" >> WriteTable(FEED_STATE, opts.output, run_id))
+    analysed = ((winners, windowed(duplicates, "Duplicates")) | "Decided" >> beam.Flatten()
+                | "AnalyseAndWrite" >> AnalyseAndWrite(
+                    opts.output, run_id, not opts.no_nlp, opts.spacy_model, opts.nlp_batch_chars))
+    side_rejects.append(analysed["rejects"])
+    written = [analysed["written"]]
+    written.append(winners | "Signatures" >> beam.Map(signature_row)
+                   | "WriteSignatures" >> WriteTable(SIGNATURES, opts.output, run_id))
+    written.append(windowed(polled["feed_state"], "FeedState")
+                   | "FeedStateRows" >> beam.Map(finalize_feed_state, run_id)
+                   | "CountFeeds" >> count("feeds", by="outcome")
+                   | "WriteFeedState" >> WriteTable(FEED_STATE, opts.output, run_id))
 
     counted_rejects = windowed(input_rejects | "CountRejects" >> count("rejects", by="stage"), "InputRejects")
     list_rejects = (p | "FeedListRejects" >> beam.Create(list_rejects)
                     | "CountListInputs" >> count("inputs")
                     | "CountListRejects" >> count("rejects", by="stage"))
-    ((counted_rejects, *side_rejects) | "AllRejects" >> beam.Flatten()
-     | "RejectRows" >> beam.Map(finalize_reject_now, run_id)
-     | "WriteRejects" >> WriteTable(REJECTS, opts.output, run_id))
+    written.append((counted_rejects, *side_rejects) | "AllRejects" >> beam.Flatten()
+                   | "RejectRows" >> beam.Map(finalize_reject_now, run_id)
+                   | "WriteRejects" >> WriteTable(REJECTS, opts.output, run_id))
+    # Feed-list rejects belong to no window: staged under the run's own id, committed
+    # by the driver when the stream ends (pipeline/run.py).
     (list_rejects | "ListRejectRows" >> beam.Map(finalize_reject_now, run_id)
-     | "WriteListRejects" >> WriteTable(REJECTS, opts.output, run_id + "-lists"))
+     | "WriteListRejects" >> WriteTable(REJECTS, opts.output, run_id))
+    # Each window commits whole: articles with their entities, quotes, signatures,
+    # rejects and feed state.
+    written | "AllWritten" >> beam.Flatten() | "CommitWindows" >> CommitWindows(opts.output, run_id)

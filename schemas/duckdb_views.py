@@ -1,5 +1,10 @@
-"""DuckDB views over an output directory: one per table in schemas.tables."""
-import os
+"""DuckDB views over an output directory: one per table in schemas.tables.
+
+Views read the committed files only (transforms/commit.py), so a query sees whole
+runs; a file that cannot be read is named and left out, and the other tables and
+files stay queryable.
+"""
+import logging
 
 import pyarrow as pa
 
@@ -18,28 +23,15 @@ def duckdb_type(arrow_type: pa.DataType) -> str:
     return ARROW_TO_DUCKDB[arrow_type]
 
 
-def table_glob(output_dir: str, table_name: str) -> str:
-    return f"{output_dir.rstrip('/')}/{table_name}/**/*.parquet"
-
-
-def has_files(output_dir: str, table_name: str) -> bool:
-    """Local folders are checked; remote ones (s3://, gs://) are assumed to have files."""
-    folder = os.path.join(output_dir, table_name)
-    if "://" in output_dir:
-        return True
-    return any(name.endswith(".parquet") and not name.startswith(".")
-               for _, _, names in os.walk(folder) for name in names)
-
-
 def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def view_sql(output_dir: str, table) -> str:
+def view_sql(table, files: list[str]) -> str:
     """A view reading the table's Parquet files, or an empty view of the right shape."""
-    if has_files(output_dir, table.name):
-        source = (f"read_parquet({quote_literal(table_glob(output_dir, table.name))}, "
-                  "hive_partitioning = true, union_by_name = true)")
+    if files:
+        paths = "[" + ", ".join(quote_literal(path) for path in files) + "]"
+        source = f"read_parquet({paths}, hive_partitioning = true, union_by_name = true)"
         return f'CREATE OR REPLACE VIEW "{table.name}" AS SELECT * FROM {source}'
     columns = ", ".join(
         f'CAST(NULL AS {"DATE" if c.name == PARTITION_COLUMN else duckdb_type(c.type)}) AS "{c.name}"'
@@ -57,14 +49,49 @@ def extra_views_sql() -> list[str]:
     ]
 
 
-def open_output(output_dir: str, connection=None):
-    """A DuckDB connection with a view per table over `output_dir`."""
+def unreadable_files(files: list[str]) -> dict:
+    """path -> reason, for files whose Parquet footer cannot be read."""
+    import pyarrow.parquet as pq
+    from apache_beam.io.filesystems import FileSystems
+
+    bad = {}
+    for path in files:
+        try:
+            with FileSystems.open(path, compression_type="uncompressed") as handle:
+                pq.read_metadata(handle)
+        except (OSError, pa.ArrowException) as error:
+            bad[path] = f"{type(error).__name__}: {error}"
+    return bad
+
+
+def log_bad_file(path: str, reason: str) -> None:
+    logging.getLogger("newsbeam").warning("left out corrupt file %s (%s); `newsbeam check --repair` quarantines it",
+                                          path, reason)
+
+
+def open_output(output_dir: str, connection=None, on_bad_file=log_bad_file):
+    """A DuckDB connection with a view per table over the committed files of `output_dir`.
+
+    A file whose footer cannot be read is reported through on_bad_file(path,
+    reason) and left out of its view.
+    """
     import duckdb
+
+    from transforms.commit import committed_files
 
     con = connection or duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")  # timestamps are stored in UTC: show them so
     for table in TABLES.values():
-        con.execute(view_sql(output_dir, table))
+        files = committed_files(output_dir, table.name)
+        try:
+            con.execute(view_sql(table, files))
+        except duckdb.Error:
+            bad = unreadable_files(files)
+            if not bad:
+                raise
+            for path, reason in bad.items():
+                on_bad_file(path, reason)
+            con.execute(view_sql(table, [path for path in files if path not in bad]))
     for sql in extra_views_sql():
         con.execute(sql)
     return con

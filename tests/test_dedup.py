@@ -41,6 +41,16 @@ def test_a_stored_row_always_wins():
     assert winners == [] and dups[0]["duplicate_of"] == "z"
 
 
+def test_a_stored_signature_never_wins_over_the_article_with_its_own_id():
+    """Its signature stored without its article (files lost): the article is written
+    again as a winner, not as a copy of itself."""
+    own = {"article_id": "a", "published_at": None, "text_length": 1}
+    assert split_winner([row("a", 1)], [own], "content") == ([row("a", 1)], [])
+    stored = signature_row(row("a", 1))
+    winners, dups = split_revisions([article_key(row("a", 1))], [stored], 0.75)
+    assert dups == [] and [(w["article_id"], w.get("revision_of")) for w in winners] == [("a", None)]
+
+
 def test_same_url_small_edit_is_duplicate_and_rewrite_is_revision():
     edited = STORY.replace("forty million", "forty-two million")
     rewritten = OTHER + " The harbour board will meet again in May."

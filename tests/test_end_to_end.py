@@ -79,10 +79,16 @@ def test_seed_quotes_have_their_speakers(seeds_output):
 
 
 def test_run_summary_balances(seeds_output):
-    (summary_file,) = os.listdir(seeds_output / "_runs")
+    (summary_file,) = [f for f in os.listdir(seeds_output / "_runs") if not f.endswith(".commit.json")]
     summary = json.loads((seeds_output / "_runs" / summary_file).read_text())
     assert summary["balanced"] and summary["inputs"] == 4 and summary["articles"] == 4
     assert rows(seeds_output, "SELECT count(*) FROM articles") == [(4,)]
+    # the run committed whole: its record lists every table file in place, and staging is gone
+    (record,) = [json.loads(p.read_text()) for p in (seeds_output / "_runs").glob("*.commit.json")]
+    in_place = sorted(str(p.relative_to(seeds_output)) for p in seeds_output.glob("*/date=*/*.parquet"))
+    assert sorted(f["path"] for f in record["files"]) == in_place and in_place
+    assert {f["table"] for f in record["files"]} >= {"articles", "entities", "quotes", "signatures"}
+    assert not (seeds_output / "_staging").exists() or not os.listdir(seeds_output / "_staging")
 
 
 def test_rerun_into_same_output_adds_nothing(tmp_path, capsys):

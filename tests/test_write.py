@@ -2,6 +2,7 @@ import os
 from datetime import datetime, timedelta, timezone
 
 import apache_beam as beam
+from apache_beam.testing.util import assert_that, equal_to
 import duckdb
 import pyarrow.parquet as pq
 
@@ -36,14 +37,19 @@ def test_nothing_to_write_leaves_no_file(tmp_path):
     assert os.listdir(folder) == []
 
 
-def test_write_table_partitions_by_date_readable_by_duckdb(tmp_path):
+def test_write_table_stages_partitions_by_date_readable_by_duckdb(tmp_path):
+    """WriteTable stages its files under the commit of their window (the global window:
+    the run's own id) and says which commit each belongs to; nothing is in place yet."""
     rows = reject_rows(2, T1) + reject_rows(3, T2)
     with beam_pipeline() as p:
-        p | beam.Create(rows) | WriteTable(REJECTS, str(tmp_path), "run1")
-    files = sorted(os.path.relpath(os.path.join(d, f), tmp_path) for d, _, fs in os.walk(tmp_path) for f in fs)
-    assert files == ["rejects/date=2026-03-01/part-run1.parquet", "rejects/date=2026-03-02/part-run1.parquet"]
+        written = p | beam.Create(rows) | WriteTable(REJECTS, str(tmp_path), "run1")
+        assert_that(written | beam.Map(lambda cp: (cp[0], os.path.relpath(cp[1], tmp_path))), equal_to([
+            ("run1", "_staging/run1/rejects/date=2026-03-01/part-run1.parquet"),
+            ("run1", "_staging/run1/rejects/date=2026-03-02/part-run1.parquet")]))
+    assert all_files(tmp_path) == ["_staging/run1/rejects/date=2026-03-01/part-run1.parquet",
+                                   "_staging/run1/rejects/date=2026-03-02/part-run1.parquet"]
     counts = duckdb.sql(
-        f"SELECT date::VARCHAR, count(*) FROM read_parquet('{tmp_path}/rejects/**/*.parquet', "
+        f"SELECT date::VARCHAR, count(*) FROM read_parquet('{tmp_path}/_staging/run1/rejects/**/*.parquet', "
         "hive_partitioning=true) GROUP BY 1 ORDER BY 1").fetchall()
     assert counts == [("2026-03-01", 2), ("2026-03-02", 3)]
 

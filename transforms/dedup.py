@@ -41,12 +41,21 @@ def as_duplicate(row: dict, winner_id: str, reason: str) -> dict:
     return {**row, "duplicate_of": winner_id, "duplicate_reason": reason}
 
 
+def stored_others(old_rows: list, new_rows: list) -> list:
+    """Stored rows of other articles: a stored signature never wins over the article
+    that carries its own id (it can only be there without its article when files
+    were lost; the article is then written again, not made a copy of itself)."""
+    new_ids = {row["article_id"] for row in new_rows}
+    return [row for row in old_rows if row["article_id"] not in new_ids]
+
+
 def split_winner(new_rows: list, old_rows: list, reason: str) -> tuple[list, list]:
     """(winners, duplicates) of one key group.
 
     A row stored by an earlier run always wins: its row is already written and
     cannot be turned into a duplicate afterwards.
     """
+    old_rows = stored_others(old_rows, new_rows)
     new_rows = sorted(new_rows, key=winner_order)
     if old_rows:
         winner_id = min(old_rows, key=winner_order)["article_id"]
@@ -64,6 +73,7 @@ def split_revisions(new_rows: list, old_rows: list, threshold: float) -> tuple[l
     duplicate of it; a substantially changed text is a new revision of the
     story, with revision_of = the version before it. Stored versions come first.
     """
+    old_rows = stored_others(old_rows, new_rows)
     if len(new_rows) == 1 and not old_rows:  # the usual case: a URL seen once, nothing to compare
         return list(new_rows), []
     versions = [(record_from_signature(row), row["article_id"]) for row in sorted(old_rows, key=winner_order)]

@@ -15,7 +15,8 @@ def is_winner(article: dict) -> bool:
 
 class AnalyseAndWrite(beam.PTransform):
     """Deduplicated articles (winners, and duplicates pointing at them) -> the tables;
-    returns the NLP rejects (empty without NLP).
+    returns {"rejects": the NLP rejects (empty without NLP), "written": what the
+    writers output, one PCollection}.
 
     One input and no Flatten: in a batch run the articles stream from the reader
     through NLP into the files in one fused stage. Only winners get NLP. `write`
@@ -30,12 +31,13 @@ class AnalyseAndWrite(beam.PTransform):
 
     def expand(self, articles):
         output_dir, run_id, write = self.output_dir, self.run_id, self.write
-        articles | "WriteArticles" >> write(ARTICLES, output_dir, run_id)
+        written = [articles | "WriteArticles" >> write(ARTICLES, output_dir, run_id)]
         if not self.nlp:  # an empty PCollection windowed like the articles
-            return articles | "NoNlpRejects" >> beam.FlatMap(lambda _: [])
+            return {"rejects": articles | "NoNlpRejects" >> beam.FlatMap(lambda _: []), "written": written[0]}
         winners = articles | "Winners" >> beam.Filter(is_winner)
         entities, quotes, nlp_rejects = winners | "NLP" >> ExtractEntitiesAndQuotes(
             self.spacy_model, self.nlp_batch_chars)
-        entities | "WriteEntities" >> write(ENTITIES, output_dir, run_id)
-        quotes | "WriteQuotes" >> write(QUOTES, output_dir, run_id)
-        return nlp_rejects | "CountNlpFailures" >> count("nlp_failures")
+        written.append(entities | "WriteEntities" >> write(ENTITIES, output_dir, run_id))
+        written.append(quotes | "WriteQuotes" >> write(QUOTES, output_dir, run_id))
+        return {"rejects": nlp_rejects | "CountNlpFailures" >> count("nlp_failures"),
+                "written": written | "AllWritten" >> beam.Flatten()}

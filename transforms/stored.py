@@ -1,13 +1,17 @@
 """What earlier runs stored under the output directory: compact keys only.
 
-Read as a PCollection (one element per Parquet file, streamed in batches), so a
-million stored articles never have to fit in one worker's memory.
+Only committed files count (transforms/commit.py): files of a run that died
+before its commit are never "already stored". Read as a PCollection (one element
+per Parquet file, streamed in batches), so a million stored articles never have
+to fit in one worker's memory.
 """
 import apache_beam as beam
+import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from schemas.tables import ARTICLES, PARTITION_COLUMN, REJECTS, SIGNATURES
+from transforms.commit import committed_files
 from transforms.near_duplicates import compact_signature
 
 ARTICLE_KEY_COLUMNS = ("article_id",)
@@ -16,22 +20,30 @@ REJECT_KEY_COLUMNS = ("reject_id",)
 BATCH_ROWS = 10_000
 
 
+class CorruptStoredFile(Exception):
+    """A committed file cannot be read: one line naming it and the remedy."""
+
+    def __init__(self, path: str, error: Exception):
+        super().__init__(f"corrupt stored file {path} ({type(error).__name__}: {error}); "
+                         "run `newsbeam check --output DIR --repair` to quarantine it")
+        self.path = path
+
+
 def stored_files(output_dir: str, table_name: str) -> list[str]:
-    pattern = FileSystems.join(output_dir, table_name, "**.parquet")
-    try:
-        matches = FileSystems.match([pattern])[0].metadata_list
-    except Exception:  # nothing stored yet (no folder) is the normal first run
-        return []
-    # Hidden names are temporary files of writers still at work.
-    return sorted(m.path for m in matches if not m.path.rsplit("/", 1)[-1].startswith("."))
+    """The committed files of one table (none when nothing is stored yet)."""
+    return committed_files(output_dir, table_name)
 
 
 def read_key_rows(path: str, columns):
     """Yield the rows of `columns` of one Parquet file, a batch at a time."""
-    with FileSystems.open(path, compression_type="uncompressed") as handle:
-        parquet = pq.ParquetFile(handle)
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=list(columns)):
-            yield from batch.to_pylist()
+    try:
+        with FileSystems.open(path, compression_type="uncompressed") as handle:
+            parquet = pq.ParquetFile(handle)
+            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=list(columns)):
+                yield from batch.to_pylist()
+    except (OSError, pa.ArrowException) as error:
+        # Dedup against a partly read store would be wrong: stop, naming the file.
+        raise CorruptStoredFile(path, error) from error
 
 
 class ReadStoredKeys(beam.PTransform):

@@ -5,10 +5,14 @@ readers (DuckDB's `**/*.parquet` globs) never see half a file and a rerun never
 overwrites another run's files. fileio.WriteToFiles is not used: with
 `key=value/` sub-folders it leaves files in `.temp` folders (Beam issue 21313).
 
+Every writer writes under a commit's staging folder (transforms/commit.py); nothing
+is visible to readers until that commit is published.
+
 Two ways, one file format:
-- WriteTable: GroupByKey on the partition, one file per partition per run (per
-  window in a stream). Every row passes through the shuffle: for streams' small
-  windows and small tables.
+- WriteTable: GroupByKey on the partition, one file per partition per window,
+  under the window's own staging folder; outputs (commit id, path), which
+  commit.CommitWindows commits once per window. Every row passes through the
+  shuffle: for streams' small windows and small tables.
 - WriteTableInBundles: each bundle streams its rows into one temporary file per
   partition; only the file names are shuffled, and a commit step renames the
   files of the bundles that succeeded. Batch runs: memory does not grow with the
@@ -24,6 +28,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindow, GlobalWindows
 
 from schemas.tables import PARTITION_COLUMN
+from transforms.commit import staging_dir, window_commit_id
 
 ROW_GROUP_ROWS = 64_000  # several row groups per big file let DuckDB read it in parallel
 COMPRESSION = "zstd"
@@ -107,16 +112,20 @@ class TableFilesFn(beam.DoFn):
 
 
 class WritePartitionFn(TableFilesFn):
+    """(partition, rows) of one window -> a file under that window's staging folder."""
+
     def process(self, keyed_rows, window=beam.DoFn.WindowParam):
         partition, rows = keyed_rows
-        path = write_partition(rows, file_schema(self.table), self.folder(partition),
-                               part_file_name(self.run_id, window))
+        commit_id = window_commit_id(self.run_id, window)
+        folder = partition_path(staging_dir(self.output_dir, commit_id), self.table.name, partition)
+        path = write_partition(rows, file_schema(self.table), folder, part_file_name(self.run_id, window))
         if path:
-            yield path
+            yield commit_id, path
 
 
 class WriteTable(beam.PTransform):
-    """Rows of one table (dicts with its columns) -> Parquet files; outputs their paths."""
+    """Rows of one table (dicts with its columns) -> Parquet files staged per window of
+    the output `output_dir`; outputs (commit id, path) of each."""
 
     def __init__(self, table, output_dir: str, run_id: str):
         super().__init__()
