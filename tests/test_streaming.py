@@ -135,3 +135,34 @@ def test_stop_mid_way_and_restart_neither_loses_nor_repeats(tmp_path):
     assert titles(output) == ["Story 1", "Story 2", "Story 3", "Story 4"]
     con = open_output(str(output))
     assert con.execute("SELECT count(*) - count(DISTINCT article_id) FROM articles").fetchone() == (0,)
+
+
+@needs_prism
+def test_a_stream_killed_mid_window_then_restarted_neither_loses_nor_repeats(tmp_path):
+    """SIGKILL (no clean stop: the window in progress is never committed), then a restart:
+    it clears what the dead stream staged, takes over its lock, and the feed's entries
+    end up in the tables exactly once."""
+    from pipeline.maintenance import check_output
+
+    output = tmp_path / "out"
+    with FeedServer() as server:
+        feed = GrowingFeed(server)
+        for n in (1, 2):
+            feed.add(n)
+        first = start_stream(feed.url, output)
+        try:
+            wait_for(lambda: titles(output) == ["Story 1", "Story 2"], 90)
+            feed.add(3)
+            time.sleep(1.5)  # polled, its window not over yet
+        finally:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.communicate(timeout=60)
+        assert first.returncode == -signal.SIGKILL
+        feed.add(4)
+        second = start_stream(feed.url, output, "--duration", "8")
+        out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err[-2000:]
+    assert "recovered: took over the lock" in out
+    assert titles(output) == ["Story 1", "Story 2", "Story 3", "Story 4"]
+    report = check_output(str(output))
+    assert report.clean, [p.line() for p in report.problems]
