@@ -1,6 +1,5 @@
 """The `newsbeam` command: run, stream, extract, query."""
 import argparse
-import glob
 import json
 import logging
 import os
@@ -36,9 +35,12 @@ def is_remote(spec: str) -> bool:
 
 
 def local_matches(spec: str) -> list[str]:
+    """The files a local spec names, listed as the run lists them (never a folder twice)."""
     if os.path.exists(spec):
         return [spec]
-    return glob.glob(spec, recursive=True)
+    from transforms.read import has_glob, list_files, real_path
+
+    return [real_path(path) for path in list_files(spec)[0]] if has_glob(spec) else []
 
 
 def is_within(path: str, folder: str) -> bool:

@@ -43,3 +43,35 @@ def test_finalize_converts_published_to_utc_and_partitions_by_it():
 
 def test_word_count():
     assert word_count("It's a 5-word text") == 6 and word_count("") == 0
+
+
+def test_finalize_takes_a_url_urlsplit_rejects():
+    """Was: source_name called urlsplit("http://[").hostname, which raises ValueError."""
+    row = finalize_article(parsed(url="http://[broken"), "r", NOW)
+    assert row["url"] == "http://[broken" and row["canonical_url"] is None and row["source"] == "http://[broken"
+
+
+def test_partition_date_is_zero_padded_for_early_years():
+    """Was: strftime("%Y") writes year 1 as "1", an unparseable date partition."""
+    from transforms.articles import partition_date
+
+    assert partition_date(datetime(1, 2, 3, tzinfo=timezone.utc)) == "0001-02-03"
+    row = finalize_article(parsed(published_at=datetime(999, 12, 31, 23, 0, tzinfo=timezone.utc)), "r", NOW)
+    assert row["date"] == "0999-12-31" and row["date_inferred"] is False
+
+
+def test_finalize_treats_a_non_datetime_published_at_as_unknown():
+    row = finalize_article(parsed(published_at="2026-01-01"), "r", NOW)
+    assert row["published_at"] == NOW and row["date_inferred"] is True
+
+
+def test_parse_datetime_never_raises():
+    from transforms.timeparse import parse_datetime
+
+    class Hostile:
+        def __str__(self):
+            raise RuntimeError("no text")
+
+    for value in (Hostile(), "\ud800", float("nan"), float("inf"), 10 ** 5000, "9999-12-31T23:59:59-01:00",
+                  "Mon, 32 Foo 99999 99:99:99 +9999", [1, 2], {"a": 1}):
+        assert parse_datetime(value) is None, value

@@ -90,3 +90,109 @@ def test_gzipped_input_is_read_transparently(tmp_path):
     read = only(list(read_file(str(path), NOW)))
     assert read["name"] == "story.txt"
     assert only(parse_raw(read))["text"] == "Gzipped body."
+
+
+def good_line(i):
+    return json.dumps({"title": f"T{i}", "text": f"Story number {i}."}).encode()
+
+
+def test_one_deeply_nested_jsonl_line_costs_only_itself():
+    """Was: RecursionError escaped the line loop, and the whole range (up to 256 KB,
+    here 100 good records) became one `jsonl_parser_error` reject."""
+    lines = [good_line(i) for i in range(100)]
+    lines.insert(50, b"[" * 100_000)
+    out = parse_raw({**raw("big.jsonl", b"\n".join(lines) + b"\n", fmt="jsonl"), "first_line": 1000})
+    articles = [r for r in out if "stage" not in r]
+    assert len(articles) == 100 and articles[50]["input"] == "/in/big.jsonl#1051"
+    assert [(r["input"], r["stage"], r["error"]) for r in out if "stage" in r] == \
+        [("/in/big.jsonl#1050", "parse", "too_deep")]
+
+
+def test_each_bad_jsonl_line_is_its_own_reject_and_neighbours_stay_articles():
+    bad = {b'{"text": "x", "title": ' + b"9" * 5000 + b"}": "bad_json",   # int past 4300 digits
+           b'{"text": "caf\xe9"}': "undecodable",
+           b'{"text": "a\x00b"}': "binary",
+           b'"just a string"': "bad_record",
+           b"{": "bad_json",
+           b'{"a": ' * 5000: "too_deep"}
+    lines = [b"\xef\xbb\xbf" + good_line(0)]  # a BOM before the first line is fine
+    for line in bad:
+        lines += [line, b"  ", good_line(len(lines))]
+    out = parse_raw(raw("a.jsonl", b"\r\n".join(lines)))
+    assert [r["error"] for r in out if "stage" in r] == list(bad.values())
+    assert [r["input"] for r in out if "stage" in r] == [f"/in/a.jsonl#{i}" for i in range(1, 3 * len(bad), 3)]
+    assert [r["input"] for r in out if "stage" not in r] == [f"/in/a.jsonl#{i}" for i in range(0, 3 * len(bad) + 1, 3)]
+
+
+def test_empty_or_blank_jsonl_file_is_one_reject_but_a_blank_range_is_nothing():
+    assert only(parse_raw(raw("a.jsonl", b"\n \n")))["error"] == "empty_text"
+    assert parse_raw({**raw("a.jsonl", b"\n\n", fmt="jsonl"), "first_line": 7}) == []
+
+
+def test_utf16_jsonl_is_decoded_whole():
+    data = ("\n".join([json.dumps({"text": "one"}), "", json.dumps({"text": "two"})])).encode("utf-16")
+    assert [r["text"] for r in parse_raw(raw("a.jsonl", data))] == ["one", "two"]
+
+
+def test_whole_json_file_too_deep_or_with_a_huge_int_is_a_reject():
+    """Was: `json_parser_error` (a RecursionError or ValueError caught as a parser bug)."""
+    assert only(parse_raw(raw("a.json", b"[" * 100_000)))["error"] == "too_deep"
+    assert only(parse_raw(raw("a.json", b'{"text": 1' + b"0" * 5000 + b"}")))["error"] == "bad_json"
+    assert only(parse_raw(raw("a.json", b"[]")))["error"] == "no_records"
+
+
+def assert_valid_unicode(record):
+    for value in record.values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                item.encode("utf-8")  # raises on a lone surrogate
+
+
+def test_lone_surrogate_escapes_become_replacement_characters():
+    """Was: json.loads turned "\\ud800" into a lone surrogate that could not be
+    UTF-8 encoded when the article was hashed or written: the run died."""
+    from transforms.articles import finalize_article
+    from transforms.near_duplicates import article_key
+
+    record = (b'{"title": "T\\ud800", "text": "caf\\udce9 au lait \\ud83d\\ude00", "authors": ["A\\udfff"], '
+              b'"source": "\\ud800", "url": "https://ex.com/\\ud800"}')
+    for name, data in (("a.json", record), ("a.jsonl", record + b"\n" + record)):
+        for article in parse_raw(raw(name, data)):
+            assert_valid_unicode(article)
+            assert article["title"] == "T\ufffd" and article["authors"] == ["A\ufffd"]
+            assert article["text"] == "caf\ufffd au lait \U0001F600"  # a real pair stays one character
+            row = finalize_article(validate(article), "run1", NOW)
+            assert article_key(row)["article_id"] == row["article_id"]
+
+
+def test_every_parser_output_string_is_valid_unicode():
+    """Surrogates from any parser (here: a stubbed one) are replaced in one place."""
+    from transforms import parse
+
+    def stub(raw_input):
+        return [parse.article(raw_input, text="a\ud800", title="\udc00")]
+
+    original = parse.PARSERS["txt"]
+    parse.PARSERS["txt"] = stub
+    try:
+        article = only(parse_raw(raw("a.txt", b"x")))
+    finally:
+        parse.PARSERS["txt"] = original
+    assert (article["text"], article["title"]) == ("a\ufffd", "\ufffd")
+
+
+def test_parse_and_validate_never_raise_on_malformed_records():
+    """Was: a RawInput without a name raised KeyError out of parse_raw (outside its
+    try), and validate raised on a non-string text."""
+    rejected = only(parse_raw({"input": "/in/x", "data": b"text"}))
+    assert (rejected["stage"], rejected["error"]) == ("parse", "unknown_parser_error")
+    assert validate({"input": "/in/x", "text": 5})["error"] == "empty_text"
+    assert validate({"text": "no input"})["error"] == "bad_record"
+
+
+def test_odd_json_field_values_do_not_cost_the_record():
+    data = (b'{"text": "Body.", "title": ["a", {"b": null}], "published": {"x": NaN}, '
+            b'"authors": [1e999, null, "B"], "source": Infinity}')
+    article = only(parse_raw(raw("a.json", data)))
+    assert (article["text"], article["published_at"], article["authors"], article["source"]) == \
+        ("Body.", None, ["inf", "B"], "inf")

@@ -16,13 +16,15 @@ def test_directory_is_listed_recursively_without_hidden_files(tmp_path):
     (tmp_path / ".DS_Store").write_text("x")
     (tmp_path / ".git").mkdir()
     (tmp_path / ".git" / "config").write_text("x")
-    assert [os.path.relpath(p, tmp_path) for p in list_files(str(tmp_path))] == ["two.json", "a/one.txt"]
+    paths, rejects = list_files(str(tmp_path))
+    assert [os.path.relpath(p, tmp_path) for p in paths] == ["two.json", "a/one.txt"] and rejects == []
 
 
 def test_glob_is_expanded(tmp_path):
     for name in ("a.txt", "b.txt", "c.json"):
         (tmp_path / name).write_text("x")
-    assert [os.path.basename(p) for p in list_files(str(tmp_path / "*.txt"))] == ["a.txt", "b.txt"]
+    paths, rejects = list_files(str(tmp_path / "*.txt"))
+    assert [os.path.basename(p) for p in paths] == ["a.txt", "b.txt"] and rejects == []
 
 
 def test_too_large_and_gzip_bombs_are_rejected(tmp_path):
@@ -81,3 +83,181 @@ def test_other_files_are_read_whole(tmp_path):
     (tmp_path / "b.jsonl").write_bytes(b"\x1f\x8b compressed")
     assert file_ranges((str(tmp_path / "a.json"), "input")) == [(str(tmp_path / "a.json"), "input", 0, None, 0)]
     assert file_ranges((str(tmp_path / "b.jsonl"), "input"))[0][3] is None
+
+
+def test_glob_keeps_beams_semantics_and_works_from_the_current_folder(tmp_path, monkeypatch):
+    """`*` stays in one folder, `**` crosses folders (FileSystem.translate_pattern); a
+    relative glob with a wildcard in its first part matched nothing through Beam."""
+    (tmp_path / "d1" / "sub").mkdir(parents=True)
+    for name in ("top.txt", "d1/a.txt", "d1/sub/b.txt"):
+        (tmp_path / name).write_text("x")
+    rel = lambda pattern: sorted(os.path.relpath(p, tmp_path) for p in list_files(str(tmp_path / pattern))[0])
+    assert rel("*.txt") == ["top.txt"]
+    assert rel("d*/*.txt") == ["d1/a.txt"]
+    assert rel("**/*.txt") == ["d1/a.txt", "d1/sub/b.txt"]
+    monkeypatch.chdir(tmp_path)
+    assert list_files("d*/*.txt") == (["d1/a.txt"], [])
+
+
+def deny_listing(monkeypatch, folder_name: str):
+    """os.scandir raises PermissionError for folders named `folder_name`.
+
+    Tests run as root, and root lists a folder whatever its permission bits, so a
+    chmod 000 folder would still be listed: the error is injected instead."""
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if not isinstance(path, int) and os.path.basename(os.fsdecode(path)) == folder_name:
+            raise PermissionError(13, "Permission denied", path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+def test_unlistable_subfolder_is_a_read_reject_naming_it(tmp_path, monkeypatch):
+    """Was: os.walk's errors were ignored, so the folder's files vanished silently.
+    (Injected error, not chmod: root ignores permission bits; see deny_listing.)"""
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "inside.txt").write_text("x")
+    (tmp_path / "ok.txt").write_text("x")
+    deny_listing(monkeypatch, "locked")
+    for spec in (str(tmp_path), str(tmp_path / "**.txt")):
+        paths, rejects = list_files(spec)
+        assert [os.path.basename(p) for p in paths] == ["ok.txt"], spec
+        assert [(r["input"], r["stage"], r["error"]) for r in rejects] == \
+            [(str(tmp_path / "locked"), "read", "unreadable")], spec
+        assert "PermissionError" in rejects[0]["detail"]
+
+
+def test_list_spec_yields_files_and_listing_rejects(tmp_path, monkeypatch):
+    from transforms.read import list_spec
+
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "ok.txt").write_text("x")
+    deny_listing(monkeypatch, "locked")
+    listed = list_spec((str(tmp_path), "input"))
+    assert listed[0] == (str(tmp_path / "ok.txt"), "input")
+    assert [(r["stage"], r["error"]) for r in listed[1:]] == [("read", "unreadable")]
+
+
+def finishes_within(seconds: float, function, *args):
+    """function(*args) run in a daemon thread: its result, or AssertionError when it
+    is still running after `seconds` (a hang fails the test instead of the suite)."""
+    import threading
+
+    result = []
+    thread = threading.Thread(target=lambda: result.append(function(*args)), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s"
+    return result[0]
+
+
+def symlink_loops(tmp_path):
+    """tmp_path/a/x.txt, with a/up -> .. and a/self -> ../a: endless paths, one folder."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.txt").write_text("x")
+    os.symlink("..", tmp_path / "a" / "up")
+    os.symlink("../a", tmp_path / "a" / "self")
+
+
+def test_walks_and_globs_visit_each_folder_once_through_symlink_loops(tmp_path):
+    symlink_loops(tmp_path)
+    for spec in (str(tmp_path), str(tmp_path / "**"), str(tmp_path / "**" / "*.txt"),
+                 str(tmp_path / "a" / "up" / "**")):
+        paths, rejects = finishes_within(20, list_files, spec)
+        assert [os.path.basename(p) for p in paths] == ["x.txt"] and rejects == [], spec
+
+
+def test_run_argument_check_finishes_on_a_symlink_loop_glob(tmp_path):
+    """`newsbeam run --input 'DIR/**'` checks its inputs before the run: that check
+    must not hang either. In a subprocess, killed after a generous 20 s."""
+    import subprocess
+    import sys
+
+    symlink_loops(tmp_path)
+    code = ("import sys; from pipeline.cli import local_matches; "
+            "print(len(local_matches(sys.argv[1])))")
+    try:
+        done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "**" / "*.txt")],
+                              cwd=os.path.dirname(os.path.dirname(__file__)), capture_output=True,
+                              text=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail("local_matches still running after 20 s")
+    assert done.returncode == 0 and done.stdout.strip() == "1", done.stderr
+
+
+def non_utf8_file(tmp_path, name: bytes, data: bytes) -> bytes:
+    path = os.path.join(os.fsencode(tmp_path), name)
+    with open(path, "wb") as handle:
+        handle.write(data)
+    return path
+
+
+def test_file_name_that_is_not_utf8_is_read_and_named_visibly(tmp_path):
+    """Was: the name reached articles with a lone surrogate (os's surrogateescape)
+    and killed the run when hashed or written."""
+    from transforms.articles import finalize_article
+    from transforms.parse import parse_raw, validate
+
+    non_utf8_file(tmp_path, b"caf\xe9.txt", b"Headline\n\nBody of the story.")
+    paths, rejects = list_files(str(tmp_path))
+    assert len(paths) == 1 and rejects == []
+    raw = list(read_file(paths[0], NOW))[0]
+    assert raw["input"] == str(tmp_path) + "/caf\\xe9.txt" and raw["name"] == "caf\\xe9.txt"
+    article = validate(parse_raw(raw)[0])
+    assert article["text"] == "Body of the story." and article["input"].encode("utf-8")
+    row = finalize_article(article, "run1", NOW)
+    assert row["source"] == "caf\\xe9.txt"
+
+
+def test_unreadable_non_utf8_file_is_a_reject_with_a_valid_name(tmp_path):
+    reject = list(read_file(os.path.join(os.fsencode(tmp_path), b"gone\xff.txt"), NOW))[0]
+    assert (reject["error"], reject["input"]) == ("unreadable", str(tmp_path) + "/gone\\xff.txt")
+
+
+def test_fifo_is_rejected_not_waited_for(tmp_path):
+    """Was: open() on a FIFO in an input folder blocked the run for ever."""
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    try:
+        records = finishes_within(20, lambda: list(read_file(str(fifo), NOW)))
+    finally:  # if a reader is blocked on it (before the fix), let it go
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+    assert [(r["stage"], r["error"]) for r in records] == [("read", "unreadable")]
+
+
+def test_empty_jsonl_file_is_read_and_rejected_not_lost(tmp_path):
+    """Was: an empty .jsonl file had no line ranges, so it was never read or counted."""
+    from transforms.parse import parse_raw
+    from transforms.read import file_ranges, read_listed
+
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(b"")
+    ranges = file_ranges((str(path), "input"))
+    assert ranges == [(str(path), "input", 0, None, 0)]
+    out = [r for rng in ranges for raw in read_listed(rng, NOW) for r in parse_raw(raw)]
+    assert [(r["stage"], r["error"]) for r in out] == [("parse", "empty_text")]
+
+
+def test_read_inputs_routes_listing_rejects_and_non_utf8_names(tmp_path, monkeypatch):
+    """The Beam transform: a non-UTF-8 name crosses its shuffles (bytes, not str) and a
+    folder it cannot list is a read reject. (Listing error injected: tests run as root.)"""
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from conftest import beam_pipeline
+    from transforms.read import ReadInputs
+
+    non_utf8_file(tmp_path, b"caf\xe9.txt", b"Headline\n\nBody.")
+    (tmp_path / "locked").mkdir()
+    deny_listing(monkeypatch, "locked")
+    with beam_pipeline() as p:
+        raw, rejects = p | ReadInputs([str(tmp_path)], [], NOW)
+        assert_that(raw | beam.Map(lambda r: r["input"].rsplit("/", 1)[-1]),
+                    equal_to(["caf\\xe9.txt"]), label="raw")
+        assert_that(rejects | beam.Map(lambda r: (r["input"].rsplit("/", 1)[-1], r["stage"], r["error"])),
+                    equal_to([("locked", "read", "unreadable")]), label="rejects")

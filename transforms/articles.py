@@ -52,25 +52,34 @@ def source_name(parsed: dict, url: str | None) -> str:
     if parsed.get("source"):
         return parsed["source"]
     if url:
-        return urlsplit(url).hostname or url
+        try:
+            return urlsplit(url).hostname or url
+        except ValueError:  # "http://[" and the like: not a URL we can name a host of
+            return url
     return parsed["input"].rsplit("/", 1)[-1].split("#", 1)[0]
 
 
-def to_utc(value: datetime | None) -> datetime | None:
-    if value is None:
+def to_utc(value) -> datetime | None:
+    """A datetime in UTC (naive ones are UTC); anything else, or a moment that UTC
+    cannot hold, is None (the date is then inferred)."""
+    if not isinstance(value, datetime):
         return None
     if value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        return None
 
 
 def partition_date(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d")
+    """YYYY-MM-DD, zero-padded for years before 1000 too (strftime's %Y is not)."""
+    return moment.astimezone(timezone.utc).date().isoformat()
 
 
 def finalize_article(parsed: dict, run_id: str, ingested_at: datetime) -> dict:
     """ParsedArticle (docs/CONTRACTS.md) -> a row of schemas.tables.ARTICLES."""
-    text = parsed["text"]
+    text = parsed.get("text") or ""
     url = parsed.get("url") or None
     canonical = canonical_url(url)
     text_hash = content_hash(text)

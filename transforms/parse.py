@@ -5,6 +5,7 @@ become an article becomes a reject with the stage and the reason.
 """
 import codecs
 import json
+import re
 
 import apache_beam as beam
 
@@ -44,6 +45,13 @@ def decode_text(data: bytes) -> str:
         return data.decode(encoding)
     except UnicodeDecodeError as error:
         raise RejectError("undecodable", f"not valid {encoding}: {error}") from None
+
+
+def decode_utf8(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RejectError("undecodable", f"not valid utf-8: {error}") from None
 
 
 def detect_format(raw: dict) -> str:
@@ -114,38 +122,77 @@ def split_authors(value) -> list[str]:
     if not value:
         return []
     if isinstance(value, list):
-        return [str(a).strip() for a in value if str(a).strip()]
-    return [a.strip() for a in str(value).replace(" and ", ";").split(";") if a.strip()]
+        return [name for name in map(str_or_none, value) if name]
+    text = str_or_none(value) or ""
+    return [a.strip() for a in text.replace(" and ", ";").split(";") if a.strip()]
+
+
+def load_json(text: str):
+    """json.loads, with every way it fails as a RejectError: nesting past Python's
+    recursion limit raises RecursionError, an integer of more than 4300 digits
+    ValueError."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise RejectError("bad_json", str(error)) from None
+    except RecursionError:
+        raise RejectError("too_deep", "JSON nested deeper than the parser's recursion limit") from None
+    except ValueError as error:
+        raise RejectError("bad_json", str(error)) from None
 
 
 def parse_json(raw: dict) -> list[dict]:
-    try:
-        value = json.loads(decode_text(raw["data"]))
-    except json.JSONDecodeError as error:
-        raise RejectError("bad_json", str(error)) from None
+    value = load_json(decode_text(raw["data"]))
     records = value if isinstance(value, list) else [value]
+    if not records:
+        raise RejectError("no_records", "JSON list has no records")
     return [json_record(raw, record, i, len(records) > 1) for i, record in enumerate(records)]
 
 
 def parse_jsonl(raw: dict) -> list[dict]:
-    """One article per line, numbered from the range's first line (see read.file_ranges).
+    """One article or one reject per non-blank line, numbered from the range's first
+    line (see read.file_ranges): a bad line never costs its neighbours.
 
-    Lines end at "\n" only: JSON strings may hold U+2028 and the like unescaped."""
+    Lines end at "\n" only: JSON strings may hold U+2028 and the like unescaped.
+    UTF-8 is decoded line by line; a UTF-16 file (with a BOM) is decoded whole."""
+    data = raw["data"]
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        lines = decode_text(data).split("\n")
+    else:
+        lines = data.split(b"\n")
     out = []
-    lines = decode_text(raw["data"]).split("\n")
     for i, line in enumerate(lines, start=raw.get("first_line", 0)):
-        if not line.strip():
-            continue
-        try:
-            out.append(json_record(raw, json.loads(line), i, True))
-        except json.JSONDecodeError as error:
-            out.append(make_reject(f"{raw['input']}#{i}", "parse", "bad_json", str(error)))
+        out.extend(jsonl_line(raw, line, i))
+    if not out and "first_line" not in raw:  # a whole file (not a range) with no line
+        raise RejectError("empty_text", "no JSON lines")
     return out
 
 
+def jsonl_line(raw: dict, line, number: int) -> list[dict]:
+    """[] for a blank line, else [the line's ParsedArticle or Reject]."""
+    name = f"{raw['input']}#{number}"
+    try:
+        text = decode_utf8(line) if isinstance(line, bytes) else line
+        text = text.lstrip("\ufeff")  # a BOM starts the file, or a file pasted in
+        if not text.strip():
+            return []
+        if "\x00" in text:
+            raise RejectError("binary", "NUL bytes: not a JSON line")
+        return [json_record(raw, load_json(text), number, True)]
+    except RejectError as error:
+        return [make_reject(name, "parse", error.error, str(error))]
+
+
 def json_record(raw: dict, record, index: int, numbered: bool) -> dict:
-    """One JSON object -> ParsedArticle, or a Reject for that record."""
+    """One JSON value -> ParsedArticle, or a Reject for that record (never raises)."""
     name = f"{raw['input']}#{index}" if numbered else raw["input"]
+    try:
+        return json_article(raw, record, name)
+    except Exception as error:  # odd field values must only cost their record
+        return make_reject(name, "parse", "bad_record", f"{type(error).__name__}: {error}")
+
+
+def json_article(raw: dict, record, name: str) -> dict:
     if not isinstance(record, dict):
         return make_reject(name, "parse", "bad_record", f"expected an object, got {type(record).__name__}")
     text = next((record[f] for f in JSON_TEXT_FIELDS if isinstance(record.get(f), str)), "")
@@ -157,7 +204,13 @@ def json_record(raw: dict, record, index: int, numbered: bool) -> dict:
 
 
 def str_or_none(value) -> str | None:
-    return str(value).strip() or None if value is not None else None
+    """The field as text; None for null, empty, and numbers too long to print."""
+    if value is None:
+        return None
+    try:
+        return str(value).strip() or None
+    except ValueError:  # int with more than 4300 digits
+        return None
 
 
 def parse_feed_input(raw: dict) -> list[dict]:
@@ -181,30 +234,65 @@ def whole_input_name(raw: dict) -> str:
     """The name a reject of the whole RawInput gets: the file, or for a line range
     after the first, the file and the range's first line."""
     first_line = raw.get("first_line", 0)
-    return f"{raw['input']}#{first_line}+" if first_line else raw["input"]
+    name = str(raw.get("input"))
+    return f"{name}#{first_line}+" if first_line else name
 
 
 def parse_raw(raw: dict) -> list[dict]:
-    """RawInput -> ParsedArticles and Rejects. Never raises."""
-    name = whole_input_name(raw)
-    if looks_binary(raw["data"]):
-        return [make_reject(name, "parse", "binary", "NUL bytes: not a text format")]
-    fmt = detect_format(raw)
+    """RawInput -> ParsedArticles and Rejects. Never raises, and every string it
+    returns is valid Unicode (see `valid_strings`)."""
+    return [valid_strings(record) for record in parse_unchecked(raw)]
+
+
+def parse_unchecked(raw: dict) -> list[dict]:
+    name, fmt = whole_input_name(raw), "unknown"
     try:
+        fmt = detect_format(raw)
+        # JSON lines judge each line (jsonl_line): a NUL must not cost a whole range.
+        if fmt != "jsonl" and looks_binary(raw["data"]):
+            return [make_reject(name, "parse", "binary", "NUL bytes: not a text format")]
         return PARSERS[fmt](raw)
     except RejectError as error:
         return [make_reject(name, "parse", error.error, str(error))]
+    except RecursionError:  # a parser walking a deeply nested document
+        return [make_reject(name, "parse", "too_deep", f"{fmt} nested deeper than the parser's recursion limit")]
     except Exception as error:  # a parser bug must not end the run: record it
         return [make_reject(name, "parse", f"{fmt}_parser_error",
                             f"{type(error).__name__}: {error}")]
+
+
+# Lone surrogates: JSON escapes like "\ud800" decode to them, and they cannot be
+# encoded as UTF-8, so hashing or writing Parquet would fail later, far from here.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str) -> str:
+    """The text with each lone surrogate replaced by U+FFFD (a pair is joined)."""
+    if text.isascii() or not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def valid_strings(record: dict) -> dict:
+    """The record with every string (and string in a list) made valid Unicode."""
+    def valid(value):
+        if isinstance(value, str):
+            return valid_text(value)
+        if isinstance(value, list):
+            return [valid(item) for item in value]
+        return value
+    return {key: valid(value) for key, value in record.items()}
 
 
 def validate(parsed: dict) -> dict:
     """A ParsedArticle with no text is a reject; the rest (and rejects) pass unchanged."""
     if is_reject(parsed):
         return parsed
-    if not (parsed.get("text") or "").strip():
-        return make_reject(parsed["input"], "validate", "empty_text", "article has no body text")
+    name, text = parsed.get("input"), parsed.get("text")
+    if not isinstance(name, str):  # finalize_article needs it: a parser bug, recorded
+        return make_reject(str(name), "validate", "bad_record", "article has no input name")
+    if not isinstance(text, str) or not text.strip():
+        return make_reject(name, "validate", "empty_text", "article has no body text")
     return parsed
 
 

@@ -13,7 +13,7 @@ def parse_datetime(value) -> datetime | None:
     """
     try:
         parsed = _parse(value)
-    except (ValueError, TypeError, OverflowError, IndexError):
+    except Exception:  # a date is optional: junk of any kind is no date, never a crash
         return None
     if parsed is None:
         return None
