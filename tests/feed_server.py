@@ -31,6 +31,9 @@ class Response:
     body: bytes = b""
     delay: float = 0.0            # seconds to sleep before answering
     send_length: bool = True      # False: no Content-Length, body ends at connection close
+    drip: float = 0.0             # > 0: send the body one byte at a time, this many seconds apart
+    drip_headers: int = 0         # send this many filler headers first, one per `header_interval` s
+    header_interval: float = 0.0
 
 
 @dataclass
@@ -55,14 +58,27 @@ class RouteHandler(BaseHTTPRequestHandler):
             time.sleep(response.delay)
         try:
             self.send_response(response.status)
+            for index in range(response.drip_headers):  # each line alone: a header drip
+                self.send_header(f"X-Drip-{index}", "x")
+                self.flush_headers()
+                time.sleep(response.header_interval)
             for name, value in response.headers.items():
                 self.send_header(name, value)
             if response.send_length:
                 self.send_header("Content-Length", str(len(response.body)))
             self.end_headers()
-            self.wfile.write(response.body)
+            if response.drip:
+                self.drip_body(response)
+            else:
+                self.wfile.write(response.body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeouts, size caps): expected in these tests
+
+    def drip_body(self, response: Response) -> None:
+        """A byte at a time (bounded by the body's length), as a slow-loris server would."""
+        for index in range(len(response.body)):
+            self.wfile.write(response.body[index:index + 1])
+            time.sleep(response.drip)
 
     def log_message(self, format, *args):
         pass
@@ -202,6 +218,10 @@ def install_standard_routes(server: FeedServer, slow_seconds: float = 3.0,
                  article_page("Harbour plan", LONG_PARAGRAPHS, f"{base}/canonical/harbour",
                               "Jane Reporter", "2024-04-29")))
     server.route("/slow.xml", lambda r: Response(200, xml, feed, delay=slow_seconds))
+    # Each read gets data within a fraction of a second; the whole answer takes ~10 s.
+    server.route("/drip-body.xml", lambda r: Response(200, xml, feed[:50], drip=0.2))
+    server.route("/drip-headers.xml", lambda r: Response(200, xml, feed, drip_headers=50,
+                                                         header_interval=0.2))
     server.route("/flaky.xml", counting(lambda n, r: Response(500, body=b"oops") if n == 1
                                         else Response(200, xml, feed)))
     server.route("/always-500.xml", lambda r: Response(503, body=b"down"))
@@ -213,6 +233,11 @@ def install_standard_routes(server: FeedServer, slow_seconds: float = 3.0,
     server.route("/redirect-once", lambda r: Response(301, {"Location": "/feed.xml"}))
     server.route("/redirect-to-file", lambda r: Response(302, {"Location": "file:///etc/passwd"}))
     server.route("/redirect-to-ip", lambda r: Response(302, {"Location": server.url("/feed.xml")}))
+    server.route("/redirect-to-broken", lambda r: Response(302, {"Location": "http://[::1/x"}))
+    server.route("/broken-link.xml", lambda r: Response(200, xml, rss_feed("Broken links", [
+        ("Unclosed bracket", "http://[::1", "<p>Entry with a broken link.</p>"),
+        ("Not an address", "http://[example]/x", "<p>Another broken link.</p>"),
+        ("Fine", f"{base}/articles/1.html", "<p>Entry with a good link.</p>")])))
     server.route("/big.xml", lambda r: Response(200, xml, b"x" * big_bytes))
     server.route("/big-unannounced.xml", lambda r: Response(200, xml, b"x" * big_bytes, send_length=False))
     server.route("/gzip-bomb.xml", lambda r: Response(200, {**xml, "Content-Encoding": "gzip"},

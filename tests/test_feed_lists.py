@@ -68,3 +68,27 @@ def test_remote_list_cannot_name_local_files(feed_server):
 def test_remote_list_fetch_failure_is_a_fetch_reject(feed_server):
     feeds, rejects = load_feed_list(feed_server.url("/feeds.opml"), FetchConfig())
     assert feeds == [] and rejects[0]["stage"] == "fetch" and rejects[0]["error"] == "blocked_host"
+
+
+def test_unparseable_urls_in_lists_are_rejects(tmp_path, feed_server):
+    listing = tmp_path / "feeds.txt"
+    listing.write_text("http://[::1\nhttps://example.com/a.xml\nhttp://[example]/rss\n"
+                       "https://example.com:rss/\n")
+    feeds, rejects = load_feed_list(str(listing))
+    assert feeds == ["https://example.com/a.xml"]
+    assert [(r["input"], r["error"]) for r in rejects] == [
+        (f"{listing}:1", "bad_url"), (f"{listing}:3", "bad_url"), (f"{listing}:4", "bad_url")]
+    assert "Invalid IPv6 URL" in rejects[0]["detail"]
+
+    opml = b'<opml><body><outline text="x" xmlUrl="http://[::1/feed"/></body></opml>'
+    assert [r["error"] for r in parse_opml(opml, "l.opml")[1]] == ["bad_url"]
+
+    listed = b"http://[::1\n" + feed_server.url("/feed.xml").encode()
+    feed_server.route("/broken.txt", lambda r: Response(200, {"Content-Type": "text/plain"}, listed))
+    feeds, rejects = load_feed_list(feed_server.url("/broken.txt"), LOCAL)
+    assert feeds == [feed_server.url("/feed.xml")] and [r["error"] for r in rejects] == ["bad_url"]
+
+
+def test_unparseable_list_location_is_a_fetch_reject():
+    feeds, rejects = load_feed_lists(["http://[::1/feeds.txt"], LOCAL)
+    assert feeds == [] and [(r["stage"], r["error"]) for r in rejects] == [("fetch", "bad_url")]

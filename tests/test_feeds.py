@@ -5,7 +5,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from transforms.feeds import html_to_text, normalise_language, parse_feed
+from transforms.feeds import (MAX_ENTITY_EXPANSION, MAX_ENTRY_TEXT_CHARS, entity_expansion, html_to_text,
+                              normalise_language, parse_feed)
 from transforms.timeparse import parse_datetime
 
 FETCHED = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -147,6 +148,77 @@ def test_harmless_internal_entity_still_works():
             b'</channel></rss>')
     articles, rejects = parse_feed(data, "ok", FETCHED)
     assert len(articles) == 1 and rejects == []
+
+
+# --- internal entities: bounded by their expanded size -------------------------------
+
+def entity_feed(value: str, uses: int, quote: str = '"') -> bytes:
+    """One internal entity, each declaration on its own line (where feedparser keeps it)."""
+    return (f'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY e {quote}{value}{quote}>\n]>\n'
+            '<rss version="2.0"><channel><title>t</title><item><title>x</title>'
+            f'<description>{"&e;" * uses}</description></item></channel></rss>').encode()
+
+
+def test_entity_used_too_often_is_rejected_before_parsing():
+    # The measured case: a 40 KB file, one 10 KB entity used 10,000 times (100 M characters).
+    data = entity_feed("word " * 2_000, 10_000)
+    assert len(data) < 50_000
+    started = time.monotonic()
+    articles, rejects = parse_feed(data, "bomb", FETCHED)
+    assert time.monotonic() - started < 1
+    assert articles == [] and len(rejects) == 1
+    assert (rejects[0]["stage"], rejects[0]["error"]) == ("parse", "entity_expansion")
+    assert "100000000 characters" in rejects[0]["detail"]
+
+
+def test_entity_expansion_under_the_cap_is_parsed():
+    uses = MAX_ENTITY_EXPANSION // 10_000 - 1
+    (article,), rejects = parse_feed(entity_feed("word " * 2_000, uses), "ok", FETCHED)
+    assert rejects == [] and article["text"].count("word") == 2_000 * uses
+
+
+def test_expansion_counts_value_times_references():
+    assert entity_expansion(entity_feed("abc", 7).decode()) == 21
+    # a character reference expands to one character
+    assert entity_expansion(entity_feed("&#160;", 5).decode()) == 5
+    # ">" inside the value does not end it; single quotes work too
+    assert entity_expansion(entity_feed("a>bcd", 2, quote="'").decode()) == 10
+
+
+def test_many_short_entity_uses_are_fine():  # &nbsp;, &copy; and friends, declared
+    (article,), rejects = parse_feed(entity_feed("&#169;", 50_000), "copy", FETCHED)
+    assert rejects == [] and article["text"] == "\u00a9" * 50_000
+
+
+def test_entry_text_over_the_cap_is_rejected():
+    text = "word " * (MAX_ENTRY_TEXT_CHARS // 5 + 1)
+    data = (f'<rss version="2.0"><channel><item><title>huge</title><description>{text}</description></item>'
+            '<item><title>small</title><description>fine</description></item></channel></rss>').encode()
+    articles, rejects = parse_feed(data, "big", FETCHED)
+    assert [a["title"] for a in articles] == ["small"]
+    assert [(r["input"], r["error"]) for r in rejects] == [("big#0", "text_too_long")]
+
+
+# --- links urllib cannot parse: a reject for that entry only -----------------------
+
+BROKEN_LINKS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Links</title>
+<item><title>Unclosed</title><link>http://[::1</link><description>One.</description></item>
+<item><title>Not an address</title><link>http://[example]/x</link><description>Two.</description></item>
+<item><title>Bad port</title><link>https://example.com:port/x</link><description>Three.</description></item>
+<item><title>Guid only</title><guid>http://[::1/x</guid><description>Four.</description></item>
+<item><title>Good</title><link>https://example.com/good</link><description>Five.</description></item>
+<item><title>Relative</title><link>/relative</link><description>Six.</description></item>
+</channel></rss>"""
+
+
+def test_entries_with_unparseable_links_are_bad_url_rejects(tmp_path):
+    feed_file = tmp_path / "links.xml"
+    feed_file.write_bytes(BROKEN_LINKS)
+    articles, rejects = parse_feed(feed_file.read_bytes(), str(feed_file), FETCHED)
+    assert [a["url"] for a in articles] == ["https://example.com/good", "/relative"]
+    assert [(r["input"].rsplit("#", 1)[1], r["stage"], r["error"]) for r in rejects] == [
+        (str(n), "parse", "bad_url") for n in range(4)]
+    assert "http://[::1" in rejects[0]["detail"] and "Invalid IPv6 URL" in rejects[0]["detail"]
 
 
 @pytest.mark.parametrize("raw, expected", [

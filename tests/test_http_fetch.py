@@ -1,4 +1,5 @@
 """fetch() against a real local server: validators, retries, limits, SSRF."""
+import http.client
 import time
 from datetime import datetime, timezone
 
@@ -7,12 +8,13 @@ import pytest
 from apache_beam.testing.util import assert_that
 
 from conftest import beam_pipeline
-from feed_server import feed_server  # noqa: F401 - pytest fixture
+from feed_server import Response, feed_server  # noqa: F401 - pytest fixture
 from transforms.fetch import (FetchArticlePages, FetchFeeds, feed_state_row, finalize_feed_state,
                               politeness_key, stable_hash)
 from transforms.feeds import parse_feed
-from transforms.http_fetch import (USER_AGENT, FetchConfig, address_block_reason, fetch,
-                                   parse_retry_after)
+from transforms.http_fetch import (USER_AGENT, FetchConfig, address_block_reason, attempt_seconds,
+                                   budget_seconds, classify_exception, fetch, parse_retry_after,
+                                   with_overrides)
 
 LOCAL = FetchConfig(allow_private_hosts=True, connect_timeout=2, read_timeout=1,
                     backoff_seconds=0.05, max_retry_after=2, per_host_delay=0,
@@ -56,6 +58,39 @@ def test_slow_endpoint_times_out_after_retries(feed_server):
     result = fetch(feed_server.url("/slow.xml"), None, config)
     assert result.error == "timeout" and result.attempts == 2
     assert time.monotonic() - started < 2.5
+
+
+# --- time limits: a deadline per attempt and a budget per fetch ---------------------
+
+@pytest.mark.parametrize("path", ["/drip-body.xml", "/drip-headers.xml"])
+def test_dripping_server_is_cut_off_at_total_timeout(feed_server, path):
+    # A byte (or a header line) comes every 0.2 s, so the 1 s read timeout never
+    # fires, and the whole answer would take ~10 s.
+    started = time.monotonic()
+    result = fetch(feed_server.url(path), None, with_overrides(LOCAL, total_timeout=1.0))
+    assert time.monotonic() - started < 5
+    assert result.error == "deadline" and "total_timeout 1s" in result.detail
+    assert result.attempts == 1 and result.body is None  # a deadline is not retried
+
+
+def test_retries_stop_at_fetch_budget(feed_server):
+    # /slow.xml answers after 3 s: every attempt is a (retryable) read timeout. Ten
+    # attempts with doubling waits would take ~55 s; the budget stops them at 1.5 s.
+    config = with_overrides(LOCAL, read_timeout=0.3, max_attempts=10, backoff_seconds=0.1,
+                            fetch_budget=1.5)
+    started = time.monotonic()
+    result = fetch(feed_server.url("/slow.xml"), None, config)
+    assert time.monotonic() - started < 4
+    assert result.error in ("timeout", "deadline") and "fetch_budget 1.5s" in result.detail
+    assert 2 <= result.attempts < 10
+
+
+def test_time_limits_follow_the_read_timeout_unless_set():
+    assert (attempt_seconds(FetchConfig()), budget_seconds(FetchConfig())) == (60, 120)
+    assert (attempt_seconds(FetchConfig(read_timeout=100)), budget_seconds(FetchConfig(read_timeout=100))) \
+        == (200, 400)
+    config = FetchConfig(total_timeout=5, fetch_budget=7)
+    assert (attempt_seconds(config), budget_seconds(config)) == (5, 7)
 
 
 def test_500_then_200_is_retried(feed_server):
@@ -142,9 +177,29 @@ def test_redirect_to_file_url_is_refused(feed_server):
     assert result.error == "bad_scheme" and "file:///etc/passwd" in result.detail
 
 
+def test_redirect_to_unparseable_location_is_bad_url(feed_server):
+    result = fetch(feed_server.url("/redirect-to-broken"), None, LOCAL)
+    assert result.error == "bad_url" and "http://[::1/x" in result.detail and result.attempts == 1
+
+
+def test_non_ascii_path_is_sent_percent_encoded(feed_server):
+    feed_server.route("/stra%C3%9Fe%20neu.xml", lambda r: Response(200, {}, b"<rss/>"))
+    result = fetch(feed_server.url("/straße neu.xml"), None, LOCAL)
+    assert result.ok and result.body == b"<rss/>"
+    assert len(feed_server.requests_to("/stra%C3%9Fe%20neu.xml")) == 1
+
+
+def test_invalid_url_from_http_client_is_bad_url_not_retried():
+    error = classify_exception(http.client.InvalidURL("URL can't contain control characters"))
+    assert error.code == "bad_url"
+
+
 @pytest.mark.parametrize("url, error", [
     ("file:///etc/passwd", "bad_scheme"), ("ftp://example.com/x", "bad_scheme"),
     ("http://", "bad_url"), ("http://[::1", "bad_url"), ("not a url", "bad_scheme"),
+    ("http://[example]/x", "bad_url"), ("http://example.com:abc/", "bad_url"),
+    ("http://[2002:a9fe:a9fe::1]/latest/meta-data", "blocked_host"), ("http://[fec0::1]/", "blocked_host"),
+    ("http://[64:ff9b::a9fe:a9fe]/", "blocked_host"), ("http://[2001:0:a00:1::f7f7:f7f7]/", "blocked_host"),
     ("http://no-such-host.invalid/feed", "unresolvable"),
     ("http://169.254.169.254/latest/meta-data", "blocked_host"),
     ("http://[::ffff:127.0.0.1]/", "blocked_host"), ("http://0.0.0.0/", "blocked_host"),
@@ -160,6 +215,27 @@ def test_refused_urls(url, error):
                                         ("::1", "loopback"), ("100.64.0.1", "non-global"),
                                         ("93.184.216.34", None), ("2606:4700::1111", None)])
 def test_address_block_reason(ip, reason):
+    assert address_block_reason(ip) == reason
+
+
+# An IPv6 address that carries an IPv4 address is judged by that address (93.184.216.34
+# is 5db8:d822, 8.8.8.8 is 0808:0808; a Teredo client is stored inverted).
+@pytest.mark.parametrize("ip, reason", [
+    ("::ffff:127.0.0.1", "loopback (ipv4-mapped 127.0.0.1)"), ("::ffff:93.184.216.34", None),
+    ("::a9fe:a9fe", "link-local (ipv4-compatible 169.254.169.254)"),
+    ("::5db8:d822", "reserved"),  # deprecated form: refused even for a public address
+    ("2002:a9fe:a9fe::1", "link-local (6to4 169.254.169.254)"),
+    ("2002:a00:1::1", "private (6to4 10.0.0.1)"), ("2002:5db8:d822::1", None),
+    ("64:ff9b::7f00:1", "loopback (nat64 127.0.0.1)"), ("64:ff9b::5db8:d822", None),
+    ("64:ff9b:1::a9fe:a9fe", "link-local (nat64 169.254.169.254)"), ("64:ff9b:1::5db8:d822", None),
+    ("2001:0:a00:1::f7f7:f7f7", "private (teredo 10.0.0.1)"),             # server 10.0.0.1
+    ("2001:0:5db8:d822::80ff:fffe", "loopback (teredo 127.0.0.1)"),      # client 127.0.0.1
+    ("2001:0:5db8:d822::f7f7:f7f7", None),                               # both public
+    ("fec0::1", "site-local"), ("feff:ffff::1", "site-local"),
+    ("fe80::1%eth0", "link-local"), ("fc00::1", "private"), ("ff02::1", "multicast"),
+    ("::", "unspecified"), ("2001:db8::1", "private"),
+])
+def test_embedded_ipv4_and_site_local(ip, reason):
     assert address_block_reason(ip) == reason
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from transforms.urls import canonical_url, preferred_url
+from transforms.urls import canonical_url, is_absolute_http, preferred_url, url_error, url_host
 
 BASE = "https://example.com/news/story-1"
 
@@ -168,3 +168,28 @@ def test_declared_home_page_ignored_for_article_page():
 def test_declared_url_is_canonicalised():
     assert preferred_url(PAGE, "http://www.publisher.org/story/?utm_medium=x#top") == \
         "https://publisher.org/story"
+
+
+# --- URLs urllib cannot take apart ------------------------------------------------
+
+UNPARSEABLE = ["http://[::1", "https://[::1/x", "http://[example]/x", "http://ex\uff0fample.com/",
+               "https://example.com:port/", "https://example.com:99999/"]
+
+
+@pytest.mark.parametrize("url", UNPARSEABLE)
+def test_unparseable_urls_are_none_everywhere(url):
+    assert url_error(url) and url_host(url) is None
+    assert canonical_url(url) is None and preferred_url(url) is None
+    assert preferred_url(url, url, url) is None
+    assert preferred_url(PAGE, url, url) == BASE  # a broken declared URL is ignored
+    assert preferred_url(url, "/relative") is None
+    assert is_absolute_http(url) is False
+
+
+@pytest.mark.parametrize("url, host", [("https://Example.com:8080/x", "example.com"),
+                                       ("http://[::1]/x", "::1"), ("mailto:a@b.c", None),
+                                       ("/relative", None), (None, None), (42, None)])
+def test_url_host_and_parseable_urls(url, host):
+    assert url_host(url) == host
+    if isinstance(url, str):
+        assert url_error(url) is None

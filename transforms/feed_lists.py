@@ -16,6 +16,7 @@ from defusedxml.common import DefusedXmlException
 
 from transforms.http_fetch import FetchConfig, fetch
 from transforms.rejects import make_reject
+from transforms.urls import url_error
 
 LIST_ACCEPT = "text/x-opml, application/xml;q=0.9, text/plain;q=0.9, */*;q=0.5"
 INLINE_COMMENT = re.compile(r"\s+#.*$")
@@ -32,11 +33,10 @@ def is_url(text: str) -> bool:
 
 def check_url(url: str) -> str | None:
     """Why a feed URL is unusable, or None."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:
-        return f"bad URL: {exc}"
+    problem = url_error(url)  # "http://[::1", a port that is no number, ...
+    if problem:
+        return f"bad URL: {problem}"
+    parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
         return f"only http(s) feeds are fetched, not {parts.scheme}:"
     if not parts.hostname:

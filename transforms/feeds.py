@@ -5,8 +5,10 @@ article or one reject, and a document with no usable entries is one reject.
 
 Security: feedparser is only ever handed a byte stream (given a bytes or str
 "document" that looks like a path or URL it would open or fetch it), and XML
-whose DTD tries entity expansion or external entities is rejected before any
-XML parser sees it (see `unsafe_dtd_reason`).
+whose DTD tries nested entity expansion or external entities, or whose internal
+entities would expand to too much text, is rejected before any XML parser sees
+it (see `dtd_problem`). An entry's text is capped (MAX_ENTRY_TEXT_CHARS), and an
+entry whose link urllib cannot parse is a reject, never an exception later on.
 """
 from __future__ import annotations
 
@@ -21,13 +23,23 @@ import feedparser
 
 from transforms.rejects import make_reject
 from transforms.timeparse import parse_datetime
+from transforms.urls import url_error
 
 # --- XML safety pre-scan ----------------------------------------------------
 
 # More declarations than any real feed needs is itself a sign of an attack.
 MAX_ENTITY_DECLARATIONS = 100
+# Characters all internal entity references of a document may expand to (value
+# length x references, summed). Feeds declare a few short ones (&nbsp; as "&#160;");
+# a 10 KB value used 10,000 times in a 40 KB file is a 100-million-character article.
+MAX_ENTITY_EXPANSION = 1_000_000
+# Characters of text one entry may have after parsing (spaCy's default max_length).
+MAX_ENTRY_TEXT_CHARS = 1_000_000
 
 ENTITY_DECLARATION = re.compile(r'<!ENTITY\s+(%\s+)?([^\s>]+)\s+(.*?)>', re.DOTALL)
+# The same declaration read up to the end of its quoted value (which may hold ">").
+ENTITY_LITERAL = re.compile(r'<!ENTITY\s+(?:%\s+)?[^\s>]+\s+("[^"]*"|\'[^\']*\')')
+CHARACTER_REFERENCE = re.compile(r'&#(?:[xX][0-9a-fA-F]+|[0-9]+);')
 ENTITY_REFERENCE = re.compile(r'[&%](?!#)[\w.:-]+;')
 EXTERNAL_ID = re.compile(r'^(SYSTEM|PUBLIC)\b', re.IGNORECASE)
 QUOTED = re.compile(r'"([^"]*)"|\'([^\']*)\'')
@@ -70,23 +82,52 @@ def dangerous_entity_reason(is_parameter: bool, name: str, body: str) -> str | N
     return None
 
 
-def unsafe_dtd_reason(data: bytes) -> str | None:
-    """Why the document's DTD is unsafe to hand to an XML parser, or None.
+def entity_sizes(text: str) -> dict:
+    """(sigil, name) -> characters one reference to each internal entity expands to
+    (the longest, when a name is declared twice; a character reference counts as one)."""
+    sizes = {}
+    for match in ENTITY_DECLARATION.finditer(text):
+        percent, name, body = match.groups()
+        if EXTERNAL_ID.match(body):
+            continue  # refused, or (web parameter entities) never fetched
+        literal = ENTITY_LITERAL.match(text, match.start())
+        value = literal.group(1)[1:-1] if literal else body
+        key = ("%" if percent else "&", name)
+        sizes[key] = max(sizes.get(key, 0), len(CHARACTER_REFERENCE.sub("x", value)))
+    return sizes
 
-    The whole document is scanned (not just the prolog) because feedparser only
-    strips declarations before the first element, and a declaration hidden after
-    a `<b` inside an entity value would otherwise reach expat.
+
+def entity_expansion(text: str) -> int:
+    """Characters the document's references to its internal entities expand to.
+    References are counted in the whole text: an over-count at worst (say in a comment)."""
+    return sum(size * text.count(f"{sigil}{name};")
+               for (sigil, name), size in entity_sizes(text).items() if size)
+
+
+def dtd_problem(data: bytes) -> tuple[str, str] | None:
+    """(error, detail) when the document's DTD is unsafe to hand to an XML parser, or None.
+
+    `unsafe_xml`: too many declarations, external entities, entities that expand
+    other entities; `entity_expansion`: internal entities that would expand to
+    more than MAX_ENTITY_EXPANSION characters. The whole document is scanned (not
+    just the prolog) because feedparser only strips declarations before the first
+    element, and a declaration hidden after a `<b` inside an entity value would
+    otherwise reach expat.
     """
     text = decode_for_scan(data)
     if "<!ENTITY" not in text:
         return None
     declarations = ENTITY_DECLARATION.findall(text)
     if len(declarations) > MAX_ENTITY_DECLARATIONS:
-        return f"{len(declarations)} entity declarations"
+        return "unsafe_xml", f"{len(declarations)} entity declarations"
     for percent, name, body in declarations:
         reason = dangerous_entity_reason(bool(percent), name, body)
         if reason:
-            return reason
+            return "unsafe_xml", reason
+    expansion = entity_expansion(text)
+    if expansion > MAX_ENTITY_EXPANSION:
+        return "entity_expansion", (f"internal entities would expand to {expansion} characters "
+                                    f"(limit {MAX_ENTITY_EXPANSION})")
     return None
 
 
@@ -282,6 +323,20 @@ def describe_bozo(parsed) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
+def entry_problem(article: dict) -> tuple[str, str] | None:
+    """(error, detail) when a parsed entry cannot be an article, or None."""
+    if not article["text"].strip():
+        title = article["title"] or "untitled"
+        return "empty_entry", f"entry {title!r} has no content or summary"
+    if len(article["text"]) > MAX_ENTRY_TEXT_CHARS:
+        return "text_too_long", f"{len(article['text'])} characters (limit {MAX_ENTRY_TEXT_CHARS})"
+    # Later stages split the link (host, canonical URL, page fetch): refuse it here.
+    problem = article["url"] and url_error(article["url"])
+    if problem:
+        return "bad_url", f"link {article['url'][:200]!r}: {problem}"
+    return None
+
+
 def entry_to_article(entry, input_name: str, source: str | None, feed_meta) -> dict:
     return {
         "input": input_name,
@@ -327,9 +382,9 @@ def parse_feed(data: bytes, input_name: str, fetched_at: datetime,
 def parse_feed_unguarded(data, input_name, content_type):
     if not isinstance(data, (bytes, bytearray)) or not data.strip():
         return [], [reject(input_name, "empty_feed", "no bytes")]
-    unsafe = unsafe_dtd_reason(bytes(data))
-    if unsafe:
-        return [], [reject(input_name, "unsafe_xml", unsafe)]
+    problem = dtd_problem(bytes(data))
+    if problem:
+        return [], [reject(input_name, *problem)]
     parsed = run_feedparser(bytes(data), content_type)
     entries = parsed.get("entries") or []
     if not entries:
@@ -345,9 +400,10 @@ def parse_feed_unguarded(data, input_name, content_type):
         except Exception as exc:
             rejects.append(reject(entry_input, "bad_entry", f"{type(exc).__name__}: {exc}"[:500]))
             continue
-        if article["text"].strip():
-            articles.append(article)
+        problem = entry_problem(article)
+        if problem:
+            error, detail = problem
+            rejects.append(reject(entry_input, error, detail[:500]))
         else:
-            title = article["title"] or "untitled"
-            rejects.append(reject(entry_input, "empty_entry", f"entry {title!r} has no content or summary"[:500]))
+            articles.append(article)
     return articles, rejects

@@ -17,10 +17,11 @@ from apache_beam import pvalue
 
 from schemas.tables import FEED_STATE
 from transforms.articles import partition_date
-from transforms.feeds import normalise_language
+from transforms.feeds import MAX_ENTRY_TEXT_CHARS, normalise_language
 from transforms.http_fetch import PAGE_ACCEPT, FetchConfig, FetchResult, fetch
 from transforms.rejects import make_reject
 from transforms.stored import stored_rows
+from transforms.urls import url_error, url_host
 
 RAW_TAG, STATE_TAG, REJECTS_TAG = "raw", "feed_state", "rejects"
 ARTICLES_TAG = "articles"
@@ -32,10 +33,9 @@ def stable_hash(text: str) -> int:
 
 
 def host_of(url: str) -> str:
-    try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""
+    """The host to be polite to; "" for a URL without one or that urllib cannot parse
+    (its fetch then fails as `bad_url`)."""
+    return url_host(url) or ""
 
 
 def politeness_key(url: str, per_host_limit: int) -> tuple[str, int]:
@@ -182,7 +182,9 @@ def merge_page(article: dict, page: dict) -> dict:
     """The page's text wins; its metadata only fills what the feed lacked."""
     merged = dict(article, text=page["text"], text_source="page")
     canonical = page.get("url")
-    if isinstance(canonical, str) and re.match(r"https?://", canonical, re.IGNORECASE):
+    # A page's declared URL that urllib cannot parse is ignored, like a relative one.
+    if isinstance(canonical, str) and re.match(r"https?://", canonical, re.IGNORECASE) \
+            and url_error(canonical) is None:
         merged["url"] = canonical
     merged["authors"] = article.get("authors") or page["authors"]
     merged["published_at"] = article.get("published_at") or page["published_at"]
@@ -212,6 +214,9 @@ def enrich_with_page(article: dict, config: FetchConfig) -> tuple[dict, dict | N
         detail = "no article text found on the page"
     if page is None:
         return article, {"input": url, "stage": "fetch", "error": "no_article_text", "detail": detail}
+    if len(page["text"]) > MAX_ENTRY_TEXT_CHARS:
+        detail = f"page text of {len(page['text'])} characters (limit {MAX_ENTRY_TEXT_CHARS})"
+        return article, make_reject(url, "fetch", "text_too_long", detail)
     return merge_page(article, page), None
 
 

@@ -167,12 +167,30 @@ def _canonical_url(url):
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
-def is_absolute_http(url: str | None) -> bool:
+def url_error(url: str) -> str | None:
+    """Why urllib cannot take `url` apart, or None. Such URLs (an unclosed IPv6
+    bracket "http://[::1", a port that is no number, NFKC tricks in the host) make
+    urlsplit or .port raise ValueError; callers turn this into a reject instead."""
     try:
-        parts = urlsplit(url.strip())
-        return parts.scheme.lower() in DEFAULT_PORTS and bool(parts.hostname)
-    except Exception:  # noqa: BLE001
+        urlsplit(url).port  # noqa: B018 - .port raises on a bad port
+    except ValueError as exc:
+        return str(exc) or "ValueError"
+    return None
+
+
+def url_host(url: str | None) -> str | None:
+    """The lower-cased host of a URL, or None (no host, not a string, unparseable)."""
+    if not isinstance(url, str) or url_error(url):
+        return None
+    return urlsplit(url).hostname
+
+
+def is_absolute_http(url: str | None) -> bool:
+    """An http(s) URL with a host that urllib can take apart (port included)."""
+    if not isinstance(url, str) or url_error(url.strip()):
         return False
+    parts = urlsplit(url.strip())
+    return parts.scheme.lower() in DEFAULT_PORTS and bool(parts.hostname)
 
 
 def preferred_url(page_url: str | None, canonical_link: str | None = None,
