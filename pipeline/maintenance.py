@@ -14,7 +14,8 @@ from pipeline.output_lock import OutputLock
 from schemas.tables import PARTITION_COLUMN, TABLES
 from transforms.commit import (MANIFEST, QUARANTINE, STAGING, commit_staged, committed_entries,
                                discard_uncommitted, exists, is_local, join, list_folders, move, prepare_output,
-                               published_table_files, staging_dir)
+                               published_table_files, rebuilt_record, relative, staging_dir, unreadable_records,
+                               write_json)
 from transforms.write import COMPRESSION, ROW_GROUP_ROWS, file_schema
 
 
@@ -89,6 +90,9 @@ def check_output(output: str) -> CheckReport:
     """Every committed file readable and of its table's schema, each article id once,
     no commit half done, no table file outside every commit. Changes nothing."""
     report = CheckReport()
+    for path, reason in unreadable_records(output).items():
+        report.problems.append(Problem("unreadable_record", relative(output, path),
+                                       f"{reason}; --repair rebuilds it from the names of its files"))
     for commit_id in list_folders(join(output, STAGING)):
         complete = exists(join(staging_dir(output, commit_id), MANIFEST))
         report.problems.append(Problem("unfinished_commit", f"{STAGING}/{commit_id}",
@@ -115,6 +119,7 @@ def repair_output(output: str, wait_for_lock: float = 0.0) -> CheckReport:
     repair_id = new_maintenance_id("repair")
     with OutputLock(output, repair_id, wait_for_lock):
         report = CheckReport(repaired=prepare_output(output))
+        report.repaired += rebuild_records(output)
         found = check_output(output)
         report.files_checked = found.files_checked
         movable = [p for p in found.problems if p.kind in ("unreadable", "schema", "uncommitted")]
@@ -131,6 +136,19 @@ def repair_output(output: str, wait_for_lock: float = 0.0) -> CheckReport:
                           note={"repair": [p.line() for p in movable + missing]})
         report.problems = [p for p in found.problems if p not in movable and p not in missing]
     return report
+
+
+def rebuild_records(output: str) -> list[str]:
+    """Write anew each unreadable commit record from the uncommitted files in place
+    that its commit wrote (their names carry the commit id)."""
+    lines = []
+    for path in unreadable_records(output):
+        committed = committed_entries(output)
+        loose = [(rel, size) for rel, size in published_table_files(output) if rel not in committed]
+        record = rebuilt_record(output, path, loose)
+        write_json(path, record)
+        lines.append(f"rebuilt {relative(output, path)} from {len(record['files'])} files")
+    return lines
 
 
 def write_reasons(path: str, problems: list) -> None:

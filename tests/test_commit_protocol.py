@@ -16,7 +16,7 @@ from conftest import REPO
 from pipeline.maintenance import check_output, compact_output, repair_output
 from pipeline.output_lock import OutputLock, OutputLocked
 from schemas.duckdb_views import open_output
-from schemas.tables import REJECTS
+from schemas.tables import ARTICLES, REJECTS
 from transforms import commit
 from transforms.commit import (commit_staged, committed_files, prepare_output, recover, staging_dir)
 from transforms.rejects import finalize_reject, make_reject
@@ -130,13 +130,42 @@ def test_check_names_a_truncated_file_and_repair_quarantines_it(output):
     assert check_output(str(output)).clean and count_rejects(output) == 2
 
 
+def test_an_unreadable_commit_record_hides_its_files_until_repair_rebuilds_it(output):
+    stage_rejects(output, "run1", ["part-run1-000.parquet"])
+    commit_staged(str(output), "run1", "run1")
+    stage_rejects(output, "run2", ["part-run2-000.parquet", "part-run2-001.parquet"])
+    commit_staged(str(output), "run2", "run2")
+    (output / "_runs" / "run2.commit.json").write_text('{"commit_id": "run2", "fil')
+    assert count_rejects(output) == 2  # run1 still readable; run2's files not taken as committed
+    kinds = sorted(p.kind for p in check_output(str(output)).problems)
+    assert kinds == ["uncommitted", "uncommitted", "unreadable_record"]
+    repaired = repair_output(str(output))
+    assert repaired.clean and repaired.repaired == ["rebuilt _runs/run2.commit.json from 2 files"]
+    assert count_rejects(output) == 6 and check_output(str(output)).clean
+
+
+def test_recovery_removes_records_whose_writer_died_before_the_rename(output):
+    (output / "_runs").mkdir(exist_ok=True)
+    (output / "_runs" / "run9.commit.json.0123abcd.tmp").write_text('{"half')
+    assert recover(str(output)) == ["removed 1 unfinished record files from _runs/"]
+    assert list((output / "_runs").iterdir()) == []
+
+
 def test_check_finds_a_wrong_schema_and_a_duplicate_article_id(output):
     folder = output / "_staging" / "run1" / "rejects" / "date=2026-03-01"
     folder.mkdir(parents=True)
     pq.write_table(pa.table({"reject_id": ["x"], "input": [1]}), folder / "part-run1-000.parquet")
+    articles = output / "_staging" / "run1" / "articles" / "date=2026-03-01"
+    articles.mkdir(parents=True)
+    for name in ("part-run1-000.parquet", "part-run1-001.parquet"):
+        rows = [{"article_id": "same-id", "text": "t", "run_id": "run1", "date_inferred": False, "ingested_at": WHEN,
+                 "content_hash": "h", "text_source": "file", "input": name, "word_count": 1}]
+        pq.write_table(pa.Table.from_pylist(rows, schema=file_schema(ARTICLES)), articles / name)
     commit_staged(str(output), "run1", "run1")
-    kinds = [p.kind for p in check_output(str(output)).problems]
-    assert kinds == ["schema"]
+    problems = [(p.kind, p.path.rsplit("/", 1)[-1]) for p in check_output(str(output)).problems]
+    assert problems == [("schema", "part-run1-000.parquet"), ("duplicate_id", "part-run1-001.parquet")]
+    repaired = repair_output(str(output))  # the misshapen file goes; duplicate ids are the user's call
+    assert [p.kind for p in repaired.problems] == ["duplicate_id"] and len(repaired.repaired) == 1
 
 
 def test_compaction_merges_partition_files_in_one_commit(output):

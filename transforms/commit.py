@@ -23,6 +23,7 @@ whose manifest is complete and deletes the staging of one that never got there.
 Every step is idempotent, so recovery itself may be interrupted and run again.
 """
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -248,19 +249,83 @@ def recover(output: str) -> list[str]:
     actions = []
     for commit_id in list_folders(join(output, STAGING)):
         manifest_path = join(staging_dir(output, commit_id), MANIFEST)
-        if exists(manifest_path):
-            publish(output, read_json(manifest_path))
+        manifest = read_manifest(manifest_path)
+        if manifest is not None:
+            publish(output, manifest)
             actions.append(f"rolled forward commit {commit_id} (its manifest was complete)")
         else:
             remove_staging(output, commit_id)
             actions.append(f"removed the staging of {commit_id}, which never committed")
+    stale = [path for path, _ in list_files(join(output, RUNS)) if path.endswith(".tmp")]
+    if stale:  # a commit record or summary whose writer died before its rename
+        FileSystems.delete(stale)
+        actions.append(f"removed {len(stale)} unfinished record files from {RUNS}/")
     return actions
 
 
+def read_manifest(path: str) -> dict | None:
+    """A staged manifest, or None when there is none or it cannot be read (a manifest is
+    renamed into place whole, so only a damaged disk gives an unreadable one: its
+    commit is then treated as never made, and `check` names any file it had published)."""
+    if not exists(path):
+        return None
+    try:
+        return read_json(path)
+    except (OSError, ValueError) as error:
+        logging.getLogger("newsbeam").warning("unreadable manifest %s (%s): its commit is dropped", path, error)
+        return None
+
+
+def record_paths(output: str) -> list[str]:
+    return [path for path, _ in list_files(join(output, RUNS)) if path.endswith(COMMIT_SUFFIX)]
+
+
+def unreadable_records(output: str) -> dict:
+    """path -> reason, for commit records that cannot be read."""
+    bad = {}
+    for path in record_paths(output):
+        try:
+            record = read_json(path)
+            record["files"], record["commit_id"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            bad[path] = f"{type(error).__name__}: {error}"
+    return bad
+
+
 def commit_records(output: str) -> list[dict]:
-    """Every commit record of the output, oldest first."""
-    paths = [path for path, _ in list_files(join(output, RUNS)) if path.endswith(COMMIT_SUFFIX)]
-    return sorted((read_json(path) for path in paths), key=lambda r: (r["committed_at"], r["commit_id"]))
+    """Every readable commit record of the output, oldest first. An unreadable one is
+    left out with a warning (its files then count as uncommitted); `newsbeam check
+    --repair` rebuilds it from the names of its files."""
+    records = []
+    for path in record_paths(output):
+        try:
+            record = read_json(path)
+            record["files"], record["commit_id"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            logging.getLogger("newsbeam").warning("unreadable commit record %s (%s); "
+                                                  "`newsbeam check --repair` rebuilds it", path, error)
+            continue
+        records.append(record)
+    return sorted(records, key=lambda r: (r.get("committed_at", ""), r["commit_id"]))
+
+
+def belongs_to(commit_id: str, relative_path: str) -> bool:
+    """Whether a table file was written by `commit_id`: writers name files
+    `part-<commit id>.parquet` (a stream window) or `part-<commit id>-NNN.parquet` (a run)."""
+    name = relative_path.rsplit("/", 1)[-1]
+    prefix = f"part-{commit_id}"
+    return name.startswith(prefix) and name[len(prefix):len(prefix) + 1] in ("-", ".") and \
+        not name[len(prefix):].startswith("-w")
+
+
+def rebuilt_record(output: str, record_path: str, files: list[tuple[str, int]]) -> dict:
+    """A commit record made anew from the files in place that its commit wrote."""
+    commit_id = record_path.rsplit("/", 1)[-1][:-len(COMMIT_SUFFIX)]
+    now = datetime.now(timezone.utc).isoformat()
+    return {"commit_id": commit_id, "run_id": commit_id, "protocol": PROTOCOL_VERSION, "created_at": now,
+            "committed_at": now, "removes": [], "note": {"rebuilt": "from the names of its files"},
+            "files": [{"path": rel, "table": rel.split("/", 1)[0], "bytes": size}
+                      for rel, size in files if belongs_to(commit_id, rel)]}
 
 
 def is_protocol_folder(output: str) -> bool:
