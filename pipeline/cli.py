@@ -67,6 +67,17 @@ def check_run_arguments(opts) -> None:
     for feed in opts.feed:
         if is_remote(feed) and not feed.lower().startswith(("http://", "https://")):
             raise UsageError(f"feeds are http(s) URLs or local files: {feed}")
+    check_limits(opts)
+
+
+def check_limits(opts) -> None:
+    """Numbers that must be positive (a zero batch would never fill; a negative wait is none)."""
+    for name, value in (("--nlp-batch-chars", opts.nlp_batch_chars), ("--http-timeout", opts.http_timeout),
+                        ("--max-fetch-bytes", opts.max_fetch_bytes), ("--per-host-limit", opts.per_host_limit)):
+        if value <= 0:
+            raise UsageError(f"{name} must be positive: {value}")
+    if opts.wait_for_lock < 0:
+        raise UsageError(f"--wait-for-lock takes seconds, 0 or more: {opts.wait_for_lock}")
 
 
 def run_command(argv: list[str]) -> int:
@@ -112,6 +123,7 @@ def stream_command(argv: list[str]) -> int:
         raise UsageError("give at least one --feed URL or --feeds-file LIST")
     if opts.poll_interval <= 0 or opts.window <= 0:
         raise UsageError("--poll-interval and --window must be positive")
+    check_limits(opts)
     standard = options.view_as(StandardOptions)
     standard.streaming = True
     if not standard.runner:
@@ -133,10 +145,15 @@ def extract_command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="newsbeam extract")
     parser.add_argument("files", nargs="+")
     parser.add_argument("--spacy-model", default=None)
+    parser.add_argument("--nlp-batch-chars", type=int, default=None,
+                        help="Longer texts are analysed in pieces of at most this many characters (default 96000).")
     args = parser.parse_args(argv)
     from pipeline.extract import extract_files
+    from transforms.nlp import MAX_BATCH_CHARS
 
-    for record in extract_files(args.files, args.spacy_model):
+    if args.nlp_batch_chars is not None and args.nlp_batch_chars <= 0:
+        raise UsageError(f"--nlp-batch-chars must be positive: {args.nlp_batch_chars}")
+    for record in extract_files(args.files, args.spacy_model, args.nlp_batch_chars or MAX_BATCH_CHARS):
         print(json.dumps(record, ensure_ascii=False), flush=True)
     return 0
 

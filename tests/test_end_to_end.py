@@ -129,6 +129,8 @@ def test_bad_inputs_become_rejects_and_the_run_goes_on(tmp_path, capsys):
     (["--input", "/no/such/path", "--output", "x"], "input not found"),
     (["--input", str(SEEDS)], "--output DIR is required"),
     (["--input", str(SEEDS), "--output", str(SEEDS / "out")], "overlaps input"),
+    (["--input", str(SEEDS), "--output", "x", "--nlp-batch-chars", "0"], "--nlp-batch-chars must be positive"),
+    (["--input", str(SEEDS), "--output", "x", "--wait-for-lock", "-1"], "--wait-for-lock takes seconds"),
 ])
 def test_unusable_arguments_exit_non_zero_with_one_line(capsys, args, reason):
     code, printed = run(capsys, *args)

@@ -223,3 +223,15 @@ def test_extract_analyses_a_file_over_spacy_max_length_and_goes_on(nlp, tmp_path
     assert records[0]["entities"][-1]["start"] > 1_150_000
     assert_offsets_point_into(huge, records[0])
     assert records[1]["entities"] == analyze_texts(nlp, [SEED_BODY])[0]["entities"]
+
+
+def test_extract_nlp_batch_chars_cuts_pieces_on_the_command_line(capsys):
+    """`newsbeam extract --nlp-batch-chars N`: the seed article in pieces of at most N
+    characters still gives entities whose offsets point into the whole text."""
+    assert main(["extract", "--nlp-batch-chars", "600", str(SEED_ARTICLE)]) == 0
+    (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    text = record["text"]
+    assert len(text) > 1200 and "error" not in record
+    late = [e for e in record["entities"] if e["start"] > 600]
+    assert late and all(text[e["start"]:e["end"]] == e["text"] for e in record["entities"])
+    assert main(["extract", "--nlp-batch-chars", "0", str(SEED_ARTICLE)]) == 2
