@@ -78,6 +78,8 @@ def check_limits(opts) -> None:
             raise UsageError(f"{name} must be positive: {value}")
     if opts.wait_for_lock < 0:
         raise UsageError(f"--wait-for-lock takes seconds, 0 or more: {opts.wait_for_lock}")
+    if opts.checkpoint_minutes < 0:
+        raise UsageError(f"--checkpoint-minutes takes minutes, 0 or more: {opts.checkpoint_minutes}")
 
 
 def run_command(argv: list[str]) -> int:
@@ -269,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE, file=sys.stderr)
         return 2
     from pipeline.output_lock import OutputLocked
-    from pipeline.run import OperatorError
+    from pipeline.run import Interrupted, OperatorError
 
     try:
         return COMMANDS[argv[0]](argv[1:])
@@ -282,7 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     except OperatorError as error:
         print(f"newsbeam {argv[0]}: {error}", file=sys.stderr)
         return 1
+    except Interrupted as error:
+        print(f"newsbeam {argv[0]}: {error}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
-        print(f"newsbeam {argv[0]}: interrupted; nothing of this run was committed "
-              "(the next run clears what it left)", file=sys.stderr)
+        print(f"newsbeam {argv[0]}: interrupted", file=sys.stderr)
         return 130

@@ -3,30 +3,33 @@
 1. Read -> Parse -> Finalize -> key rows (no text) -> Deduplicate. Every shuffle
    carries compact key rows; the result is a decision for each input.
 2. Read again -> Parse -> Finalize -> ApplyDecisions (a side input) -> NLP ->
-   write in bundles. Articles and their texts stream through one fused stage and
-   are never shuffled, so memory does not grow with the input.
+   write, committed in checkpoints. Articles and their texts stream through one
+   fused stage and are never shuffled, so memory does not grow with the input.
 
 Feeds and pages fetched over HTTP are not fetched twice (the server may answer
 differently): those articles are kept from pass 1 instead.
 
-Every table is written under the run's staging folder; pipeline/run.py commits
-it when the pipeline has finished (transforms/commit.py), so a run that dies
-leaves nothing a reader or a later run can see.
+Every table is written under a staging folder and becomes visible only through a
+commit (transforms/commit.py): the articles analysed in pass 2, with their
+entities, quotes and signatures, in checkpoints (transforms/checkpoints.py); the
+rest (rejects, feed state, and everything with --no-nlp) when pipeline/run.py
+commits the run after the pipeline has finished.
 
 Only wiring lives here; each stage is a composite PTransform in transforms/.
 """
 import apache_beam as beam
 
 from pipeline.options import fetch_config
-from schemas.tables import FEED_STATE, REJECTS, SIGNATURES
+from schemas.tables import ARTICLES, FEED_STATE, REJECTS, SIGNATURES
 from transforms.articles import finalize_article
+from transforms.checkpoints import WriteAnalysed
 from transforms.commit import staging_dir
 from transforms.dedup import ApplyDecisions, Deduplicate
 from transforms.feed_lists import feed_sources
 from transforms.fetch import FetchArticlePages, FetchFeedsFromState, finalize_feed_state
 from transforms.metrics import count
+from transforms.nlp import AnalyseArticles
 from transforms.near_duplicates import article_key, signature_row_from_key
-from transforms.outputs import AnalyseAndWrite
 from transforms.parse import Parse
 from transforms.read import ReadInputs
 from transforms.rejects import FinalizeRejects
@@ -41,8 +44,11 @@ def read_files(p: beam.Pipeline, label: str, opts, feed_files, started_at):
     return parsed, [read_rejects, parse_rejects]
 
 
-def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at) -> None:
-    """Add newsbeam's stages to `p` for the inputs and output in `opts` (NewsbeamOptions)."""
+def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, checkpoint_seconds: float | None = None) -> None:
+    """Add newsbeam's stages to `p` for the inputs and output in `opts` (NewsbeamOptions).
+
+    checkpoint_seconds: how often each worker commits the articles it has analysed
+    (None: the run commits once, at the end; see transforms/checkpoints.py)."""
     config = fetch_config(opts)
     staging = staging_dir(opts.output, run_id)  # where this run writes; opts.output is what is stored
     feed_urls, feed_files, list_rejects = feed_sources(opts.feed, opts.feeds_file, config)
@@ -84,8 +90,9 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at) -> None:
             | "AllKeyRows" >> beam.Flatten())
     winners, duplicates, _skipped = keys | "Deduplicate" >> Deduplicate(
         stored_article_ids(p, opts.output), stored_signatures(p, opts.output), opts.near_dup_threshold)
-    (winners | "Signatures" >> beam.Map(signature_row_from_key)
-     | "WriteSignatures" >> WriteTableInBundles(SIGNATURES, staging, run_id))
+    if opts.no_nlp:  # with NLP, each checkpoint writes its winners' signatures (transforms/checkpoints.py)
+        (winners | "Signatures" >> beam.Map(signature_row_from_key)
+         | "WriteSignatures" >> WriteTableInBundles(SIGNATURES, staging, run_id))
 
     # Pass 2: the articles again, as decided, streamed through NLP into the tables.
     if reread_files:
@@ -94,8 +101,11 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at) -> None:
     # One branch is fused whole; with fetched feeds too, the Flatten holds the articles.
     decided = ((*kept_articles,) | "ArticlesToWrite" >> beam.Flatten()
                | "ApplyDecisions" >> ApplyDecisions(winners, duplicates))
-    enrichment_rejects.append((decided | "AnalyseAndWrite" >> AnalyseAndWrite(
-        staging, run_id, not opts.no_nlp, opts.spacy_model, opts.nlp_batch_chars, write=WriteTableInBundles))["rejects"])
+    if opts.no_nlp:
+        decided | "WriteArticles" >> WriteTableInBundles(ARTICLES, staging, run_id)
+    else:  # each article with its entities, quotes, signature and NLP rejects, in checkpoints
+        (decided | "NLP" >> AnalyseArticles(opts.spacy_model, opts.nlp_batch_chars)
+         | "WriteAnalysed" >> WriteAnalysed(opts.output, run_id, started_at, checkpoint_seconds))
 
     ((input_rejects | "CountRejects" >> count("rejects", by="stage"), *enrichment_rejects)
      | "AllRejects" >> beam.Flatten()

@@ -1,6 +1,7 @@
 """newsbeam's pipeline options: a PipelineOptions subclass, so every Beam flag works too."""
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from transforms.checkpoints import DEFAULT_CHECKPOINT_MINUTES
 from transforms.nlp import MAX_BATCH_CHARS
 
 
@@ -39,6 +40,10 @@ class NewsbeamOptions(PipelineOptions):
                             help="stream: keys older than this leave the dedup state (stored keys still load on restart).")
         parser.add_argument("--wait_for_lock", "--wait-for-lock", dest="wait_for_lock", type=float, default=0.0,
                             help="Seconds to wait while another run writes to the same output (default 0: refuse at once).")
+        parser.add_argument("--checkpoint_minutes", "--checkpoint-minutes", dest="checkpoint_minutes", type=float,
+                            default=DEFAULT_CHECKPOINT_MINUTES,
+                            help="run with NLP on the local runner: each worker commits the articles it has "
+                                 "analysed this often (0: commit once, at the end).")
         parser.add_argument("--run_id", "--run-id", dest="run_id", default=None,
                             help="Run id written to every row and file name (default: time + random).")
         parser.add_argument("--spacy_model", "--spacy-model", dest="spacy_model", default=None,

@@ -23,6 +23,7 @@ from pipeline.options import NewsbeamOptions
 from pipeline.output_lock import OutputLock
 from pipeline.runners import LOCAL_BATCH_RUNNER, local_batch_runner
 from schemas.tables import FEED_STATE
+from transforms.checkpoints import committed_checkpoints, unpublished_checkpoints
 from transforms.commit import (MANIFEST, RUNS, commit_staged, discard_uncommitted, exists, is_local, join,
                                prepare_output, staging_dir)
 from transforms.metrics import counter_totals, run_inference_timings
@@ -33,6 +34,10 @@ RUNS_FOLDER = RUNS
 
 class OperatorError(Exception):
     """A failure the user fixes (full disk, read-only output, corrupt file): one line."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM during a run: one line saying what stays committed."""
 
 
 # errno -> what to tell the user; matched in the exception chain and, since runners
@@ -104,14 +109,42 @@ def committing(output: str, commit_id: str, wait_for_lock: float):
                 discard_uncommitted(output, commit_id)
             except OSError:  # the same full disk or read-only folder: the next run clears it
                 pass
-            reason = None if isinstance(error, (KeyboardInterrupt, OperatorError)) else operator_error(error)
+            if was_interrupted(error):
+                raise Interrupted(f"interrupted; {outcome(output, commit_id, committed)}") from error
+            reason = None if isinstance(error, OperatorError) else operator_error(error)
             if reason:
                 reason = reason.replace("--output DIR", f"--output {output}")
-                outcome = (f"run {commit_id} is committed but not all published: the next run, or "
-                           f"`newsbeam check --output {output} --repair`, finishes publishing it" if committed
-                           else f"nothing of run {commit_id} was committed")
-                raise OperatorError(f"{reason}; {outcome}") from error
+                if reason in OPERATOR_ERRNOS.values():  # the error named no file: name the output
+                    reason = f"{reason} writing under {output}"
+                raise OperatorError(f"{reason}; {outcome(output, commit_id, committed)}") from error
             raise
+
+
+def was_interrupted(error: BaseException) -> bool:
+    """Ctrl-C, also when it landed in a runner's thread, which re-raises it as
+    "RuntimeError: KeyboardInterrupt [while running 'STEP']"."""
+    seen = error
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt) or str(seen).startswith("KeyboardInterrupt"):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def outcome(output: str, commit_id: str, committed: bool) -> str:
+    """What a run that stopped on an error left committed, for its one line."""
+    if committed:
+        return (f"run {commit_id} is committed but not all published: the next run, or "
+                f"`newsbeam check --output {output} --repair`, finishes publishing it")
+    unpublished = unpublished_checkpoints(output, commit_id)
+    if unpublished:
+        return (f"run {commit_id} was not committed; {unpublished} checkpoint(s) of it is committed but not all "
+                f"published: the next run, or `newsbeam check --output {output} --repair`, finishes publishing it")
+    checkpoints = committed_checkpoints(output, commit_id)
+    if checkpoints:
+        return (f"run {commit_id} was not committed; its {checkpoints} checkpoint(s) stay, "
+                "and a rerun goes on from them")
+    return f"nothing of run {commit_id} was committed"
 
 
 @dataclass
@@ -220,13 +253,24 @@ def run_stream(options, run_id: str, started_at) -> RunSummary:
     return summary
 
 
+# Runners on which a failed bundle fails the run: a checkpoint a bundle committed is
+# never written again by a retry of that bundle (transforms/checkpoints.py).
+CHECKPOINTING_RUNNERS = (LOCAL_BATCH_RUNNER, "DirectRunner", "BundleBasedDirectRunner")
+
+
+def checkpoint_seconds(runner: str | None, minutes: float) -> float | None:
+    """How often workers commit what they analysed; None: the run commits once."""
+    return minutes * 60 if minutes > 0 and runner in CHECKPOINTING_RUNNERS else None
+
+
 def run_batch(options, run_id: str, started_at) -> RunSummary:
     """Run the batch graph into the run's staging folder and commit it whole."""
     opts = options.view_as(NewsbeamOptions)
-    local = options.view_as(StandardOptions).runner == LOCAL_BATCH_RUNNER
+    runner = options.view_as(StandardOptions).runner
+    local = runner == LOCAL_BATCH_RUNNER
     with committing(opts.output, run_id, opts.wait_for_lock) as recovery:
         pipeline = beam.Pipeline(runner=local_batch_runner() if local else None, options=options)
-        build_pipeline(pipeline, opts, run_id, started_at)
+        build_pipeline(pipeline, opts, run_id, started_at, checkpoint_seconds(runner, opts.checkpoint_minutes))
         result = pipeline.run()
         result.wait_until_finish()
         summary = finish(result, run_id, started_at)

@@ -83,12 +83,16 @@ def test_run_summary_balances(seeds_output):
     summary = json.loads((seeds_output / "_runs" / summary_file).read_text())
     assert summary["balanced"] and summary["inputs"] == 4 and summary["articles"] == 4
     assert rows(seeds_output, "SELECT count(*) FROM articles") == [(4,)]
-    # the run committed whole: its record lists every table file in place, and staging is gone
-    (record,) = [json.loads(p.read_text()) for p in (seeds_output / "_runs").glob("*.commit.json")]
+    # committed: a checkpoint holds the articles with their entities, quotes and signatures,
+    # the run's own commit the rest; the records list every table file in place, staging is gone
+    records = {p.name: json.loads(p.read_text()) for p in (seeds_output / "_runs").glob("*.commit.json")}
+    run_id = summary["run_id"]
+    assert f"{run_id}.commit.json" in records and len(records) == 2
+    (checkpoint,) = [r for name, r in records.items() if name != f"{run_id}.commit.json"]
+    assert {f["table"] for f in checkpoint["files"]} == {"articles", "entities", "quotes", "signatures"}
     in_place = sorted(str(p.relative_to(seeds_output)) for p in seeds_output.glob("*/date=*/*.parquet"))
-    assert sorted(f["path"] for f in record["files"]) == in_place and in_place
-    assert {f["table"] for f in record["files"]} >= {"articles", "entities", "quotes", "signatures"}
-    assert not (seeds_output / "_staging").exists() or not os.listdir(seeds_output / "_staging")
+    assert sorted(f["path"] for r in records.values() for f in r["files"]) == in_place and in_place
+    assert not (seeds_output / "_staging").exists()
 
 
 def test_rerun_into_same_output_adds_nothing(tmp_path, capsys):

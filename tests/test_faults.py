@@ -35,16 +35,12 @@ from pipeline.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 KILL_POINTS = {
-    # pass 1 done: the signatures files are written (staged), nothing else yet
-    "after_signatures": """
-import transforms.write as w
-close = w.PartitionFiles.close
-def close_then_die(self):
-    written = close(self)
-    if any("/signatures/" in path for _, path in written):
-        KILL()
-    return written
-w.PartitionFiles.close = close_then_die
+    # pass 1 (read, parse, dedup) done: pass 2 applies its first decision
+    "after_dedup": """
+import transforms.dedup as d
+def die(*args):
+    KILL()
+d.with_decision = die
 """,
     # inside spaCy, after the first documents of the first batch
     "during_nlp": """
@@ -57,7 +53,7 @@ def pipe_then_die(self, texts, **kwargs):
         yield doc
 spacy.language.Language.pipe = pipe_then_die
 """,
-    # the articles files of a bundle are written, entities and quotes not yet all
+    # a checkpoint's articles file is written, before it is committed
     "during_write": """
 import transforms.write as w
 close = w.PartitionFiles.close
@@ -68,7 +64,7 @@ def close_then_die(self):
     return written
 w.PartitionFiles.close = close_then_die
 """,
-    # the manifest is written and two files are in place: the commit must roll forward
+    # a checkpoint's manifest is written and two files are in place: it must roll forward
     "during_publish": """
 import transforms.commit as c
 move = c.move_into_place
@@ -80,7 +76,16 @@ def move_then_die(staged, final):
         KILL()
 c.move_into_place = move_then_die
 """,
+    # the pipeline has finished (its checkpoints committed), the run's own commit not made
+    "before_run_commit": """
+import pipeline.run as r
+def die(*args, **kwargs):
+    KILL()
+r.commit_staged = die
+""",
 }
+# Kill points after which some of the run is already visible (committed checkpoints).
+PARTLY_COMMITTED = {"before_run_commit"}
 
 
 @pytest.fixture(scope="module")
@@ -138,8 +143,7 @@ def test_a_run_killed_at_any_stage_then_rerun_gives_the_tables_of_one_clean_run(
     output = tmp_path / "out"
     code, printed = finish(start_run(output, corpus, patch=KILL_POINTS[point]))
     assert code == -signal.SIGKILL, printed  # it really died at that point
-    if point == "during_publish":
-        # committed: nothing is visible until recovery finishes the publish
+    if point not in PARTLY_COMMITTED:  # a checkpoint half published is not visible either
         assert table_snapshot(output)["articles"] == []
     printed = rerun(output, corpus, capsys)
     assert "recovered: " in printed
@@ -149,17 +153,49 @@ def test_a_run_killed_at_any_stage_then_rerun_gives_the_tables_of_one_clean_run(
 
 def test_an_interrupted_run_commits_nothing_and_says_so_in_one_line(corpus, clean_tables, tmp_path, capsys):
     output = tmp_path / "out"
-    process = start_run(output, corpus)
+    process = start_run(output, corpus, "--checkpoint-minutes", "0")
     deadline = time.monotonic() + 120
-    while not list(output.glob("_staging/*/signatures/*/*.parquet")):  # well into the run
+    while not list(output.glob("_staging/*")):  # the run holds the lock and has begun
         assert process.poll() is None and time.monotonic() < deadline, finish(process)[1]
         time.sleep(0.05)
+    time.sleep(2)
+    assert process.poll() is None, "the run ended before it could be interrupted"
     process.send_signal(signal.SIGINT)
     code, printed = finish(process)
-    assert code == 130 and "interrupted" in printed and len(printed.strip().splitlines()) == 1, printed
-    assert table_snapshot(output)["articles"] == [] and not (output / "_staging").exists()
+    assert code == 130 and "interrupted; nothing of run" in printed, printed
+    assert len(printed.strip().splitlines()) == 1, printed
+    assert table_snapshot(output)["articles"] == []
     rerun(output, corpus, capsys)
     assert table_snapshot(output) == clean_tables
+
+
+def test_a_run_killed_after_a_checkpoint_goes_on_from_it(corpus, clean_tables, tmp_path, capsys):
+    """Checkpoints every second: the run is killed right after its first checkpoint,
+    whose articles are visible with all their rows; the rerun does not analyse them
+    again, and ends with the tables of one clean run."""
+    output = tmp_path / "out"
+    patch = """
+import transforms.checkpoints as k
+commit = k.commit_staged
+def commit_then_die(*args, **kwargs):
+    commit(*args, **kwargs)
+    KILL()
+k.commit_staged = commit_then_die
+"""
+    code, printed = finish(start_run(output, corpus, "--checkpoint-minutes", "0.0001", patch=patch))
+    assert code == -signal.SIGKILL, printed
+    con = open_output(str(output))
+    checkpointed = con.execute("SELECT count(*) FROM articles").fetchone()[0]
+    assert 0 < checkpointed < len(clean_tables["articles"])
+    # whole: every checkpointed winner has its signature, and entities only of checkpointed articles
+    assert con.execute("SELECT count(*) FROM articles a WHERE duplicate_of IS NULL AND NOT EXISTS "
+                       "(SELECT 1 FROM signatures s WHERE s.article_id = a.article_id)").fetchone() == (0,)
+    assert con.execute("SELECT count(*) FROM entities e WHERE NOT EXISTS "
+                       "(SELECT 1 FROM articles a WHERE a.article_id = e.article_id)").fetchone() == (0,)
+    printed = rerun(output, corpus, capsys)
+    assert f"already_ingested={checkpointed}" in printed, printed
+    assert table_snapshot(output) == clean_tables
+    assert_sound(output)
 
 
 def test_two_runs_at_once_one_writes_and_the_other_refuses(corpus, clean_tables, tmp_path):

@@ -224,6 +224,39 @@ def nlp_rejects(keyed_result) -> list[dict]:
     return [nlp_reject(f"article:{article_id}", error)]
 
 
+def article_input(article: dict) -> tuple:
+    """RunInference's (key, text) for a whole article: winners are analysed; a
+    duplicate goes through with no text, so it reaches the same writer without a
+    Flatten (which would hold every article in memory on the local runner)."""
+    return article, article["text"] if article.get("duplicate_of") is None else ""
+
+
+def analysed_article(keyed_result) -> dict:
+    """(article, its analysis) -> {"article", "entities", "quotes", "rejects"}: one
+    element per article, so one writer can commit an article with its rows."""
+    article, result = keyed_result
+    key = ((article["article_id"], article["date"], article["run_id"]), result)
+    return {"article": article, "entities": entity_rows(key), "quotes": quote_rows(key),
+            "rejects": nlp_rejects(key)}
+
+
+class AnalyseArticles(beam.PTransform):
+    """Decided articles (winners and duplicates) -> one analysed-article element each
+    (`analysed_article`); only winners cost spaCy time."""
+
+    def __init__(self, model_name: str | None = None, max_batch_chars: int = MAX_BATCH_CHARS):
+        super().__init__()
+        self.handler = KeyedModelHandler(SpacyModelHandler(model_name, max_batch_chars))
+
+    def expand(self, articles):
+        return (
+            articles
+            | "KeyByArticle" >> beam.Map(article_input)
+            | "RunSpacy" >> RunInference(self.handler)
+            | "PerArticle" >> beam.Map(analysed_article)
+        )
+
+
 class ExtractEntitiesAndQuotes(beam.PTransform):
     """Winning articles -> (entity rows, quote rows, rejects)."""
 

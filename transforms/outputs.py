@@ -1,6 +1,6 @@
-"""The tables every run writes from its deduplicated articles: articles and (with
-NLP) entities and quotes. Shared by the batch and the streaming graph, which
-pass the writer that suits them (transforms/write.py)."""
+"""The tables a stream writes from its deduplicated articles: articles and (with
+NLP) entities and quotes, per window. (Batch runs write analysed articles in
+checkpoints: transforms/checkpoints.py.)"""
 import apache_beam as beam
 
 from schemas.tables import ARTICLES, ENTITIES, QUOTES
@@ -18,9 +18,7 @@ class AnalyseAndWrite(beam.PTransform):
     returns {"rejects": the NLP rejects (empty without NLP), "written": what the
     writers output, one PCollection}.
 
-    One input and no Flatten: in a batch run the articles stream from the reader
-    through NLP into the files in one fused stage. Only winners get NLP. `write`
-    is WriteTable or WriteTableInBundles.
+    Only winners get NLP. `write` is WriteTable (one file per partition per window).
     """
 
     def __init__(self, output_dir: str, run_id: str, nlp: bool, spacy_model: str | None, nlp_batch_chars: int,

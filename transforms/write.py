@@ -231,6 +231,20 @@ class PartitionFiles:
         self.writers, self.paths = {}, {}
         return written
 
+    def abort(self) -> None:
+        """After a failure (the one being raised): drop the open files and delete them,
+        so no writer is left to fail again when it is garbage-collected."""
+        for handle, writer in self.writers.values():
+            try:
+                writer.close()
+                handle.close()
+            except OSError:  # the same full disk or read-only folder as the failure itself
+                pass
+        paths = [path for path in self.paths.values() if FileSystems.exists(path)]
+        self.writers, self.paths, self.rows, self.batches = {}, {}, {}, {}
+        if paths:
+            FileSystems.delete(paths)
+
 
 def commit_files(partition_folder: str, run_id: str, temporary_paths) -> list[str]:
     """Rename a partition's temporary files to their final names; return those.
@@ -265,10 +279,19 @@ class WriteBundleFilesFn(TableFilesFn):
         self.files = PartitionFiles(file_schema(self.table), self.folder, self.run_id)
 
     def process(self, row):
-        self.files.add(row[PARTITION_COLUMN], row)
+        try:
+            self.files.add(row[PARTITION_COLUMN], row)
+        except BaseException:
+            self.files.abort()
+            raise
 
     def finish_bundle(self):
-        for partition, path in self.files.close():
+        try:
+            written = self.files.close()
+        except BaseException:
+            self.files.abort()
+            raise
+        for partition, path in written:
             yield GlobalWindows.windowed_value((partition, path))
 
 
