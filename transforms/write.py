@@ -28,7 +28,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindow, GlobalWindows
 
 from schemas.tables import PARTITION_COLUMN
-from transforms.commit import staging_dir, window_commit_id
+from transforms.commit import is_local, staging_dir, window_commit_id
 
 ROW_GROUP_ROWS = 64_000  # several row groups per big file let DuckDB read it in parallel
 COMPRESSION = "zstd"
@@ -54,10 +54,6 @@ def part_file_name(run_id: str, window=None) -> str:
     windowed = window is not None and not isinstance(window, GlobalWindow)
     suffix = f"-w{window.start.to_utc_datetime():%Y%m%dT%H%M%S}" if windowed else ""
     return f"part-{run_id}{suffix}.parquet"
-
-
-def is_local(path: str) -> bool:
-    return FileSystems.get_scheme(path) in (None, "file")
 
 
 def rows_to_batches(rows, schema: pa.Schema, batch_rows: int = ROW_GROUP_ROWS):
