@@ -24,7 +24,7 @@ from schemas.tables import ARTICLES, FEED_STATE, REJECTS, SIGNATURES
 from transforms.articles import finalize_article
 from transforms.checkpoints import WriteAnalysed
 from transforms.commit import staging_dir
-from transforms.dedup import ApplyDecisions, Deduplicate
+from transforms.dedup import ApplyDecisions, ChangedBetweenReads, CountDecidedFn, Deduplicate
 from transforms.feed_lists import feed_sources
 from transforms.fetch import FetchArticlePages, FetchFeedsFromState, finalize_feed_state
 from transforms.metrics import count
@@ -95,19 +95,28 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, checkpoint_s
          | "WriteSignatures" >> WriteTableInBundles(SIGNATURES, staging, run_id))
 
     # Pass 2: the articles again, as decided, streamed through NLP into the tables.
+    changed_inputs = []  # inputs that changed between the two reads: rejects, never lost
     if reread_files:
-        parsed_again, _ = read_files(p, "Again", opts, feed_files, started_at)  # rejects counted in pass 1
+        parsed_again, again_rejects = read_files(p, "Again", opts, feed_files, started_at)
         kept_articles.append(parsed_again | "FinalizeAgain" >> beam.Map(finalize_article, run_id, started_at))
+        # Rejects of the second read were counted in pass 1, but for inputs that changed in between.
+        changed_inputs.append(
+            again_rejects | "AgainRejects" >> beam.Flatten()
+            | "ChangedBetweenReads" >> ChangedBetweenReads(file_rejects | "FirstReadRejects" >> beam.Flatten()))
     # One branch is fused whole; with fetched feeds too, the Flatten holds the articles.
-    decided = ((*kept_articles,) | "ArticlesToWrite" >> beam.Flatten()
-               | "ApplyDecisions" >> ApplyDecisions(winners, duplicates))
+    decided, changed = ((*kept_articles,) | "ArticlesToWrite" >> beam.Flatten()
+                        | "ApplyDecisions" >> ApplyDecisions(winners, duplicates))
+    decided = decided | "CountDecided" >> beam.ParDo(CountDecidedFn())
+    changed_inputs.append(changed)
     if opts.no_nlp:
         decided | "WriteArticles" >> WriteTableInBundles(ARTICLES, staging, run_id)
     else:  # each article with its entities, quotes, signature and NLP rejects, in checkpoints
         (decided | "NLP" >> AnalyseArticles(opts.spacy_model, opts.nlp_batch_chars)
          | "WriteAnalysed" >> WriteAnalysed(opts.output, run_id, started_at, checkpoint_seconds))
 
-    ((input_rejects | "CountRejects" >> count("rejects", by="stage"), *enrichment_rejects)
+    changed_inputs = (changed_inputs | "ChangedInputs" >> beam.Flatten()
+                      | "CountChanged" >> count("rejects", by="stage"))  # inputs counted in pass 1, not written
+    ((input_rejects | "CountRejects" >> count("rejects", by="stage"), changed_inputs, *enrichment_rejects)
      | "AllRejects" >> beam.Flatten()
      | "FinalizeRejects" >> FinalizeRejects(stored_reject_keys(p, opts.output), run_id, started_at)
      | "WriteRejects" >> WriteTableInBundles(REJECTS, staging, run_id))

@@ -108,7 +108,9 @@ def test_key_rows_carry_no_text_and_decisions_restore_the_articles():
     assert [(a["article_id"], a["duplicate_of"], a["text"] == STORY) for a in written] == [
         ("w", None, True), ("d", "w", True)]
     changed = {**articles[0], "article_id": "w-edited"}             # the file changed between the passes
-    assert list(with_decision(changed, decisions)) == []
+    (reject,) = list(with_decision(changed, decisions))
+    assert reject.tag == "changed" and (reject.value["stage"], reject.value["error"]) == ("read", "changed_during_run")
+    assert "w-edited" in reject.value["detail"]
 
 
 def test_apply_decisions_in_a_pipeline():
@@ -117,6 +119,7 @@ def test_apply_decisions_in_a_pipeline():
     with beam_pipeline() as p:
         winners = p | "Winners" >> beam.Create([keys[0]])
         duplicates = p | "Duplicates" >> beam.Create([{**keys[1], "duplicate_of": "w", "duplicate_reason": "near"}])
-        written = p | "Articles" >> beam.Create(articles) | ApplyDecisions(winners, duplicates)
+        written, changed = p | "Articles" >> beam.Create(articles) | ApplyDecisions(winners, duplicates)
         assert_that(written | beam.Map(lambda a: (a["article_id"], a["duplicate_of"], len(a["text"]))),
                     equal_to([("w", None, len(STORY)), ("d", "w", len(STORY))]))
+        assert_that(changed, equal_to([]), label="nothing changed")

@@ -171,3 +171,35 @@ def test_big_json_lines_file_on_two_workers_lands_each_article_once(tmp_path, ca
     assert len(per_partition) == 3
     assert all(1 <= len(names) <= 2 and all(n.startswith("part-") and n.endswith(".parquet") for n in names)
                for names in per_partition.values())
+
+
+def test_an_input_that_changes_or_vanishes_between_the_two_reads_is_a_reject(tmp_path, capsys, monkeypatch):
+    """A batch run reads files twice (decide, then write). A file edited or deleted in
+    between must not disappear without a trace: it becomes a `changed_during_run`
+    reject, and the summary still balances."""
+    import transforms.read as read
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for name in ("stays", "changes", "vanishes"):
+        (inputs / f"{name}.txt").write_text(f"{name.title()}\n\nThe {name} story has a body of its own.\n")
+    reads = {}
+    real_read_file = read.read_file
+
+    def read_file_as_others_write(path, *args, **kwargs):
+        name = os.path.basename(read.real_path(path))
+        reads[name] = reads.get(name, 0) + 1
+        if reads[name] == 2 and name == "changes.txt":
+            (inputs / name).write_text("Changes\n\nSomeone rewrote this story while the run was going.\n")
+        if reads[name] == 2 and name == "vanishes.txt":
+            (inputs / name).unlink()
+        return real_read_file(path, *args, **kwargs)
+
+    monkeypatch.setattr(read, "read_file", read_file_as_others_write)
+    output = tmp_path / "out"
+    code, printed = run(capsys, "--input", str(inputs), "--output", str(output), "--no-nlp")
+    assert reads == {"stays.txt": 2, "changes.txt": 2, "vanishes.txt": 2}
+    assert code == 0 and "inputs=3 articles=1 duplicates=0 rejects=2 (read=2)" in printed and ": ok]" in printed
+    assert rows(output, "SELECT regexp_extract(input, '[^/]+$'), stage, error FROM rejects ORDER BY 1") == [
+        ("changes.txt", "read", "changed_during_run"), ("vanishes.txt", "read", "changed_during_run")]
+    assert rows(output, "SELECT title FROM articles") == [("Stays",)]

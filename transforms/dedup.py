@@ -14,12 +14,15 @@ and nothing has to fit in one worker's memory.
 from datetime import datetime, timezone
 
 import apache_beam as beam
+from apache_beam.metrics import Metrics
 
-from transforms.metrics import count
+from transforms.metrics import NAMESPACE, count
 from transforms.near_duplicates import (DEFAULT_THRESHOLD, SIGNATURE_FIELDS, MarkNearDuplicates,
                                         record_from_signature, verify)
+from transforms.rejects import make_reject
 
 NEW, OLD = "new", "old"
+CHANGED = "changed"
 REASON_CONTENT, REASON_URL, REASON_NEAR = "content", "url", "near"
 # Not written again, only counted: the id is stored already, or read twice in this run.
 REASON_STORED, REASON_SAME_ID = "already_ingested", "same_article"
@@ -233,9 +236,11 @@ class Deduplicate(beam.PTransform):
         duplicates = ((by_content, by_url | "UrlDuplicatesSlim" >> beam.Map(without_signature),
                        split[1] | "NearDuplicatesSlim" >> beam.Map(without_signature))
                       | "AllDuplicates" >> beam.Flatten())
+        # Winners and duplicates are counted where they are written (CountDecided): what
+        # the summary reports is what the tables hold. Skipped rows are written nowhere.
         return (
-            split[0] | "CountWinners" >> count("articles"),
-            duplicates | "CountDuplicates" >> count("duplicates", by="duplicate_reason"),
+            split[0],
+            duplicates,
             skipped | "CountSkipped" >> count("duplicates", by="duplicate_reason"),
         )
 
@@ -247,17 +252,32 @@ def decision(row: dict) -> tuple:
 
 
 def with_decision(article: dict, decisions: dict):
-    """The article as decided (a winner, or a duplicate pointing at its winner), or
-    nothing when no row is to be written for it (skipped: stored already or read twice)."""
+    """The article as decided (a winner, or a duplicate pointing at its winner); nothing
+    when no row is to be written for it (skipped: stored already or read twice); a
+    `changed` reject when its input changed between the run's two reads."""
     decided = decisions.get(article["input"])
-    if decided is None or decided[0] != article["article_id"]:
+    if decided is None:
+        return
+    if decided[0] != article["article_id"]:
+        yield beam.pvalue.TaggedOutput(CHANGED, changed_reject(article["input"], decided[0], article["article_id"]))
         return
     _, duplicate_of, reason, revision_of = decided
     yield {**article, "duplicate_of": duplicate_of, "duplicate_reason": reason, "revision_of": revision_of}
 
 
+def changed_reject(input_name: str, decided_id: str | None = None, read_id: str | None = None) -> dict:
+    """An input that changed (or vanished) between the two reads of a batch run: it was
+    decided on as one article and read again as another (or not at all). The next run
+    takes it as it is then."""
+    detail = "the input changed between the run's two reads"
+    if decided_id:
+        detail += f" (decided as article {decided_id}, read again as {read_id})"
+    return make_reject(input_name, "read", "changed_during_run", detail)
+
+
 class ApplyDecisions(beam.PTransform):
-    """Articles -> the articles to write, as Deduplicate decided on their key rows.
+    """Articles -> (the articles to write, as Deduplicate decided on their key rows;
+    `changed_during_run` rejects).
 
     The decisions are a side input keyed by input: only written articles have one,
     so each worker holds a small dict while the articles stream past it.
@@ -271,4 +291,48 @@ class ApplyDecisions(beam.PTransform):
         decisions = ((self.winners | "WinnerDecisions" >> beam.Map(decision),
                       self.duplicates | "DuplicateDecisions" >> beam.Map(decision))
                      | "Decisions" >> beam.Flatten())
-        return articles | "WithDecision" >> beam.FlatMap(with_decision, beam.pvalue.AsDict(decisions))
+        applied = articles | "WithDecision" >> beam.FlatMap(
+            with_decision, beam.pvalue.AsDict(decisions)).with_outputs(CHANGED, main="decided")
+        return applied.decided, applied[CHANGED]
+
+
+class CountDecidedFn(beam.DoFn):
+    """Count decided articles as the summary reports them: winners as `articles`,
+    duplicates as `duplicates` and `duplicates.<reason>`."""
+
+    def setup(self):
+        self.articles = Metrics.counter(NAMESPACE, "articles")
+        self.duplicates = Metrics.counter(NAMESPACE, "duplicates")
+
+    def process(self, article):
+        if is_duplicate(article):
+            self.duplicates.inc()
+            Metrics.counter(NAMESPACE, f"duplicates.{article['duplicate_reason']}").inc()
+        else:
+            self.articles.inc()
+        yield article
+
+
+def first_read_only(grouped):
+    """Rejects of the second read whose input the first read did not reject."""
+    input_name, reads = grouped
+    if not reads["first"] and reads["second"]:
+        yield changed_reject(input_name)
+
+
+class ChangedBetweenReads(beam.PTransform):
+    """Rejects of a batch run's second read -> `changed_during_run` rejects for the
+    inputs that the first read took as articles (the file changed or vanished since):
+    they would otherwise be lost without a trace. Rejects only: small."""
+
+    def __init__(self, first_read_rejects):
+        super().__init__()
+        self.first = first_read_rejects
+
+    def expand(self, second_read_rejects):
+        return (
+            {"first": self.first | "KeyFirst" >> beam.Map(lambda r: (r["input"], None)),
+             "second": second_read_rejects | "KeySecond" >> beam.Map(lambda r: (r["input"], None))}
+            | "GroupByInput" >> beam.CoGroupByKey()
+            | "OnlySecond" >> beam.FlatMap(first_read_only)
+        )
