@@ -6,6 +6,7 @@ Only wiring lives here; the stages are composite PTransforms in transforms/.
 from datetime import timedelta
 
 import apache_beam as beam
+from apache_beam.options.pipeline_options import DebugOptions
 from apache_beam.transforms.window import FixedWindows
 
 from pipeline.options import fetch_config
@@ -23,10 +24,18 @@ from transforms.streaming import DedupAgainstSeen, PollFeeds, PollTicks, finaliz
 from transforms.write import WriteTable
 
 FOREVER = 10 ** 11  # epoch seconds far beyond any run: "until stopped"
+# Prism (Beam 2.77) splits a bundle that makes no progress for a while and hands the
+# split-off elements to a new bundle while the first still runs, even in stateful
+# stages: two bundles then hold one key at once (page requests to one host slot ran
+# in parallel, and an article's entities and quotes were lost). The stream's stateful
+# steps (feed polling, page fetching, dedup) need one bundle per key: no runner splits.
+# Other runners ignore the experiment.
+NO_RUNNER_SPLITS = "prism_disable_sdf_split"
 
 
 def build_stream_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, stop_file: str) -> None:
     """Add the streaming stages to `p`: poll `opts`' feeds until `--duration` or `stop_file`."""
+    p.options.view_as(DebugOptions).add_experiment(NO_RUNNER_SPLITS)
     config = fetch_config(opts)
     feed_urls, _, list_rejects = feed_sources(opts.feed, opts.feeds_file, config)
     start = started_at.timestamp()
@@ -43,6 +52,9 @@ def build_stream_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, stop_
     (parsed, input_rejects) | "AllInputs" >> beam.Flatten() | "CountInputs" >> count("inputs")
     side_rejects = []
     if opts.fetch_articles is not False:
+        # Unbounded: FetchArticlePages fetches each (host, slot)'s pages in turn with
+        # keyed state; pages keep their poll's timestamp, so the windowing below puts
+        # them, their rows and their rejects in the window of that poll.
         pages = parsed | "FetchPages" >> FetchArticlePages(config)
         parsed = pages["articles"]
         side_rejects.append(windowed(pages["rejects"] | "CountPageFailures" >> count("page_failures"),

@@ -1,8 +1,11 @@
 """Beam transforms that fetch feeds and article pages politely.
 
 Politeness: work is keyed by (host, slot) with slot = stable_hash(url) % per_host_limit
-and each group is fetched sequentially, so no host sees more than per_host_limit
-concurrent requests from one run, whatever the runner's parallelism.
+and each key's requests are made one after another, so no host sees more than
+per_host_limit concurrent requests from one run, whatever the runner's parallelism.
+A bounded input is grouped by key (GroupByKey); an unbounded one (a stream) cannot
+wait for a group's end, so a stateful DoFn takes each key's elements in turn (runners
+process one key's elements one at a time) and remembers when its last request ended.
 """
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ from urllib.parse import urlsplit
 
 import apache_beam as beam
 from apache_beam import pvalue
+from apache_beam.coders import FloatCoder
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
 from schemas.tables import FEED_STATE
 from transforms.articles import partition_date
@@ -230,7 +235,17 @@ def wants_page(article: dict, only_from_url_feeds: bool = False) -> bool:
             and re.match(r"https?://", url, re.IGNORECASE) is not None)
 
 
+def page_outputs(article: dict, config: FetchConfig):
+    """The article (page version, else unchanged) and, when its page failed, a tagged reject."""
+    merged, reject = enrich_with_page(article, config)
+    if reject:
+        yield pvalue.TaggedOutput(REJECTS_TAG, reject)
+    yield merged
+
+
 class FetchPageGroupDoFn(beam.DoFn):
+    """Fetches one (host, slot) group of pages one after another (bounded inputs)."""
+
     def __init__(self, config: FetchConfig):
         self.config = config
 
@@ -239,16 +254,45 @@ class FetchPageGroupDoFn(beam.DoFn):
         for index, article in enumerate(sorted(articles, key=lambda a: a["input"])):
             if index and self.config.per_host_delay:
                 time.sleep(self.config.per_host_delay)
-            merged, reject = enrich_with_page(article, self.config)
-            if reject:
-                yield pvalue.TaggedOutput(REJECTS_TAG, reject)
-            yield merged
+            yield from page_outputs(article, self.config)
+
+
+def pause_before(last_request_end: float | None, delay: float, now: float) -> float:
+    """Seconds to wait so that `delay` separates a key's requests (0 for its first)."""
+    return 0.0 if last_request_end is None else max(0.0, last_request_end + delay - now)
+
+
+class FetchPageInTurnDoFn(beam.DoFn):
+    """Fetches the page of one ((host, slot), article) after the key's previous request
+    (unbounded inputs). Keyed state: a runner processes one key's elements one at a
+    time (Prism only with its bundle splitting off: pipeline/stream_graph.py), so each
+    key has at most one request open; the state holds when its last request ended
+    (wall clock), for the pause. No timers: one float per key."""
+    LAST_REQUEST_END = ReadModifyWriteStateSpec("last_request_end", FloatCoder())
+
+    def __init__(self, config: FetchConfig):
+        self.config = config
+
+    def process(self, keyed_article, last_end=beam.DoFn.StateParam(LAST_REQUEST_END)):
+        _, article = keyed_article
+        wait = pause_before(last_end.read(), self.config.per_host_delay, time.time())
+        if wait:
+            time.sleep(wait)
+        outputs = list(page_outputs(article, self.config))
+        last_end.write(time.time())  # a failed request counts for the pause too
+        yield from outputs
 
 
 class FetchArticlePages(beam.PTransform):
     """ParsedArticle dicts from feeds -> tagged outputs: `articles` (page text where the
     page was fetched and extracted, else unchanged) and `rejects` (stage "fetch").
-    Articles without an http(s) link pass through untouched."""
+    Articles without an http(s) link pass through untouched.
+
+    Bounded input: each (host, slot) group is fetched in turn. Unbounded input (a
+    stream): a GroupByKey in the global window could only fire at the end of time
+    (Beam refuses it), so a stateful DoFn fetches each key's pages in turn as they
+    come; they keep their poll's timestamp, so later windowing puts an article, its
+    rows and its page reject in the window of the poll that found it."""
 
     def __init__(self, config: FetchConfig = FetchConfig(), only_urls: bool = False):
         super().__init__()
@@ -258,13 +302,15 @@ class FetchArticlePages(beam.PTransform):
         limit, only_urls = self.config.per_host_limit, self.only_urls
         split = articles | "NeedsPage" >> beam.Partition(
             lambda a, _: 0 if wants_page(a, only_urls) else 1, 2)
-        fetched = (
-            split[0]
-            | "KeyByHostSlot" >> beam.Map(lambda a: (politeness_key(a["url"], limit), a))
-            | "GroupByHostSlot" >> beam.GroupByKey()
-            | "FetchPages" >> beam.ParDo(FetchPageGroupDoFn(self.config)).with_outputs(
+        keyed = split[0] | "KeyByHostSlot" >> beam.Map(lambda a: (politeness_key(a["url"], limit), a))
+        if articles.is_bounded:
+            fetched = (keyed
+                       | "GroupByHostSlot" >> beam.GroupByKey()
+                       | "FetchPages" >> beam.ParDo(FetchPageGroupDoFn(self.config)).with_outputs(
+                           REJECTS_TAG, main=ARTICLES_TAG))
+        else:
+            fetched = keyed | "FetchPagesInTurn" >> beam.ParDo(FetchPageInTurnDoFn(self.config)).with_outputs(
                 REJECTS_TAG, main=ARTICLES_TAG)
-        )
         merged = (fetched[ARTICLES_TAG], split[1]) | "AllArticles" >> beam.Flatten()
         return {ARTICLES_TAG: merged, REJECTS_TAG: fetched[REJECTS_TAG]}
 
