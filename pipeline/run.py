@@ -24,8 +24,8 @@ from pipeline.output_lock import OutputLock
 from pipeline.runners import LOCAL_BATCH_RUNNER, local_batch_runner
 from schemas.tables import FEED_STATE
 from transforms.checkpoints import committed_checkpoints, unpublished_checkpoints
-from transforms.commit import (MANIFEST, RUNS, commit_staged, discard_uncommitted, exists, is_local, join,
-                               prepare_output, staging_dir)
+from transforms.commit import (MANIFEST, RUNS, commit_staged, committed_counts, discard_uncommitted, exists,
+                               is_local, join, prepare_output, staging_dir)
 from transforms.metrics import counter_totals, run_inference_timings
 from transforms.stored import CorruptStoredFile, stored_rows
 
@@ -200,9 +200,18 @@ def write_summary(output_dir: str, summary: RunSummary) -> None:
         handle.write(json.dumps({**asdict(summary), "balanced": summary.balanced}, indent=1).encode())
 
 
-def finish(result, run_id: str, started_at) -> RunSummary:
-    """Summarise a finished pipeline from its metrics."""
-    summary = summarise(run_id, counter_totals(result))
+# What a stream counts as data in its commits (transforms/commit.py, TallyFn) rather than as metrics.
+ACCOUNTING = ("inputs", "articles", "duplicates", "rejects")
+
+
+def finish(result, run_id: str, started_at, committed: dict | None = None) -> RunSummary:
+    """Summarise a finished pipeline from its metrics; a stream's accounting comes from
+    the counts its commits recorded (`committed`) instead."""
+    totals = counter_totals(result)
+    if committed is not None:
+        totals = {name: value for name, value in totals.items() if name.split(".")[0] not in ACCOUNTING}
+        totals.update(committed)
+    summary = summarise(run_id, totals)
     summary.timings = {"wall_seconds": round((datetime.now(timezone.utc) - started_at).total_seconds(), 3),
                        **run_inference_timings(result)}
     return summary
@@ -237,7 +246,7 @@ def run_stream(options, run_id: str, started_at) -> RunSummary:
         previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             pipeline = beam.Pipeline(options=options)
-            build_stream_pipeline(pipeline, opts, run_id, started_at, stop_file)
+            counts_before = build_stream_pipeline(pipeline, opts, run_id, started_at, stop_file)
             result = pipeline.run()
             result.wait_until_finish()
         finally:
@@ -245,10 +254,10 @@ def run_stream(options, run_id: str, started_at) -> RunSummary:
                 signal.signal(sig, handler)
             if os.path.exists(stop_file):
                 os.remove(stop_file)
-        summary = finish(result, run_id, started_at)
-        summary.recovery = recovery
         # Windows committed themselves; this commits what belongs to no window (feed-list rejects).
-        commit_staged(opts.output, run_id, run_id)
+        commit_staged(opts.output, run_id, run_id, note={"counts": counts_before} if counts_before else None)
+        summary = finish(result, run_id, started_at, committed_counts(opts.output, run_id))
+        summary.recovery = recovery
         write_summary(opts.output, summary)
     return summary
 

@@ -11,7 +11,7 @@ from apache_beam.transforms.window import FixedWindows
 
 from pipeline.options import fetch_config
 from schemas.tables import FEED_STATE, REJECTS, SIGNATURES
-from transforms.commit import CommitWindows
+from transforms.commit import CommitWindows, tally
 from transforms.dedup import REASON_CONTENT, REASON_STORED, REASON_URL
 from transforms.feed_lists import feed_sources
 from transforms.fetch import FetchArticlePages, finalize_feed_state, stored_feed_states
@@ -33,8 +33,13 @@ FOREVER = 10 ** 11  # epoch seconds far beyond any run: "until stopped"
 NO_RUNNER_SPLITS = "prism_disable_sdf_split"
 
 
-def build_stream_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, stop_file: str) -> None:
-    """Add the streaming stages to `p`: poll `opts`' feeds until `--duration` or `stop_file`."""
+def build_stream_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, stop_file: str) -> dict:
+    """Add the streaming stages to `p`: poll `opts`' feeds until `--duration` or `stop_file`.
+
+    A stream's accounting (inputs, articles, duplicates, rejects) is data, not
+    metrics: tally tokens go into each window's commit (transforms/commit.py,
+    TallyFn). Returns the counts known before the stream starts (feed-list
+    rejects), which the driver records in the run's own commit."""
     p.options.view_as(DebugOptions).add_experiment(NO_RUNNER_SPLITS)
     config = fetch_config(opts)
     feed_urls, _, list_rejects = feed_sources(opts.feed, opts.feeds_file, config)
@@ -49,7 +54,8 @@ def build_stream_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, stop_
     polled = ticks | "PollFeeds" >> PollFeeds(feed_urls, config, stored_feed_states(opts.output))
     parsed, parse_rejects = polled["raw"] | "Parse" >> Parse()
     input_rejects = (parse_rejects, polled["rejects"]) | "InputRejects" >> beam.Flatten()
-    (parsed, input_rejects) | "AllInputs" >> beam.Flatten() | "CountInputs" >> count("inputs")
+    tallies = [windowed((parsed, input_rejects) | "AllInputs" >> beam.Flatten(), "Inputs")
+               | "TallyInputs" >> tally(run_id, "inputs")]
     side_rejects = []
     if opts.fetch_articles is not False:
         # Unbounded: FetchArticlePages fetches each (host, slot)'s pages in turn with
@@ -67,12 +73,13 @@ def build_stream_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, stop_
         "content_hash", REASON_CONTENT, opts.output, horizon)
     winners, by_url = after_content | "SameUrl" >> DedupAgainstSeen(
         "canonical_url", REASON_URL, opts.output, horizon)
-    skipped | "CountSkipped" >> count("duplicates", by="duplicate_reason")
-    duplicates = ((by_content, by_url) | "Duplicates" >> beam.Flatten()
-                  | "CountDuplicates" >> count("duplicates", by="duplicate_reason"))
-    winners = windowed(winners | "CountWinners" >> count("articles"), "Winners")
+    duplicates = windowed((by_content, by_url) | "Duplicates" >> beam.Flatten(), "Duplicates")
+    winners = windowed(winners, "Winners")
+    tallies += [windowed(skipped, "Skipped") | "TallySkipped" >> tally(run_id, "duplicates", by="duplicate_reason"),
+                duplicates | "TallyDuplicates" >> tally(run_id, "duplicates", by="duplicate_reason"),
+                winners | "TallyWinners" >> tally(run_id, "articles")]
 
-    analysed = ((winners, windowed(duplicates, "Duplicates")) | "Decided" >> beam.Flatten()
+    analysed = ((winners, duplicates) | "Decided" >> beam.Flatten()
                 | "AnalyseAndWrite" >> AnalyseAndWrite(
                     opts.output, run_id, not opts.no_nlp, opts.spacy_model, opts.nlp_batch_chars))
     side_rejects.append(analysed["rejects"])
@@ -84,17 +91,20 @@ def build_stream_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, stop_
                    | "CountFeeds" >> count("feeds", by="outcome")
                    | "WriteFeedState" >> WriteTable(FEED_STATE, opts.output, run_id))
 
-    counted_rejects = windowed(input_rejects | "CountRejects" >> count("rejects", by="stage"), "InputRejects")
-    list_rejects = (p | "FeedListRejects" >> beam.Create(list_rejects)
-                    | "CountListInputs" >> count("inputs")
-                    | "CountListRejects" >> count("rejects", by="stage"))
+    counted_rejects = windowed(input_rejects, "InputRejects")
+    tallies.append(counted_rejects | "TallyRejects" >> tally(run_id, "rejects", by="stage"))
+    list_counts = {"inputs": len(list_rejects), "rejects": len(list_rejects)}
+    for reject in list_rejects:
+        list_counts[f"rejects.{reject['stage']}"] = list_counts.get(f"rejects.{reject['stage']}", 0) + 1
+    list_reject_rows = p | "FeedListRejects" >> beam.Create(list_rejects)
     written.append((counted_rejects, *side_rejects) | "AllRejects" >> beam.Flatten()
                    | "RejectRows" >> beam.Map(finalize_reject_now, run_id)
                    | "WriteRejects" >> WriteTable(REJECTS, opts.output, run_id))
     # Feed-list rejects belong to no window: staged under the run's own id, committed
     # by the driver when the stream ends (pipeline/run.py).
-    (list_rejects | "ListRejectRows" >> beam.Map(finalize_reject_now, run_id)
+    (list_reject_rows | "ListRejectRows" >> beam.Map(finalize_reject_now, run_id)
      | "WriteListRejects" >> WriteTable(REJECTS, opts.output, run_id))
     # Each window commits whole: articles with their entities, quotes, signatures,
     # rejects and feed state.
-    written | "AllWritten" >> beam.Flatten() | "CommitWindows" >> CommitWindows(opts.output, run_id)
+    (*written, *tallies) | "AllWritten" >> beam.Flatten() | "CommitWindows" >> CommitWindows(opts.output, run_id)
+    return list_counts if list_rejects else {}  # (the feed-list rejects, known before the stream starts)

@@ -266,3 +266,27 @@ def test_leases_for_object_stores_refuse_a_live_holder_and_take_over_an_expired_
     assert second.try_lease() is None and second.taken_over["run_id"] == "first"
     second.release()
     assert not (tmp_path / "_lock.json").exists()
+
+
+def test_a_streams_counts_travel_with_its_data_into_each_windows_commit(output):
+    """Tally tokens and staged files of two windows meet in CommitWindows: each window's
+    record holds its own counts, and committed_counts adds them up for the run."""
+    import apache_beam as beam
+    from apache_beam.transforms.window import FixedWindows, TimestampedValue
+
+    from conftest import beam_pipeline
+    from transforms.commit import CommitWindows, committed_counts, tally
+
+    events = [({"stage": "parse"}, 5), ({"stage": "fetch"}, 7), ({"stage": "parse"}, 12)]
+    with beam_pipeline() as p:
+        rejects = (p | beam.Create(events) | beam.Map(lambda e: TimestampedValue(e[0], e[1]))
+                   | beam.WindowInto(FixedWindows(10)))
+        tokens = ((rejects | "Inputs" >> tally("run1", "inputs"),
+                   rejects | "Rejects" >> tally("run1", "rejects", by="stage"))
+                  | beam.Flatten())
+        tokens | CommitWindows(str(output), "run1")
+    records = {p.name: json.loads(p.read_text())["note"]["counts"] for p in (output / "_runs").glob("*.commit.json")}
+    assert records == {
+        "run1-w19700101T000000.commit.json": {"inputs": 2, "rejects": 2, "rejects.parse": 1, "rejects.fetch": 1},
+        "run1-w19700101T000010.commit.json": {"inputs": 1, "rejects": 1, "rejects.parse": 1}}
+    assert committed_counts(str(output), "run1") == {"inputs": 3, "rejects": 3, "rejects.parse": 2, "rejects.fetch": 1}

@@ -163,6 +163,8 @@ def test_a_stream_killed_mid_window_then_restarted_neither_loses_nor_repeats(tmp
         out, err = second.communicate(timeout=120)
     assert second.returncode == 0, err[-2000:]
     assert "recovered: took over the lock" in out
+    # the restarted stream polls the four entries; its accounting comes from its commits
+    assert "inputs=4 " in out and "[inputs = articles + duplicates + rejects: ok]" in out
     assert titles(output) == ["Story 1", "Story 2", "Story 3", "Story 4"]
     report = check_output(str(output))
     assert report.clean, [p.line() for p in report.problems]
