@@ -8,12 +8,13 @@ STAMP := $(VENV)/.installed
 # (never downloaded as a binary at run time).
 BEAM_VERSION := 2.77.0
 PRISM := .cache/bin/prism
-# The Flink job server is only available for Beam 2.62.0 (see README, Runners):
-# the Flink tests use a second virtualenv with the matching Python SDK.
-FLINK_VENV := .venv-flink
-FLINK_STAMP := $(FLINK_VENV)/.installed
+# The Flink job server is only available for Beam 2.62.0 (see README, Runners and
+# clusters); the main install's SDK (2.77) submits to it, so no second Beam virtualenv.
+# Airflow (the scheduling tests) gets its own virtualenv, pinned by constraints-airflow.txt.
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 
-.PHONY: install prism flink run test test-runners bench clean
+.PHONY: install prism flink airflow run test test-runners bench clean
 
 install: $(STAMP)
 
@@ -31,14 +32,20 @@ $(PRISM):
 	@command -v go >/dev/null || { echo "need go to build Prism"; exit 1; }
 	GOBIN=$(CURDIR)/.cache/bin go install github.com/apache/beam/sdks/v2/go/cmd/prism@v$(BEAM_VERSION)
 
-flink: $(FLINK_STAMP)
+# Beam's Flink job server (assembled from Maven Central); its lib/ also runs the Flink
+# session cluster of the tests (scripts/flink_cluster.sh).
+flink:
 	bash scripts/fetch_flink_jobserver.sh >/dev/null
 
-$(FLINK_STAMP): setup.py constraints-flink.txt
-	test -x $(FLINK_VENV)/bin/python || $(PYTHON) -m venv $(FLINK_VENV)
-	$(FLINK_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(FLINK_VENV)/bin/python -m pip install --quiet -c constraints-flink.txt -e .
-	touch $(FLINK_STAMP)
+airflow: $(AIRFLOW_STAMP)
+
+$(AIRFLOW_STAMP): constraints-airflow.txt
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
+	test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet -c constraints-airflow.txt \
+		apache-airflow apache-airflow-providers-apache-beam apache-airflow-providers-google
+	touch $(AIRFLOW_STAMP)
 
 run: install
 	$(VENV)/bin/newsbeam run --input seeds/000_985378199c8bf71d.txt --feed seeds/world-desk.rss --output $(OUT)
@@ -52,7 +59,8 @@ run: install
 test: install prism
 	$(PY) -m pytest -q
 
-test-runners: install flink
+# Other runners, a real Flink session cluster, and the scheduling recipes (cron, systemd, Airflow).
+test-runners: install flink airflow
 	$(PY) -m pytest -q -m runners
 
 bench: install

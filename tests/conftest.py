@@ -32,3 +32,77 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not present: ../shared is provided beside the repo on dev and CI machines only")
     return path
+
+
+# --- a real Flink session cluster (tests marked `runners`) ---------------------------
+
+class FlinkCluster:
+    """A running session cluster: JobManager and TaskManager JVMs from scripts/flink_cluster.sh."""
+
+    def __init__(self, address: str, directory: Path, start_seconds: float):
+        self.address = address              # "127.0.0.1:PORT", for --flink_master
+        self.directory = directory          # conf/, PID files, logs
+        self.start_seconds = start_seconds
+
+    def rest(self, path: str, method: str = "GET", body: dict | None = None):
+        import json
+        import urllib.request
+
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"http://{self.address}{path}", data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            text = response.read()
+        return json.loads(text) if text else None
+
+    def jobs(self) -> dict:
+        """Job id -> state, from the REST API's /jobs/overview."""
+        return {job["jid"]: job["state"] for job in self.rest("/jobs/overview")["jobs"]}
+
+    def logs(self, lines: int = 40) -> str:
+        tails = []
+        for name in ("jobmanager.log", "taskmanager.log"):
+            path = self.directory / name
+            if path.exists():
+                tails.append(f"--- {name}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
+        return "\n".join(tails)
+
+
+@pytest.fixture(scope="session")
+def flink_cluster(request):
+    """Start a Flink session cluster for the session and stop it at the end, whatever
+    happened: the fixture's teardown stops both JVMs by PID, and the script's watcher
+    stops them if this pytest process dies without a teardown (SIGKILL, timeout)."""
+    import os
+    import shutil
+    import subprocess
+    import time
+
+    if shutil.which("java") is None:
+        pytest.skip("no `java` on PATH: the Flink cluster needs a JDK 11/17")
+    directory = REPO / ".cache" / "flink-clusters" / f"pytest-{os.getpid()}"
+    env = {**os.environ, "FLINK_CLUSTER_DIR": str(directory), "FLINK_CLUSTER_OWNER_PID": str(os.getpid())}
+    script = ["bash", str(REPO / "scripts" / "flink_cluster.sh")]
+
+    def stop():
+        subprocess.run([*script, "stop"], env=env, capture_output=True, text=True, timeout=120)
+
+    started = time.monotonic()
+    try:
+        up = subprocess.run([*script, "start"], env=env, capture_output=True, text=True, timeout=300)
+    except BaseException:
+        stop()
+        raise
+    if up.returncode != 0:
+        stop()
+        pytest.fail(f"the Flink cluster did not start:\n{up.stderr[-4000:]}")
+    cluster = FlinkCluster(up.stdout.strip(), directory, time.monotonic() - started)
+    print(f"\nFlink session cluster at {cluster.address}: up in {cluster.start_seconds:.1f} s")
+    try:
+        yield cluster
+    finally:
+        stop()
+        if request.session.testsfailed == 0:
+            shutil.rmtree(directory, ignore_errors=True)
+        else:
+            print(f"\nFlink cluster logs kept in {directory}")

@@ -6,8 +6,8 @@
 4. FlinkRunner on an embedded Flink mini-cluster, through Beam's Flink job server.
 The Flink job server is not published as a jar for any Beam version the registry
 serves; `scripts/fetch_flink_jobserver.sh` assembles it from Beam 2.62.0's
-beam-runners-flink-1.19 library, and these runs use a Python 2.62.0 SDK
-(`.venv-flink`) so SDK and job server are the same Beam version.
+beam-runners-flink-1.19 library. The main install's Python SDK (2.77) submits to it:
+tests/test_flink_cluster.py runs the same pipeline on a real Flink session cluster.
 """
 import os
 import subprocess
@@ -20,21 +20,18 @@ from feed_server import FeedServer, Response, rss_feed
 from schemas.duckdb_views import open_output
 
 pytestmark = pytest.mark.runners
-FLINK_PYTHON = REPO / ".venv-flink" / "bin" / "python"
 FETCH_JOBSERVER = REPO / "scripts" / "fetch_flink_jobserver.sh"
 TIMEOUT = 600
 
 
-def flink_args() -> list[str]:
-    if not FLINK_PYTHON.exists():
-        pytest.skip("no .venv-flink: `make flink` builds it (Beam 2.62.0 SDK for the 2.62.0 Flink job server)")
+def flink_args(master: str = "[local]") -> list[str]:
+    """FlinkRunner through the assembled 2.62 job server (started by the SDK for the run),
+    with the Python workers in the submitting process (LOOPBACK)."""
     fetched = subprocess.run(["bash", str(FETCH_JOBSERVER)], capture_output=True, text=True, cwd=REPO)
     if fetched.returncode != 0:
-        pytest.skip(f"Flink job server not available: {fetched.stderr.strip()[-300:]}")
-    # --output_executable_path= : Beam 2.62 abbreviates `--output` to this option of
-    # PortableOptions (fixed in later releases), which would make Flink write a jar.
-    return ["--output_executable_path=", "--runner=FlinkRunner", f"--flink_job_server_jar={fetched.stdout.strip()}",
-            "--flink_master=[local]", "--environment_type=LOOPBACK", "--job_server_jvm_properties=-Xmx768m"]
+        pytest.skip(f"Flink job server not available (`make flink` fetches it): {fetched.stderr.strip()[-300:]}")
+    return ["--runner=FlinkRunner", f"--flink_job_server_jar={fetched.stdout.strip()}",
+            f"--flink_master={master}", "--environment_type=LOOPBACK", "--job_server_jvm_properties=-Xmx768m"]
 
 
 RUNNERS = {
@@ -42,7 +39,7 @@ RUNNERS = {
     "multi_process": (sys.executable, ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]),
     "portable_embed": (sys.executable, ["--runner=PortableRunner", "--job_endpoint=embed",
                                         "--environment_type=LOOPBACK"]),
-    "flink": (str(FLINK_PYTHON), None),
+    "flink": (sys.executable, None),
 }
 
 
@@ -102,7 +99,7 @@ def test_short_stream_on_flink_against_the_local_feed_server(tmp_path):
     with FeedServer() as server:
         server.route("/live.xml", lambda r: Response(200, {"Content-Type": "application/rss+xml"},
                                                      rss_feed("Live", entries)))
-        done = newsbeam(str(FLINK_PYTHON), "stream", [
+        done = newsbeam(sys.executable, "stream", [
             "--feed", server.url("/live.xml"), "--output", str(output), "--poll-interval", "2",
             "--window", "4", "--duration", "15", "--allow-private-hosts", "--no-fetch-articles", "--no-nlp",
             *extra])

@@ -1,0 +1,171 @@
+"""newsbeam on a real Flink session cluster (`make test-runners`).
+
+The `flink_cluster` fixture (conftest.py) starts a JobManager and a TaskManager, each
+its own JVM, with scripts/flink_cluster.sh, from the Flink 1.19.0 jars of the job server
+that scripts/fetch_flink_jobserver.sh assembles. Every run here goes through Beam's
+Flink job server (2.62) with `--flink_master=127.0.0.1:PORT`, submitted by the main
+install's Python SDK (2.77) with LOOPBACK workers, and is checked twice: its tables
+against the in-process engine's (what DirectRunner runs for batch) on the same input,
+and its job's final state in the cluster's REST API (`/jobs/overview`).
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REPO, SEEDS
+from feed_server import FeedServer, Response, article_page, rss_feed
+from schemas.duckdb_views import open_output
+from test_runners import flink_args, newsbeam, reference, snapshot  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.runners
+
+# Three distinct stories with people, places and quotes, so entities and quotes are compared too.
+STORIES = {
+    1: ("Harbour plan wins council vote",
+        ["The city council of Springfield approved the harbour plan on Tuesday after a long debate.",
+         '"This is a good day for the waterfront," said Maria Lopez, the mayor of Springfield.',
+         "Critics led by Tom Baker of the Residents Association said they would appeal the decision."]),
+    2: ("Rail strike ends after talks",
+        ["Train drivers in Leeds returned to work on Monday after the union reached a deal with Northern Rail.",
+         '"Our members have secured a fair offer," Sarah Khan, the union\'s general secretary, told reporters.',
+         "Services across Yorkshire were expected to run normally by Wednesday morning."]),
+    3: ("Museum reopens with new wing",
+        ["The National Museum in Cardiff reopened its doors on Saturday with a new wing for Welsh art.",
+         '"We wanted every visitor to find something of their own here," said director Owen Price.',
+         "The building work took three years and cost the Welsh Government twelve million pounds."]),
+}
+
+
+def serve_stories(server: FeedServer, numbers) -> str:
+    """A feed of `numbers` (entries carry a short summary; the page has the full text) and
+    each story's page; returns the feed URL."""
+    entries = []
+    for n in numbers:
+        title, paragraphs = STORIES[n]
+        url = server.url(f"/news/{n}")
+        page = article_page(title, paragraphs, url, "Desk Reporter", "2026-11-20T09:00:00Z")
+        server.route(f"/news/{n}", lambda r, page=page: Response(200, {"Content-Type": "text/html"}, page))
+        entries.append((title, url, " ".join(f"<p>{p}</p>" for p in paragraphs[:2])))
+    server.route("/live.xml", lambda r: Response(200, {"Content-Type": "application/rss+xml"},
+                                                 rss_feed("Live desk", list(entries))))
+    return server.url("/live.xml")
+
+
+def new_jobs(cluster, before: dict) -> dict:
+    return {jid: state for jid, state in cluster.jobs().items() if jid not in before}
+
+
+def assert_ran(done, cluster):
+    assert done.returncode == 0, done.stderr[-3000:] + "\n" + cluster.logs()
+    assert "[inputs = articles + duplicates + rejects: ok]" in done.stdout
+
+
+def test_seeds_batch_on_the_session_cluster(flink_cluster, tmp_path, reference):
+    before = flink_cluster.jobs()
+    output = tmp_path / "out"
+    started = time.monotonic()
+    done = newsbeam(sys.executable, "run", ["--input", str(SEEDS), "--output", str(output),
+                                            *flink_args(flink_cluster.address)])
+    print(f"seeds batch on the cluster: {time.monotonic() - started:.1f} s")
+    assert_ran(done, flink_cluster)
+    assert list(new_jobs(flink_cluster, before).values()) == ["FINISHED"]
+    tables = snapshot(output)
+    assert len(tables["articles"]) == 4 and len(tables["quotes"]) > 10
+    assert tables == reference
+
+
+STREAM_VARIANTS = {
+    # entry summaries only: no page fetching
+    "no_fetch": ["--no-fetch-articles"],
+    # the defaults: each entry's page fetched for the full text, then NLP
+    "defaults": [],
+}
+
+
+@pytest.mark.parametrize("variant", list(STREAM_VARIANTS))
+def test_stream_on_the_session_cluster_gives_the_batch_tables(variant, flink_cluster, tmp_path):
+    flags = ["--allow-private-hosts", *STREAM_VARIANTS[variant]]
+    with FeedServer() as server:
+        feed = serve_stories(server, (1, 2, 3))
+        batch = newsbeam(sys.executable, "run", ["--feed", feed, "--output", str(tmp_path / "batch"), *flags])
+        assert batch.returncode == 0, batch.stderr[-3000:]
+        before = flink_cluster.jobs()
+        started = time.monotonic()
+        done = newsbeam(sys.executable, "stream", [
+            "--feed", feed, "--output", str(tmp_path / "stream"), "--poll-interval", "2", "--window", "4",
+            "--duration", "20", *flags, *flink_args(flink_cluster.address)])
+        print(f"stream ({variant}) on the cluster: {time.monotonic() - started:.1f} s")
+    assert_ran(done, flink_cluster)
+    assert list(new_jobs(flink_cluster, before).values()) == ["FINISHED"]
+    expected, tables = snapshot(tmp_path / "batch"), snapshot(tmp_path / "stream")
+    assert len(expected["articles"]) == 3 and expected["entities"] and expected["quotes"]
+    assert tables == expected
+
+
+def committed_titles(output) -> list:
+    try:
+        return [r[0] for r in open_output(str(output)).execute("SELECT title FROM articles ORDER BY title").fetchall()]
+    except Exception:  # nothing committed yet
+        return []
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def test_a_stream_cancelled_on_the_cluster_and_restarted_loses_and_repeats_nothing(flink_cluster, tmp_path):
+    """The cluster's way to stop a job at once: REST cancel (`flink cancel`). The window in
+    progress is never committed; the restart clears what it staged and polls again, and
+    every entry ends in the tables exactly once, with its entities and quotes."""
+    from pipeline.maintenance import check_output
+
+    output = tmp_path / "out"
+    numbers = [1, 2]
+    stream_args = ["--output", str(output), "--poll-interval", "1", "--window", "12", "--allow-private-hosts",
+                   "--no-fetch-articles", *flink_args(flink_cluster.address)]
+    with FeedServer() as server:
+        feed = serve_stories(server, numbers)
+        before = flink_cluster.jobs()
+        first = subprocess.Popen([sys.executable, "-m", "pipeline", "stream", "--feed", feed, "--duration", "150",
+                                  *stream_args], cwd=REPO, text=True, start_new_session=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            wait_for(lambda: committed_titles(output) == sorted(STORIES[n][0] for n in (1, 2)), 150,
+                     "stories 1 and 2 committed")
+            numbers.append(3)
+            serve_stories(server, numbers)
+            polls = len(server.requests_to("/live.xml"))
+            wait_for(lambda: len(server.requests_to("/live.xml")) >= polls + 2, 30, "story 3 polled")
+            running = [jid for jid, state in new_jobs(flink_cluster, before).items() if state == "RUNNING"]
+            assert len(running) == 1, flink_cluster.jobs()
+            flink_cluster.rest(f"/jobs/{running[0]}?mode=cancel", method="PATCH")
+            first.communicate(timeout=120)
+        finally:
+            if first.poll() is None:
+                os.killpg(first.pid, signal.SIGKILL)
+                first.communicate()
+        assert flink_cluster.jobs()[running[0]] == "CANCELED"
+        # story 3 was polled in a window that never closed: nothing of it is visible
+        assert committed_titles(output) == sorted(STORIES[n][0] for n in (1, 2))
+
+        before = flink_cluster.jobs()
+        second = newsbeam(sys.executable, "stream", ["--feed", feed, "--duration", "20", *stream_args])
+    assert_ran(second, flink_cluster)
+    assert list(new_jobs(flink_cluster, before).values()) == ["FINISHED"]
+    assert committed_titles(output) == sorted(STORIES[n][0] for n in (1, 2, 3))
+    con = open_output(str(output))
+    assert con.execute("SELECT count(*) - count(DISTINCT article_id) FROM articles").fetchone() == (0,)
+    assert con.execute("SELECT count(*) - count(DISTINCT (article_id, start)) FROM entities").fetchone() == (0,)
+    assert con.execute("SELECT count(*) - count(DISTINCT quote_id) FROM quotes").fetchone() == (0,)
+    assert con.execute("SELECT count(DISTINCT article_id) FROM entities").fetchone() == (3,)
+    report = check_output(str(output))
+    assert report.clean, [p.line() for p in report.problems]
