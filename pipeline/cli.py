@@ -138,6 +138,8 @@ def stream_command(argv: list[str]) -> int:
     summary = run_stream(options, opts.run_id or new_run_id(started_at), started_at)
     for line in summary.recovery:
         print(f"recovered: {line}")
+    if summary.stopped:
+        print(f"stopped: {summary.stopped}")
     print(f"{len(feed_outcomes(opts.output, summary.run_id))} feed polls")
     print(summary.line())
     return 0 if summary.balanced else 1

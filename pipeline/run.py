@@ -161,6 +161,7 @@ class RunSummary:
     feeds_by_outcome: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     recovery: list = field(default_factory=list)
+    stopped: str | None = None  # how a stream ended other than by --duration or a signal
 
     @property
     def balanced(self) -> bool:
@@ -207,13 +208,13 @@ ACCOUNTING = ("inputs", "articles", "duplicates", "rejects")
 def finish(result, run_id: str, started_at, committed: dict | None = None) -> RunSummary:
     """Summarise a finished pipeline from its metrics; a stream's accounting comes from
     the counts its commits recorded (`committed`) instead."""
-    totals = counter_totals(result)
+    totals = counter_totals(result) if result is not None else {}
     if committed is not None:
         totals = {name: value for name, value in totals.items() if name.split(".")[0] not in ACCOUNTING}
         totals.update(committed)
     summary = summarise(run_id, totals)
     summary.timings = {"wall_seconds": round((datetime.now(timezone.utc) - started_at).total_seconds(), 3),
-                       **run_inference_timings(result)}
+                       **(run_inference_timings(result) if result is not None else {})}
     return summary
 
 
@@ -227,7 +228,8 @@ def feed_outcomes(output_dir: str, run_id: str) -> list[str]:
 def stop_file_path(run_id: str) -> str:
     """Where the signal handler asks a stream to stop: a local file, which the polling
     source of local runners (Prism, Flink [local] with LOOPBACK workers) can see.
-    Cluster runners are stopped their own way (Dataflow drain, Flink stop-with-savepoint)."""
+    Cluster runners are stopped their own way (Dataflow drain, Flink cancel: README,
+    Stopping a stream on a cluster)."""
     return os.path.join(tempfile.gettempdir(), f"newsbeam-{run_id}.stop")
 
 
@@ -248,7 +250,7 @@ def run_stream(options, run_id: str, started_at) -> RunSummary:
             pipeline = beam.Pipeline(options=options)
             counts_before = build_stream_pipeline(pipeline, opts, run_id, started_at, stop_file)
             result = pipeline.run()
-            result.wait_until_finish()
+            cancelled = wait_unless_cancelled(result)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -256,10 +258,30 @@ def run_stream(options, run_id: str, started_at) -> RunSummary:
                 os.remove(stop_file)
         # Windows committed themselves; this commits what belongs to no window (feed-list rejects).
         commit_staged(opts.output, run_id, run_id, note={"counts": counts_before} if counts_before else None)
-        summary = finish(result, run_id, started_at, committed_counts(opts.output, run_id))
+        # A cancelled job's metrics are gone with it: its summary is what its windows committed.
+        summary = finish(None if cancelled else result, run_id, started_at, committed_counts(opts.output, run_id))
         summary.recovery = recovery
+        summary.stopped = CANCELLED_LINE if cancelled else None
         write_summary(opts.output, summary)
     return summary
+
+
+CANCELLED_LINE = ("the job was cancelled on the cluster: the windows it committed stay, the one in progress "
+                  "was not committed, and the next stream polls again")
+
+
+def wait_unless_cancelled(result) -> bool:
+    """Wait for the pipeline; True when it ended by being cancelled (a cluster's way to
+    stop a stream, e.g. `flink cancel`), which is a stop, not a failure."""
+    from apache_beam.runners.runner import PipelineState
+
+    try:
+        result.wait_until_finish()
+    except Exception as error:
+        if "JobCancellationException" in str(error) or getattr(result, "state", None) == PipelineState.CANCELLED:
+            return True
+        raise
+    return getattr(result, "state", None) == PipelineState.CANCELLED
 
 
 # Runners on which a failed bundle fails the run: a checkpoint a bundle committed is

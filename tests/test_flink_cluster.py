@@ -148,12 +148,17 @@ def test_a_stream_cancelled_on_the_cluster_and_restarted_loses_and_repeats_nothi
             running = [jid for jid, state in new_jobs(flink_cluster, before).items() if state == "RUNNING"]
             assert len(running) == 1, flink_cluster.jobs()
             flink_cluster.rest(f"/jobs/{running[0]}?mode=cancel", method="PATCH")
-            first.communicate(timeout=120)
+            cancelled_out, cancelled_err = first.communicate(timeout=120)
         finally:
             if first.poll() is None:
                 os.killpg(first.pid, signal.SIGKILL)
                 first.communicate()
         assert flink_cluster.jobs()[running[0]] == "CANCELED"
+        # the submitting command says so in one line and sums up the windows it committed
+        cancelled_out = cancelled_out.decode() if isinstance(cancelled_out, bytes) else cancelled_out
+        assert first.returncode == 0 and "stopped: the job was cancelled on the cluster" in cancelled_out, \
+            (cancelled_out, cancelled_err)
+        assert "[inputs = articles + duplicates + rejects: ok]" in cancelled_out
         # story 3 was polled in a window that never closed: nothing of it is visible
         assert committed_titles(output) == sorted(STORIES[n][0] for n in (1, 2))
 
