@@ -112,19 +112,31 @@ def test_new_entry_is_queryable_within_poll_plus_window_plus_30s(tmp_path):
     assert latency <= 33 and "[inputs = articles + duplicates + rejects: ok]" in out
 
 
+def first_stream_ends_after_story_3(feed, output, end):
+    """A stream commits stories 1 and 2, story 3 comes, then `end(stream)` ends it."""
+    for n in (1, 2):
+        feed.add(n)
+    first = start_stream(feed.url, output)
+    try:
+        wait_for(lambda: titles(output) == ["Story 1", "Story 2"], 90)
+        feed.add(3)
+    finally:
+        ended = end(first)
+    return first, ended
+
+
+def kill_mid_window(process):
+    time.sleep(1.5)  # story 3 polled, its window not over yet
+    os.killpg(process.pid, signal.SIGKILL)
+    return process.communicate(timeout=60)
+
+
 @needs_prism
 def test_stop_mid_way_and_restart_neither_loses_nor_repeats(tmp_path):
     output = tmp_path / "out"
     with FeedServer() as server:
         feed = GrowingFeed(server)
-        for n in (1, 2):
-            feed.add(n)
-        first = start_stream(feed.url, output)
-        try:
-            wait_for(lambda: titles(output) == ["Story 1", "Story 2"], 90)
-            feed.add(3)
-        finally:
-            out, err = stop(first)
+        first, (out, err) = first_stream_ends_after_story_3(feed, output, stop)
         assert first.returncode == 0, err[-2000:]
         hidden = [f for _, _, fs in os.walk(output) for f in fs if f.startswith(".")]
         assert hidden == []  # nothing half-written is left behind
@@ -147,16 +159,7 @@ def test_a_stream_killed_mid_window_then_restarted_neither_loses_nor_repeats(tmp
     output = tmp_path / "out"
     with FeedServer() as server:
         feed = GrowingFeed(server)
-        for n in (1, 2):
-            feed.add(n)
-        first = start_stream(feed.url, output)
-        try:
-            wait_for(lambda: titles(output) == ["Story 1", "Story 2"], 90)
-            feed.add(3)
-            time.sleep(1.5)  # polled, its window not over yet
-        finally:
-            os.killpg(first.pid, signal.SIGKILL)
-            first.communicate(timeout=60)
+        first, _ = first_stream_ends_after_story_3(feed, output, kill_mid_window)
         assert first.returncode == -signal.SIGKILL
         feed.add(4)
         second = start_stream(feed.url, output, "--duration", "8")
