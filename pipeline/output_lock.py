@@ -93,14 +93,13 @@ class OutputLock:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = read_holder(descriptor)
+            holder = settled_holder(descriptor)
             os.close(descriptor)
             return holder or {}
         previous = read_holder(descriptor)
         if previous and previous.get("run_id") and not previous.get("released"):
             self.taken_over = previous  # its process died holding it: the kernel let go
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, json.dumps(holder_info(self.run_id)).encode(), 0)
+        write_holder(descriptor, holder_info(self.run_id))
         self.descriptor = descriptor
         return None
 
@@ -143,8 +142,7 @@ class OutputLock:
             import fcntl
 
             # Mark the holder released, so the next run does not report a takeover.
-            os.ftruncate(self.descriptor, 0)
-            os.pwrite(self.descriptor, json.dumps({**holder_info(self.run_id), "released": True}).encode(), 0)
+            write_holder(self.descriptor, {**holder_info(self.run_id), "released": True})
             fcntl.flock(self.descriptor, fcntl.LOCK_UN)
             os.close(self.descriptor)
             self.descriptor = None
@@ -157,9 +155,27 @@ class OutputLock:
                 FileSystems.delete([self.lease_path()])
 
 
+def write_holder(descriptor: int, holder: dict) -> None:
+    """Overwrite the lock file's holder (new bytes first, then cut: never empty)."""
+    data = json.dumps(holder).encode()
+    os.pwrite(descriptor, data, 0)
+    os.ftruncate(descriptor, len(data))
+
+
+def settled_holder(descriptor: int, tries: int = 40) -> dict | None:
+    """The holder of a lock just taken by another run, which writes its name right
+    after taking it: read again for up to 2 s until the name is there."""
+    for _ in range(tries):
+        holder = read_holder(descriptor)
+        if holder and holder.get("run_id") and not holder.get("unreadable") and not holder.get("released"):
+            return holder  # (a released one is the previous holder's: the new one is writing)
+        time.sleep(0.05)
+    return holder
+
+
 def read_holder(descriptor: int) -> dict | None:
     data = os.pread(descriptor, 4096, 0)
     try:
         return json.loads(data.decode("utf-8")) if data.strip() else None
     except (UnicodeDecodeError, ValueError):
-        return {"run_id": "unknown (unreadable lock file)"}
+        return {"run_id": "unknown (unreadable lock file)", "unreadable": True}

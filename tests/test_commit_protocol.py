@@ -290,3 +290,30 @@ def test_a_streams_counts_travel_with_its_data_into_each_windows_commit(output):
         "run1-w19700101T000000.commit.json": {"inputs": 2, "rejects": 2, "rejects.parse": 1, "rejects.fetch": 1},
         "run1-w19700101T000010.commit.json": {"inputs": 1, "rejects": 1, "rejects.parse": 1}}
     assert committed_counts(str(output), "run1") == {"inputs": 3, "rejects": 3, "rejects.parse": 2, "rejects.fetch": 1}
+
+
+SLOW_HOLDER = """
+import fcntl, json, os, sys, time
+descriptor = os.open(os.path.join(sys.argv[1], "_lock"), os.O_RDWR | os.O_CREAT)
+os.pwrite(descriptor, json.dumps({"run_id": "before", "released": True}).encode(), 0)
+fcntl.flock(descriptor, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(0.5)  # the new holder has the lock but has not written its name yet
+os.pwrite(descriptor, json.dumps({"run_id": "slow-writer", "pid": os.getpid()}).encode(), 0)
+os.ftruncate(descriptor, len(json.dumps({"run_id": "slow-writer", "pid": os.getpid()})))
+time.sleep(30)
+"""
+
+
+def test_a_refusal_names_the_new_holder_even_before_it_wrote_its_name(tmp_path):
+    """Between taking the lock and writing its name a holder is anonymous (or the file still
+    names the run before it): a second run waits for the name rather than naming the wrong run."""
+    holder = subprocess.Popen([sys.executable, "-c", SLOW_HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(OutputLocked) as refused:
+            OutputLock(str(tmp_path), "second").acquire()
+        assert "slow-writer" in str(refused.value)
+    finally:
+        holder.kill()
+        holder.wait()
