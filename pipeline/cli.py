@@ -1,4 +1,4 @@
-"""The `newsbeam` command: run, stream, extract, query."""
+"""The `newsbeam` command: run, stream, extract, query, check, compact."""
 import argparse
 import json
 import logging
