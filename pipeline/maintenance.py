@@ -1,6 +1,6 @@
 """`newsbeam check` and `newsbeam compact`: keep an output folder sound, through the
 same commit protocol as runs (transforms/commit.py), under the same lock."""
-import json
+import os
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -128,7 +128,7 @@ def repair_output(output: str, wait_for_lock: float = 0.0) -> CheckReport:
             for problem in movable:
                 move(join(output, problem.path), join(quarantine, problem.path))
                 report.repaired.append(f"quarantined {problem.path} ({problem.kind}: {problem.detail})")
-            write_reasons(join(quarantine, "_reasons.json"), movable)
+            write_json(join(quarantine, "_reasons.json"), [p.__dict__ for p in movable])
         missing = [p for p in found.problems if p.kind == "missing"]
         report.repaired += [f"dropped {p.path} from the tables (missing)" for p in missing]
         if movable or missing:
@@ -149,15 +149,6 @@ def rebuild_records(output: str) -> list[str]:
         write_json(path, record)
         lines.append(f"rebuilt {relative(output, path)} from {len(record['files'])} files")
     return lines
-
-
-def write_reasons(path: str, problems: list) -> None:
-    if is_local(path):
-        import os
-
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-    with FileSystems.create(path) as handle:
-        handle.write(json.dumps([p.__dict__ for p in problems], indent=1).encode("utf-8"))
 
 
 # --- compaction -----------------------------------------------------------------------
@@ -184,8 +175,6 @@ def merge_files(output: str, sources: list, schema: pa.Schema, target: str) -> i
     """Copy the rows of `sources` into one file at `target`, a row group at a time
     (memory stays at one row group); return the rows written."""
     if is_local(target):
-        import os
-
         os.makedirs(os.path.dirname(target), exist_ok=True)
     rows = 0
     with FileSystems.create(target) as handle:

@@ -27,15 +27,12 @@ from transforms.commit import (COMMIT_SUFFIX, MANIFEST, STAGING, commit_staged, 
                                record_paths, staging_dir)
 from transforms.metrics import NAMESPACE
 from transforms.near_duplicates import signature_row
+from transforms.outputs import is_winner
 from transforms.rejects import finalize_reject
 from transforms.write import PartitionFiles, commit_files, file_schema, partition_path
 
 CHECKPOINT_TABLES = (ARTICLES, ENTITIES, QUOTES, SIGNATURES, REJECTS)
 DEFAULT_CHECKPOINT_MINUTES = 10.0
-
-
-def is_winner(article: dict) -> bool:
-    return article.get("duplicate_of") is None
 
 
 def analysed_rows(analysed: dict, run_id: str, rejected_at):
