@@ -3,7 +3,7 @@
 Also what Beam ships to workers with --setup_file: the package, its
 dependencies and the spaCy model package.
 """
-from setuptools import setup
+from setuptools import find_packages, setup
 
 VERSION = "0.1.0"
 
@@ -12,7 +12,7 @@ setup(
     version=VERSION,
     description="News articles and feeds to partitioned Parquet tables (articles, entities, quotes) with Apache Beam and spaCy.",
     python_requires=">=3.11,<3.12",
-    packages=["pipeline", "transforms", "schemas"],
+    packages=find_packages(include=["pipeline", "transforms", "transforms.*", "schemas"]),
     install_requires=[
         "apache-beam>=2.62.0,<2.78",  # constraints.txt pins 2.77.0; the Flink test venv uses 2.62.0
         "spacy>=3.8,<3.9",

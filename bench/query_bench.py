@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 from schemas.duckdb_views import open_output  # noqa: E402
 from schemas.tables import ENTITIES  # noqa: E402
-from transforms.write import PartitionFiles, commit_files, file_schema, partition_path  # noqa: E402
+from transforms.sinks.write import PartitionFiles, commit_files, file_schema, partition_path  # noqa: E402
 
 TOP_ENTITIES_PER_DAY = """
 SELECT date, canonical, n FROM (

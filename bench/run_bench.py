@@ -25,7 +25,7 @@ from corpus import generate, write_corpus  # noqa: E402
 
 BASELINE = """
 import json, sys, time, glob
-from transforms.nlp import load_spacy_model
+from transforms.nlp.inference import load_spacy_model
 texts = [json.loads(l)["text"] for p in sorted(glob.glob(sys.argv[1] + "/*.jsonl")) for l in open(p)]
 nlp = load_spacy_model()
 start = time.perf_counter()

@@ -12,7 +12,7 @@ stories (no external data):
     reuse background paragraphs of an earlier story.
 
 It reports pairwise precision / recall (pairs of inputs placed in one story
-vs the truth) of transforms.near_duplicates.find_near_duplicates.
+vs the truth) of transforms.dedup.near_duplicates.find_near_duplicates.
 
     python bench/syndication.py --n 2000 --threshold 0.75
     python bench/syndication.py --n 2000 --sweep
@@ -31,8 +31,8 @@ from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from transforms import near_duplicates as nd  # noqa: E402
-from transforms.urls import canonical_url  # noqa: E402
+from transforms.dedup import near_duplicates as nd  # noqa: E402
+from transforms.ingest.urls import canonical_url  # noqa: E402
 
 # ---------------------------------------------------------------------------
 # Vocabulary

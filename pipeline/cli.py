@@ -38,7 +38,7 @@ def local_matches(spec: str) -> list[str]:
     """The files a local spec names, listed as the run lists them (never a folder twice)."""
     if os.path.exists(spec):
         return [spec]
-    from transforms.read import has_glob, list_files, real_path
+    from transforms.ingest.read import has_glob, list_files, real_path
 
     return [real_path(path) for path in list_files(spec)[0]] if has_glob(spec) else []
 
@@ -153,7 +153,7 @@ def extract_command(argv: list[str]) -> int:
                         help="Longer texts are analysed in pieces of at most this many characters (default 96000).")
     args = parser.parse_args(argv)
     from pipeline.extract import extract_files
-    from transforms.nlp import MAX_BATCH_CHARS
+    from transforms.nlp.inference import MAX_BATCH_CHARS
 
     if args.nlp_batch_chars is not None and args.nlp_batch_chars <= 0:
         raise UsageError(f"--nlp-batch-chars must be positive: {args.nlp_batch_chars}")

@@ -1,9 +1,9 @@
 """`newsbeam extract`: the pipeline's parse and NLP functions on files, without Beam."""
 from datetime import datetime, timezone
 
-from transforms.nlp import MAX_BATCH_CHARS, analyze_texts, load_spacy_model, nlp_reject
-from transforms.parse import parse_raw, validate
-from transforms.read import read_file
+from transforms.nlp.inference import MAX_BATCH_CHARS, analyze_texts, load_spacy_model, nlp_reject
+from transforms.ingest.parse import parse_raw, validate
+from transforms.ingest.read import read_file
 from transforms.rejects import is_reject
 
 

@@ -10,8 +10,8 @@ Feeds and pages fetched over HTTP are not fetched twice (the server may answer
 differently): those articles are kept from pass 1 instead.
 
 Every table is written under a staging folder and becomes visible only through a
-commit (transforms/commit.py): the articles analysed in pass 2, with their
-entities, quotes and signatures, in checkpoints (transforms/checkpoints.py); the
+commit (transforms/sinks/commit.py): the articles analysed in pass 2, with their
+entities, quotes and signatures, in checkpoints (transforms/sinks/checkpoints.py); the
 rest (rejects, feed state, and everything with --no-nlp) when pipeline/run.py
 commits the run after the pipeline has finished.
 
@@ -22,19 +22,19 @@ import apache_beam as beam
 from pipeline.options import fetch_config
 from schemas.tables import ARTICLES, FEED_STATE, REJECTS, SIGNATURES
 from transforms.articles import finalize_article
-from transforms.checkpoints import WriteAnalysed
-from transforms.commit import staging_dir
-from transforms.dedup import ApplyDecisions, ChangedBetweenReads, CountDecidedFn, Deduplicate
-from transforms.feed_lists import feed_sources
-from transforms.fetch import FetchArticlePages, FetchFeedsFromState, finalize_feed_state
+from transforms.sinks.checkpoints import WriteAnalysed
+from transforms.sinks.commit import staging_dir
+from transforms.dedup.decide import ApplyDecisions, ChangedBetweenReads, CountDecidedFn, Deduplicate
+from transforms.ingest.feed_lists import feed_sources
+from transforms.ingest.fetch import FetchArticlePages, FetchFeedsFromState, finalize_feed_state
 from transforms.metrics import count
-from transforms.nlp import AnalyseArticles
-from transforms.near_duplicates import article_key, signature_row_from_key
-from transforms.parse import Parse
-from transforms.read import ReadInputs
+from transforms.nlp.inference import AnalyseArticles
+from transforms.dedup.near_duplicates import article_key, signature_row_from_key
+from transforms.ingest.parse import Parse
+from transforms.ingest.read import ReadInputs
 from transforms.rejects import FinalizeRejects
-from transforms.stored import stored_article_ids, stored_reject_keys, stored_signatures
-from transforms.write import WriteTableInBundles
+from transforms.dedup.stored import stored_article_ids, stored_reject_keys, stored_signatures
+from transforms.sinks.write import WriteTableInBundles
 
 
 def read_files(p: beam.Pipeline, label: str, opts, feed_files, started_at):
@@ -48,7 +48,7 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, checkpoint_s
     """Add newsbeam's stages to `p` for the inputs and output in `opts` (NewsbeamOptions).
 
     checkpoint_seconds: how often each worker commits the articles it has analysed
-    (None: the run commits once, at the end; see transforms/checkpoints.py)."""
+    (None: the run commits once, at the end; see transforms/sinks/checkpoints.py)."""
     config = fetch_config(opts)
     staging = staging_dir(opts.output, run_id)  # where this run writes; opts.output is what is stored
     feed_urls, feed_files, list_rejects = feed_sources(opts.feed, opts.feeds_file, config)
@@ -90,7 +90,7 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, checkpoint_s
             | "AllKeyRows" >> beam.Flatten())
     winners, duplicates, _skipped = keys | "Deduplicate" >> Deduplicate(
         stored_article_ids(p, opts.output), stored_signatures(p, opts.output), opts.near_dup_threshold)
-    if opts.no_nlp:  # with NLP, each checkpoint writes its winners' signatures (transforms/checkpoints.py)
+    if opts.no_nlp:  # with NLP, each checkpoint writes its winners' signatures (transforms/sinks/checkpoints.py)
         (winners | "Signatures" >> beam.Map(signature_row_from_key)
          | "WriteSignatures" >> WriteTableInBundles(SIGNATURES, staging, run_id))
 

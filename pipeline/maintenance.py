@@ -1,5 +1,5 @@
 """`newsbeam check` and `newsbeam compact`: keep an output folder sound, through the
-same commit protocol as runs (transforms/commit.py), under the same lock."""
+same commit protocol as runs (transforms/sinks/commit.py), under the same lock."""
 import os
 import uuid
 from collections import defaultdict
@@ -12,11 +12,11 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.output_lock import OutputLock
 from schemas.tables import PARTITION_COLUMN, TABLES
-from transforms.commit import (MANIFEST, QUARANTINE, STAGING, commit_staged, committed_entries,
+from transforms.sinks.commit import (MANIFEST, QUARANTINE, STAGING, commit_staged, committed_entries,
                                discard_uncommitted, exists, is_local, join, list_folders, move, prepare_output,
                                published_table_files, rebuilt_record, relative, staging_dir, unreadable_records,
                                write_json)
-from transforms.write import COMPRESSION, ROW_GROUP_ROWS, file_schema
+from transforms.sinks.write import COMPRESSION, ROW_GROUP_ROWS, file_schema
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """newsbeam's pipeline options: a PipelineOptions subclass, so every Beam flag works too."""
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from transforms.checkpoints import DEFAULT_CHECKPOINT_MINUTES
-from transforms.nlp import MAX_BATCH_CHARS
+from transforms.sinks.checkpoints import DEFAULT_CHECKPOINT_MINUTES
+from transforms.nlp.inference import MAX_BATCH_CHARS
 
 
 class NewsbeamOptions(PipelineOptions):
@@ -60,7 +60,7 @@ class NewsbeamOptions(PipelineOptions):
 
 def fetch_config(opts: NewsbeamOptions):
     """The HTTP fetcher's settings from the command line."""
-    from transforms.http_fetch import FetchConfig
+    from transforms.ingest.http_fetch import FetchConfig
 
     return FetchConfig(connect_timeout=max(1.0, opts.http_timeout / 3), read_timeout=opts.http_timeout,
                        max_bytes=opts.max_fetch_bytes, allow_private_hosts=opts.allow_private_hosts,

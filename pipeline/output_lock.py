@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.commit import is_local, join, read_json, write_json
+from transforms.sinks.commit import is_local, join, read_json, write_json
 
 LOCK_FILE = "_lock"
 LEASE_FILE = "_lock.json"

@@ -1,7 +1,7 @@
 """Run the batch pipeline and summarise what became of every input.
 
 Every run holds the output's lock (pipeline/output_lock.py) from start to commit,
-first finishes or clears what dead runs left (transforms/commit.py), writes under
+first finishes or clears what dead runs left (transforms/sinks/commit.py), writes under
 its own staging folder, and commits only when the pipeline has succeeded.
 """
 import errno
@@ -23,11 +23,11 @@ from pipeline.options import NewsbeamOptions
 from pipeline.output_lock import OutputLock
 from pipeline.runners import LOCAL_BATCH_RUNNER, local_batch_runner
 from schemas.tables import FEED_STATE
-from transforms.checkpoints import committed_checkpoints, unpublished_checkpoints
-from transforms.commit import (MANIFEST, RUNS, commit_staged, committed_counts, discard_uncommitted, exists,
+from transforms.sinks.checkpoints import committed_checkpoints, unpublished_checkpoints
+from transforms.sinks.commit import (MANIFEST, RUNS, commit_staged, committed_counts, discard_uncommitted, exists,
                                is_local, join, prepare_output, staging_dir)
 from transforms.metrics import counter_totals, run_inference_timings
-from transforms.stored import CorruptStoredFile, stored_rows
+from transforms.dedup.stored import CorruptStoredFile, stored_rows
 
 RUNS_FOLDER = RUNS
 
@@ -201,7 +201,7 @@ def write_summary(output_dir: str, summary: RunSummary) -> None:
         handle.write(json.dumps({**asdict(summary), "balanced": summary.balanced}, indent=1).encode())
 
 
-# What a stream counts as data in its commits (transforms/commit.py, TallyFn) rather than as metrics.
+# What a stream counts as data in its commits (transforms/sinks/commit.py, TallyFn) rather than as metrics.
 ACCOUNTING = ("inputs", "articles", "duplicates", "rejects")
 
 
@@ -285,7 +285,7 @@ def wait_unless_cancelled(result) -> bool:
 
 
 # Runners on which a failed bundle fails the run: a checkpoint a bundle committed is
-# never written again by a retry of that bundle (transforms/checkpoints.py).
+# never written again by a retry of that bundle (transforms/sinks/checkpoints.py).
 CHECKPOINTING_RUNNERS = (LOCAL_BATCH_RUNNER, "DirectRunner", "BundleBasedDirectRunner")
 
 

@@ -11,17 +11,17 @@ from apache_beam.transforms.window import FixedWindows
 
 from pipeline.options import fetch_config
 from schemas.tables import FEED_STATE, REJECTS, SIGNATURES
-from transforms.commit import CommitWindows, tally
-from transforms.dedup import REASON_CONTENT, REASON_STORED, REASON_URL
-from transforms.feed_lists import feed_sources
-from transforms.fetch import FetchArticlePages, finalize_feed_state, stored_feed_states
+from transforms.sinks.commit import CommitWindows, tally
+from transforms.dedup.decide import REASON_CONTENT, REASON_STORED, REASON_URL
+from transforms.ingest.feed_lists import feed_sources
+from transforms.ingest.fetch import FetchArticlePages, finalize_feed_state, stored_feed_states
 from transforms.metrics import count
-from transforms.near_duplicates import signature_row
-from transforms.outputs import AnalyseAndWrite
-from transforms.parse import Parse
+from transforms.dedup.near_duplicates import signature_row
+from transforms.sinks.outputs import AnalyseAndWrite
+from transforms.ingest.parse import Parse
 from transforms.rejects import finalize_reject_now
-from transforms.streaming import DedupAgainstSeen, PollFeeds, PollTicks, finalize_now
-from transforms.write import WriteTable
+from transforms.ingest.streaming import DedupAgainstSeen, PollFeeds, PollTicks, finalize_now
+from transforms.sinks.write import WriteTable
 
 FOREVER = 10 ** 11  # epoch seconds far beyond any run: "until stopped"
 # Prism (Beam 2.77) splits a bundle that makes no progress for a while and hands the
@@ -37,7 +37,7 @@ def build_stream_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, stop_
     """Add the streaming stages to `p`: poll `opts`' feeds until `--duration` or `stop_file`.
 
     A stream's accounting (inputs, articles, duplicates, rejects) is data, not
-    metrics: tally tokens go into each window's commit (transforms/commit.py,
+    metrics: tally tokens go into each window's commit (transforms/sinks/commit.py,
     TallyFn). Returns the counts known before the stream starts (feed-list
     rejects), which the driver records in the run's own commit."""
     p.options.view_as(DebugOptions).add_experiment(NO_RUNNER_SPLITS)

@@ -1,6 +1,6 @@
 """DuckDB views over an output directory: one per table in schemas.tables.
 
-Views read the committed files only (transforms/commit.py), so a query sees whole
+Views read the committed files only (transforms/sinks/commit.py), so a query sees whole
 runs; a file that cannot be read is named and left out, and the other tables and
 files stay queryable.
 """
@@ -77,7 +77,7 @@ def open_output(output_dir: str, connection=None, on_bad_file=log_bad_file):
     """
     import duckdb
 
-    from transforms.commit import committed_files
+    from transforms.sinks.commit import committed_files
 
     con = connection or duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")  # timestamps are stored in UTC: show them so

@@ -22,7 +22,7 @@ def beam_pipeline(*args: str) -> TestPipeline:
 
 @pytest.fixture(scope="session")
 def nlp():
-    from transforms.nlp import load_spacy_model
+    from transforms.nlp.inference import load_spacy_model
 
     return load_spacy_model()
 

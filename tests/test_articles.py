@@ -66,7 +66,7 @@ def test_finalize_treats_a_non_datetime_published_at_as_unknown():
 
 
 def test_parse_datetime_never_raises():
-    from transforms.timeparse import parse_datetime
+    from transforms.ingest.timeparse import parse_datetime
 
     class Hostile:
         def __str__(self):

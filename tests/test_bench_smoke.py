@@ -9,7 +9,7 @@ from conftest import REPO
 sys.path.insert(0, str(REPO / "bench"))
 import corpus  # noqa: E402
 import run_bench  # noqa: E402
-from transforms.near_duplicates import shingles  # noqa: E402
+from transforms.dedup.near_duplicates import shingles  # noqa: E402
 
 
 def test_corpus_is_deterministic_with_realistic_lengths():

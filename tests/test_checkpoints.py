@@ -1,4 +1,4 @@
-"""Analysed articles written in checkpoints (transforms/checkpoints.py); crashes around
+"""Analysed articles written in checkpoints (transforms/sinks/checkpoints.py); crashes around
 them are in test_faults.py."""
 import json
 from datetime import datetime, timezone
@@ -10,8 +10,8 @@ import pytest
 from conftest import beam_pipeline
 from schemas.duckdb_views import open_output
 from transforms.articles import finalize_article
-from transforms.checkpoints import WriteAnalysed, analysed_rows, committed_checkpoints
-from transforms.commit import commit_staged, committed_files, prepare_output
+from transforms.sinks.checkpoints import WriteAnalysed, analysed_rows, committed_checkpoints
+from transforms.sinks.commit import commit_staged, committed_files, prepare_output
 from transforms.rejects import make_reject
 
 WHEN = datetime(2026, 3, 1, tzinfo=timezone.utc)

@@ -1,4 +1,4 @@
-"""The output's commit protocol, lock, check and compaction, without Beam (transforms/commit.py,
+"""The output's commit protocol, lock, check and compaction, without Beam (transforms/sinks/commit.py,
 pipeline/output_lock.py, pipeline/maintenance.py). End-to-end crashes are in test_faults.py."""
 import json
 import os
@@ -17,10 +17,10 @@ from pipeline.maintenance import check_output, compact_output, repair_output
 from pipeline.output_lock import OutputLock, OutputLocked
 from schemas.duckdb_views import open_output
 from schemas.tables import ARTICLES, REJECTS
-from transforms import commit
-from transforms.commit import (commit_staged, committed_files, prepare_output, recover, staging_dir)
+from transforms.sinks import commit
+from transforms.sinks.commit import (commit_staged, committed_files, prepare_output, recover, staging_dir)
 from transforms.rejects import finalize_reject, make_reject
-from transforms.write import file_schema
+from transforms.sinks.write import file_schema
 
 WHEN = datetime(2026, 3, 1, tzinfo=timezone.utc)
 
@@ -275,7 +275,7 @@ def test_a_streams_counts_travel_with_its_data_into_each_windows_commit(output):
     from apache_beam.transforms.window import FixedWindows, TimestampedValue
 
     from conftest import beam_pipeline
-    from transforms.commit import CommitWindows, committed_counts, tally
+    from transforms.sinks.commit import CommitWindows, committed_counts, tally
 
     events = [({"stage": "parse"}, 5), ({"stage": "fetch"}, 7), ({"stage": "parse"}, 12)]
     with beam_pipeline() as p:

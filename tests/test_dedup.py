@@ -5,8 +5,8 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from conftest import MULTI_WORKER_ARGS, beam_pipeline
 from transforms.articles import content_hash
-from transforms.dedup import ApplyDecisions, Deduplicate, decision, split_revisions, split_winner, winner_order, with_decision
-from transforms.near_duplicates import article_key, signature_row
+from transforms.dedup.decide import ApplyDecisions, Deduplicate, decision, split_revisions, split_winner, winner_order, with_decision
+from transforms.dedup.near_duplicates import article_key, signature_row
 
 STORY = ("The harbour board voted on Tuesday to extend the northern quay by two hundred metres, "
          "a project that has been discussed for a decade and will cost about forty million euros. "

@@ -177,7 +177,7 @@ def test_an_input_that_changes_or_vanishes_between_the_two_reads_is_a_reject(tmp
     """A batch run reads files twice (decide, then write). A file edited or deleted in
     between must not disappear without a trace: it becomes a `changed_during_run`
     reject, and the summary still balances."""
-    import transforms.read as read
+    import transforms.ingest.read as read
 
     inputs = tmp_path / "in"
     inputs.mkdir()

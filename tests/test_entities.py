@@ -4,7 +4,7 @@ import importlib.util
 import pytest
 from spacy.tokens import Doc, Span
 
-from transforms.entities import clean_name, extract_entities
+from transforms.nlp.entities import clean_name, extract_entities
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_clean_name_drops_nickname_honorific_and_article():
 
 
 def test_possessor_is_not_a_short_form_of_what_it_owns():
-    from transforms.entities import is_short_form, name_key
+    from transforms.nlp.entities import is_short_form, name_key
     assert not is_short_form(name_key("Russia"), name_key("Russia’s Foreign Ministry"))
     assert is_short_form(name_key("Biden"), name_key("Joe Biden"))
 
@@ -109,7 +109,7 @@ def test_person_canonical_drops_title(nlp, written, bare):
 
 
 def test_title_stays_for_organisations_and_bare_titles():
-    from transforms.entities import strip_title
+    from transforms.nlp.entities import strip_title
     assert strip_title("General Motors") == "General Motors"
     assert strip_title("President") == "President"
     assert strip_title("Justice Department") == "Justice Department"

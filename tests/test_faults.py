@@ -37,7 +37,7 @@ sys.exit(main(sys.argv[1:]))
 KILL_POINTS = {
     # pass 1 (read, parse, dedup) done: pass 2 applies its first decision
     "after_dedup": """
-import transforms.dedup as d
+import transforms.dedup.decide as d
 def die(*args):
     KILL()
 d.with_decision = die
@@ -55,7 +55,7 @@ spacy.language.Language.pipe = pipe_then_die
 """,
     # a checkpoint's articles file is written, before it is committed
     "during_write": """
-import transforms.write as w
+import transforms.sinks.write as w
 close = w.PartitionFiles.close
 def close_then_die(self):
     written = close(self)
@@ -66,7 +66,7 @@ w.PartitionFiles.close = close_then_die
 """,
     # a checkpoint's manifest is written and two files are in place: it must roll forward
     "during_publish": """
-import transforms.commit as c
+import transforms.sinks.commit as c
 move = c.move_into_place
 moved = []
 def move_then_die(staged, final):
@@ -175,7 +175,7 @@ def test_a_run_killed_after_a_checkpoint_goes_on_from_it(corpus, clean_tables, t
     again, and ends with the tables of one clean run."""
     output = tmp_path / "out"
     patch = """
-import transforms.checkpoints as k
+import transforms.sinks.checkpoints as k
 commit = k.commit_staged
 def commit_then_die(*args, **kwargs):
     commit(*args, **kwargs)

@@ -1,7 +1,7 @@
 """Feed lists: text files and OPML, local and served."""
 from feed_server import Response, feed_server  # noqa: F401 - pytest fixture
-from transforms.feed_lists import load_feed_list, load_feed_lists, parse_feed_list_text, parse_opml
-from transforms.http_fetch import FetchConfig
+from transforms.ingest.feed_lists import load_feed_list, load_feed_lists, parse_feed_list_text, parse_opml
+from transforms.ingest.http_fetch import FetchConfig
 
 LOCAL = FetchConfig(allow_private_hosts=True, connect_timeout=2, read_timeout=2, per_host_delay=0)
 

@@ -5,9 +5,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from transforms.feeds import (MAX_ENTITY_EXPANSION, MAX_ENTRY_TEXT_CHARS, entity_expansion, html_to_text,
+from transforms.ingest.feeds import (MAX_ENTITY_EXPANSION, MAX_ENTRY_TEXT_CHARS, entity_expansion, html_to_text,
                               normalise_language, parse_feed)
-from transforms.timeparse import parse_datetime
+from transforms.ingest.timeparse import parse_datetime
 
 FETCHED = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 

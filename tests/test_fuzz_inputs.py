@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 
 from schemas.tables import ARTICLES
 from transforms.articles import finalize_article
-from transforms.near_duplicates import article_key
-from transforms.parse import parse_raw, validate
-from transforms.read import list_files, read_file
+from transforms.dedup.near_duplicates import article_key
+from transforms.ingest.parse import parse_raw, validate
+from transforms.ingest.read import list_files, read_file
 from transforms.rejects import is_reject
 
 NOW = datetime(2026, 11, 28, tzinfo=timezone.utc)

@@ -9,10 +9,10 @@ from apache_beam.testing.util import assert_that
 
 from conftest import beam_pipeline
 from feed_server import Response, feed_server  # noqa: F401 - pytest fixture
-from transforms.fetch import (FetchArticlePages, FetchFeeds, feed_state_row, finalize_feed_state,
+from transforms.ingest.fetch import (FetchArticlePages, FetchFeeds, feed_state_row, finalize_feed_state,
                               politeness_key, stable_hash)
-from transforms.feeds import parse_feed
-from transforms.http_fetch import (USER_AGENT, FetchConfig, address_block_reason, attempt_seconds,
+from transforms.ingest.feeds import parse_feed
+from transforms.ingest.http_fetch import (USER_AGENT, FetchConfig, address_block_reason, attempt_seconds,
                                    budget_seconds, classify_exception, fetch, parse_retry_after,
                                    with_overrides)
 

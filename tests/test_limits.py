@@ -5,12 +5,12 @@ from datetime import datetime, timezone
 from feed_server import feed_server  # noqa: F401 - pytest fixture
 from pipeline.cli import main
 from schemas.duckdb_views import open_output
-from transforms import fetch as fetch_module
+from transforms.ingest import fetch as fetch_module
 from transforms.articles import finalize_article
-from transforms.feeds import MAX_ENTRY_TEXT_CHARS
-from transforms.fetch import enrich_with_page, merge_page, politeness_key, raw_input_for
-from transforms.http_fetch import FetchConfig, fetch
-from transforms.parse import parse_raw
+from transforms.ingest.feeds import MAX_ENTRY_TEXT_CHARS
+from transforms.ingest.fetch import enrich_with_page, merge_page, politeness_key, raw_input_for
+from transforms.ingest.http_fetch import FetchConfig, fetch
+from transforms.ingest.parse import parse_raw
 from transforms.rejects import is_reject
 
 LOCAL = FetchConfig(allow_private_hosts=True, connect_timeout=2, read_timeout=2, per_host_delay=0,

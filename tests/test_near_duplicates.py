@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from transforms import near_duplicates as nd
+from transforms.dedup import near_duplicates as nd
 
 T0 = datetime(2024, 3, 1, 12, tzinfo=timezone.utc)
 _rng = random.Random(1234)
@@ -81,7 +81,7 @@ GOLDEN_TEXT = "The quick brown fox jumps over the lazy dog near the river bank t
 
 
 def test_hashes_are_stable_across_processes():
-    code = ("from transforms import near_duplicates as nd;"
+    code = ("from transforms.dedup import near_duplicates as nd;"
             f"h = nd.shingle_hashes({GOLDEN_TEXT!r});"
             "print(h.tolist(), nd.minhash(h)[:8].tolist(), nd.band_keys(nd.minhash(h))[:3])")
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -6,12 +6,12 @@ import apache_beam as beam
 import pytest
 from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
 
-import transforms.nlp as nlp_module
+import transforms.nlp.inference as nlp_module
 from conftest import SEED_ARTICLE, beam_pipeline
 from pipeline.cli import main
 from pipeline.extract import extract_files
 from schemas.duckdb_views import open_output
-from transforms.nlp import (MAX_BATCH_CHARS, ExtractEntitiesAndQuotes, SpacyModelHandler, analyze,
+from transforms.nlp.inference import (MAX_BATCH_CHARS, ExtractEntitiesAndQuotes, SpacyModelHandler, analyze,
                             analyze_texts, piece_bounds)
 
 SEED_BODY = SEED_ARTICLE.read_text(encoding="utf-8").split("\n", 1)[1]

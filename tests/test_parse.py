@@ -3,8 +3,8 @@ import json
 from datetime import datetime, timezone
 
 from conftest import SEED_ARTICLE
-from transforms.parse import detect_format, parse_raw, validate
-from transforms.read import read_file
+from transforms.ingest.parse import detect_format, parse_raw, validate
+from transforms.ingest.read import read_file
 
 NOW = datetime(2026, 11, 28, tzinfo=timezone.utc)
 
@@ -152,7 +152,7 @@ def test_lone_surrogate_escapes_become_replacement_characters():
     """Was: json.loads turned "\\ud800" into a lone surrogate that could not be
     UTF-8 encoded when the article was hashed or written: the run died."""
     from transforms.articles import finalize_article
-    from transforms.near_duplicates import article_key
+    from transforms.dedup.near_duplicates import article_key
 
     record = (b'{"title": "T\\ud800", "text": "caf\\udce9 au lait \\ud83d\\ude00", "authors": ["A\\udfff"], '
               b'"source": "\\ud800", "url": "https://ex.com/\\ud800"}')
@@ -167,7 +167,7 @@ def test_lone_surrogate_escapes_become_replacement_characters():
 
 def test_every_parser_output_string_is_valid_unicode():
     """Surrogates from any parser (here: a stubbed one) are replaced in one place."""
-    from transforms import parse
+    from transforms.ingest import parse
 
     def stub(raw_input):
         return [parse.article(raw_input, text="a\ud800", title="\udc00")]

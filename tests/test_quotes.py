@@ -3,8 +3,8 @@ import importlib.util
 
 import pytest
 
-from transforms.entities import extract_entities
-from transforms.quotes import extract_quotes
+from transforms.nlp.entities import extract_entities
+from transforms.nlp.quotes import extract_quotes
 
 KEYS = {"text", "start", "end", "speaker", "speaker_mention", "speaker_start", "speaker_end",
         "speaker_label", "cue", "kind"}

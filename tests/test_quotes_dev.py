@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from transforms.entities import extract_entities
-from transforms.quotes import extract_quotes
+from transforms.nlp.entities import extract_entities
+from transforms.nlp.quotes import extract_quotes
 
 DEV_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "quotes-dev"
 

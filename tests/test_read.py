@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from transforms.read import list_files, read_file
+from transforms.ingest.read import list_files, read_file
 
 NOW = datetime(2026, 11, 28, tzinfo=timezone.utc)
 
@@ -52,8 +52,8 @@ def test_vanished_file_is_a_read_reject(tmp_path):
 def test_jsonl_files_are_cut_into_line_ranges_that_parse_like_the_whole_file(tmp_path):
     import json
 
-    from transforms.parse import parse_raw
-    from transforms.read import file_ranges, line_ranges, read_listed
+    from transforms.ingest.parse import parse_raw
+    from transforms.ingest.read import file_ranges, line_ranges, read_listed
 
     lines = [json.dumps({"title": f"t{i}", "text": f"story {i} " + "word " * (i % 7)}) for i in range(50)]
     lines[17] = "{not json"
@@ -77,7 +77,7 @@ def test_jsonl_files_are_cut_into_line_ranges_that_parse_like_the_whole_file(tmp
 
 
 def test_other_files_are_read_whole(tmp_path):
-    from transforms.read import file_ranges
+    from transforms.ingest.read import file_ranges
 
     (tmp_path / "a.json").write_text("[]")
     (tmp_path / "b.jsonl").write_bytes(b"\x1f\x8b compressed")
@@ -130,7 +130,7 @@ def test_unlistable_subfolder_is_a_read_reject_naming_it(tmp_path, monkeypatch):
 
 
 def test_list_spec_yields_files_and_listing_rejects(tmp_path, monkeypatch):
-    from transforms.read import list_spec
+    from transforms.ingest.read import list_spec
 
     (tmp_path / "locked").mkdir()
     (tmp_path / "ok.txt").write_text("x")
@@ -198,7 +198,7 @@ def test_file_name_that_is_not_utf8_is_read_and_named_visibly(tmp_path):
     """Was: the name reached articles with a lone surrogate (os's surrogateescape)
     and killed the run when hashed or written."""
     from transforms.articles import finalize_article
-    from transforms.parse import parse_raw, validate
+    from transforms.ingest.parse import parse_raw, validate
 
     non_utf8_file(tmp_path, b"caf\xe9.txt", b"Headline\n\nBody of the story.")
     paths, rejects = list_files(str(tmp_path))
@@ -232,8 +232,8 @@ def test_fifo_is_rejected_not_waited_for(tmp_path):
 
 def test_empty_jsonl_file_is_read_and_rejected_not_lost(tmp_path):
     """Was: an empty .jsonl file had no line ranges, so it was never read or counted."""
-    from transforms.parse import parse_raw
-    from transforms.read import file_ranges, read_listed
+    from transforms.ingest.parse import parse_raw
+    from transforms.ingest.read import file_ranges, read_listed
 
     path = tmp_path / "empty.jsonl"
     path.write_bytes(b"")
@@ -250,7 +250,7 @@ def test_read_inputs_routes_listing_rejects_and_non_utf8_names(tmp_path, monkeyp
     from apache_beam.testing.util import assert_that, equal_to
 
     from conftest import beam_pipeline
-    from transforms.read import ReadInputs
+    from transforms.ingest.read import ReadInputs
 
     non_utf8_file(tmp_path, b"caf\xe9.txt", b"Headline\n\nBody.")
     (tmp_path / "locked").mkdir()

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from transforms.feeds import parse_feed
+from transforms.ingest.feeds import parse_feed
 
 SHARED_FEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "feeds"
 NOT_FEEDS = {"LICENSE", "README.md"}

@@ -19,7 +19,7 @@ from conftest import REPO
 from feed_server import FeedServer, Response, article_page, rss_feed
 from pipeline.runners import local_prism_binary
 from schemas.duckdb_views import open_output
-from transforms.fetch import pause_before, politeness_key
+from transforms.ingest.fetch import pause_before, politeness_key
 
 needs_prism = pytest.mark.skipif(local_prism_binary() is None,
                                  reason="Prism not built: `make prism` builds it (Go module proxy)")

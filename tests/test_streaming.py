@@ -14,7 +14,7 @@ from conftest import REPO, beam_pipeline
 from feed_server import FeedServer, Response, rss_feed
 from pipeline.runners import local_prism_binary
 from schemas.duckdb_views import open_output
-from transforms.streaming import DedupAgainstSeen, prune, shard_of
+from transforms.ingest.streaming import DedupAgainstSeen, prune, shard_of
 
 NOW = datetime(2026, 11, 28, tzinfo=timezone.utc)
 needs_prism = pytest.mark.skipif(local_prism_binary() is None,

@@ -5,9 +5,9 @@ import apache_beam as beam
 from apache_beam.testing.util import assert_that, equal_to
 
 from conftest import SEED_ARTICLE, beam_pipeline
-from transforms.nlp import ExtractEntitiesAndQuotes
-from transforms.parse import Parse
-from transforms.read import ReadInputs
+from transforms.nlp.inference import ExtractEntitiesAndQuotes
+from transforms.ingest.parse import Parse
+from transforms.ingest.read import ReadInputs
 from transforms.rejects import FinalizeRejects, make_reject, reject_id
 
 NOW = datetime(2026, 11, 28, tzinfo=timezone.utc)

@@ -1,6 +1,6 @@
 import pytest
 
-from transforms.urls import canonical_url, is_absolute_http, preferred_url, url_error, url_host
+from transforms.ingest.urls import canonical_url, is_absolute_http, preferred_url, url_error, url_host
 
 BASE = "https://example.com/news/story-1"
 

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 from conftest import MULTI_WORKER_ARGS, beam_pipeline
 from schemas.tables import REJECTS
 from transforms.rejects import finalize_reject, make_reject
-from transforms.write import (MAX_PYTHON_BYTES, PartitionFiles, WriteTable, WriteTableInBundles, approximate_size,
+from transforms.sinks.write import (MAX_PYTHON_BYTES, PartitionFiles, WriteTable, WriteTableInBundles, approximate_size,
                               commit_files, file_schema,
                               write_partition)
 

@@ -5,7 +5,7 @@ import unicodedata
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
-from transforms.urls import canonical_url
+from transforms.ingest.urls import canonical_url
 
 def character_folder(mapping: dict):
     """A function replacing each character of `mapping` by its value, like str.translate

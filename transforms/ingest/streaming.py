@@ -19,9 +19,9 @@ from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Duration, Timestamp
 
 from transforms.articles import finalize_article
-from transforms.fetch import feed_state_row, fetch_reject, politeness_key, raw_input_for, stable_hash
-from transforms.http_fetch import fetch
-from transforms.stored import read_key_rows, stored_files
+from transforms.ingest.fetch import feed_state_row, fetch_reject, politeness_key, raw_input_for, stable_hash
+from transforms.ingest.http_fetch import fetch
+from transforms.dedup.stored import read_key_rows, stored_files
 
 SKIPPED, DUPLICATES = "skipped", "duplicates"
 STOP_CHECK_SECONDS = 0.5

@@ -8,7 +8,7 @@ Layout of an output folder (OUT):
     OUT/_runs/<commit id>.commit.json     commit record: the files the commit added (and removed)
     OUT/_newsbeam.json                    marks a folder under this protocol
 
-A commit, whether a batch run, a checkpoint of one (transforms/checkpoints.py), a
+A commit, whether a batch run, a checkpoint of one (transforms/sinks/checkpoints.py), a
 stream window, a compaction or a repair:
 1. writers put every file of every table under `_staging/<commit id>/`;
 2. `commit_staged` lists them into `_manifest.json` (written whole, then renamed: the

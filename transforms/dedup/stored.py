@@ -1,6 +1,6 @@
 """What earlier runs stored under the output directory: compact keys only.
 
-Only committed files count (transforms/commit.py): files of a run that died
+Only committed files count (transforms/sinks/commit.py): files of a run that died
 before its commit are never "already stored". Read as a PCollection (one element
 per Parquet file, streamed in batches), so a million stored articles never have
 to fit in one worker's memory.
@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from schemas.tables import ARTICLES, PARTITION_COLUMN, REJECTS, SIGNATURES
-from transforms.commit import committed_files
-from transforms.near_duplicates import compact_signature
+from transforms.sinks.commit import committed_files
+from transforms.dedup.near_duplicates import compact_signature
 
 ARTICLE_KEY_COLUMNS = ("article_id",)
 SIGNATURE_COLUMNS = tuple(c for c in SIGNATURES.column_names if c not in ("run_id", PARTITION_COLUMN))

@@ -22,11 +22,11 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
 from schemas.tables import FEED_STATE
 from transforms.articles import partition_date
-from transforms.feeds import MAX_ENTRY_TEXT_CHARS, normalise_language
-from transforms.http_fetch import PAGE_ACCEPT, FetchConfig, FetchResult, fetch
+from transforms.ingest.feeds import MAX_ENTRY_TEXT_CHARS, normalise_language
+from transforms.ingest.http_fetch import PAGE_ACCEPT, FetchConfig, FetchResult, fetch
 from transforms.rejects import make_reject
-from transforms.stored import stored_rows
-from transforms.urls import url_error, url_host
+from transforms.dedup.stored import stored_rows
+from transforms.ingest.urls import url_error, url_host
 
 RAW_TAG, STATE_TAG, REJECTS_TAG = "raw", "feed_state", "rejects"
 ARTICLES_TAG = "articles"

@@ -22,8 +22,8 @@ from html.parser import HTMLParser
 import feedparser
 
 from transforms.rejects import make_reject
-from transforms.timeparse import parse_datetime
-from transforms.urls import url_error
+from transforms.ingest.timeparse import parse_datetime
+from transforms.ingest.urls import url_error
 
 # --- XML safety pre-scan ----------------------------------------------------
 

@@ -17,7 +17,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.metrics import NAMESPACE, count
-from transforms.near_duplicates import (DEFAULT_THRESHOLD, SIGNATURE_FIELDS, MarkNearDuplicates,
+from transforms.dedup.near_duplicates import (DEFAULT_THRESHOLD, SIGNATURE_FIELDS, MarkNearDuplicates,
                                         record_from_signature, verify)
 from transforms.rejects import make_reject
 

@@ -3,7 +3,7 @@
 A batch run with NLP spends its hours in spaCy. So that a crash after an hour
 does not redo the hour, each worker commits what it has written every
 `checkpoint_seconds` (and at the end of each bundle) as a commit of its own
-(transforms/commit.py): a checkpoint holds whole articles, each with its
+(transforms/sinks/commit.py): a checkpoint holds whole articles, each with its
 entities, quotes, signature and NLP rejects. A rerun after a crash finds the
 checkpointed articles stored and skips them (`already_ingested`); the rest are
 decided against them as against any stored article, which gives the tables of one
@@ -23,13 +23,13 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
 from schemas.tables import ARTICLES, ENTITIES, PARTITION_COLUMN, QUOTES, REJECTS, SIGNATURES
-from transforms.commit import (COMMIT_SUFFIX, MANIFEST, STAGING, commit_staged, exists, join, list_folders, move,
+from transforms.sinks.commit import (COMMIT_SUFFIX, MANIFEST, STAGING, commit_staged, exists, join, list_folders, move,
                                record_paths, staging_dir)
 from transforms.metrics import NAMESPACE
-from transforms.near_duplicates import signature_row
-from transforms.outputs import is_winner
+from transforms.dedup.near_duplicates import signature_row
+from transforms.sinks.outputs import is_winner
 from transforms.rejects import finalize_reject
-from transforms.write import PartitionFiles, commit_files, file_schema, partition_path
+from transforms.sinks.write import PartitionFiles, commit_files, file_schema, partition_path
 
 CHECKPOINT_TABLES = (ARTICLES, ENTITIES, QUOTES, SIGNATURES, REJECTS)
 DEFAULT_CHECKPOINT_MINUTES = 10.0

@@ -5,7 +5,7 @@ readers (DuckDB's `**/*.parquet` globs) never see half a file and a rerun never
 overwrites another run's files. fileio.WriteToFiles is not used: with
 `key=value/` sub-folders it leaves files in `.temp` folders (Beam issue 21313).
 
-Every writer writes under a commit's staging folder (transforms/commit.py); nothing
+Every writer writes under a commit's staging folder (transforms/sinks/commit.py); nothing
 is visible to readers until that commit is published.
 
 Two ways, one file format:
@@ -28,7 +28,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindow, GlobalWindows
 
 from schemas.tables import PARTITION_COLUMN
-from transforms.commit import is_local, staging_dir, window_commit_id
+from transforms.sinks.commit import is_local, staging_dir, window_commit_id
 
 ROW_GROUP_ROWS = 64_000  # several row groups per big file let DuckDB read it in parallel
 COMPRESSION = "zstd"

@@ -9,10 +9,10 @@ import re
 
 import apache_beam as beam
 
-from transforms.feeds import parse_feed
-from transforms.read import JSONL_EXTENSIONS
+from transforms.ingest.feeds import parse_feed
+from transforms.ingest.read import JSONL_EXTENSIONS
 from transforms.rejects import SplitRejects, is_reject, make_reject
-from transforms.timeparse import parse_datetime
+from transforms.ingest.timeparse import parse_datetime
 
 TEXT_EXTENSIONS = (".txt", ".text", ".md")
 HTML_EXTENSIONS = (".html", ".htm", ".xhtml")

@@ -1,0 +1,1 @@
+"""Deduplication: exact, same-URL and near-duplicate decisions, also against stored runs."""

@@ -1,0 +1,1 @@
+"""Reading inputs: files, feeds, sitemaps and pages -> parsed article dicts and rejects."""

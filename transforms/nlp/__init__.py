@@ -1,0 +1,1 @@
+"""NLP: spaCy through RunInference -> entities and quotes with their speakers."""

@@ -1,0 +1,1 @@
+"""Writing tables: Parquet files, the commit protocol and checkpoints."""
