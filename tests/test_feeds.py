@@ -6,8 +6,9 @@ from datetime import datetime, timezone
 import pytest
 
 from transforms.ingest.feeds import (MAX_ENTITY_EXPANSION, MAX_ENTRY_TEXT_CHARS, entity_expansion, html_to_text,
-                              normalise_language, parse_feed)
+                                     parse_feed)
 from transforms.ingest.timeparse import parse_datetime
+from transforms.languages import normalise_language
 
 FETCHED = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -244,7 +245,7 @@ def test_odd_dates_are_utc_or_none(pub):
     assert when is None or (when.tzinfo is not None and when.utcoffset().total_seconds() == 0)
 
 
-@pytest.mark.parametrize("raw, expected", [("en-US", "en"), ("FR", "fr"), ("english", None),
+@pytest.mark.parametrize("raw, expected", [("en-US", "en"), ("FR", "fr"), ("english", "en"), ("klingon", None),
                                            ("", None), (None, None), ("zh_Hant", "zh")])
 def test_normalise_language(raw, expected):
     assert normalise_language(raw) == expected

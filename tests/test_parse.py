@@ -165,19 +165,15 @@ def test_lone_surrogate_escapes_become_replacement_characters():
             assert article_key(row)["article_id"] == row["article_id"]
 
 
-def test_every_parser_output_string_is_valid_unicode():
+def test_every_parser_output_string_is_valid_unicode(monkeypatch):
     """Surrogates from any parser (here: a stubbed one) are replaced in one place."""
     from transforms.ingest import parse
 
     def stub(raw_input):
         return [parse.article(raw_input, text="a\ud800", title="\udc00")]
 
-    original = parse.PARSERS["txt"]
-    parse.PARSERS["txt"] = stub
-    try:
-        article = only(parse_raw(raw("a.txt", b"x")))
-    finally:
-        parse.PARSERS["txt"] = original
+    monkeypatch.setattr(parse, "parse_txt", stub)  # the registry names parse.parse_txt
+    article = only(parse_raw(raw("a.txt", b"x")))
     assert (article["text"], article["title"]) == ("a\ufffd", "\ufffd")
 
 

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from transforms.ingest.read import list_files, read_file
+from transforms.ingest.read import gunzip, list_files, read_file
 
 NOW = datetime(2026, 11, 28, tzinfo=timezone.utc)
 
@@ -53,6 +53,7 @@ def test_jsonl_files_are_cut_into_line_ranges_that_parse_like_the_whole_file(tmp
     import json
 
     from transforms.ingest.parse import parse_raw
+    from transforms.ingest.formats import ReadLimits
     from transforms.ingest.read import file_ranges, line_ranges, read_listed
 
     lines = [json.dumps({"title": f"t{i}", "text": f"story {i} " + "word " * (i % 7)}) for i in range(50)]
@@ -69,7 +70,8 @@ def test_jsonl_files_are_cut_into_line_ranges_that_parse_like_the_whole_file(tmp
         return [(r["input"].rsplit("/", 1)[-1], r.get("title"), r.get("error")) for raw in records
                 for r in parse_raw(raw)]
 
-    in_ranges = [raw for rng in file_ranges((str(path), "input"), range_bytes=300) for raw in read_listed(rng, NOW)]
+    limits = ReadLimits(range_bytes=300)
+    in_ranges = [raw for rng in file_ranges((str(path), "input"), limits) for raw in read_listed(rng, NOW, limits)]
     whole = list(read_listed((str(path), "input", 0, None, 0), NOW))
     assert len(in_ranges) == len(ranges) and len(whole) == 1
     assert parsed(in_ranges) == parsed(whole)
@@ -261,3 +263,22 @@ def test_read_inputs_routes_listing_rejects_and_non_utf8_names(tmp_path, monkeyp
                     equal_to(["caf\\xe9.txt"]), label="raw")
         assert_that(rejects | beam.Map(lambda r: (r["input"].rsplit("/", 1)[-1], r["stage"], r["error"])),
                     equal_to([("locked", "read", "unreadable")]), label="rejects")
+
+
+def test_gunzip_reads_every_member_and_refuses_a_truncated_one():
+    two_members = gzip.compress(b"first member\n") + gzip.compress(b"second member\n")
+    assert gunzip(two_members, 1000) == b"first member\nsecond member\n"
+    assert gunzip(two_members + b"\0" * 8, 1000) == b"first member\nsecond member\n"  # zero padding
+    with pytest.raises(EOFError):
+        gunzip(two_members[:-6], 1000)
+    with pytest.raises(gzip.BadGzipFile):
+        gunzip(two_members + b"trailing junk", 1000)
+    with pytest.raises(ValueError):  # the cap counts all members together
+        gunzip(gzip.compress(b"x" * 600) + gzip.compress(b"y" * 600), 1000)
+
+
+def test_a_truncated_gz_file_is_a_reject_not_its_first_part(tmp_path):
+    path = tmp_path / "story.txt.gz"
+    path.write_bytes(gzip.compress(b"Headline\n\n" + b"Body sentence. " * 200)[:-20])
+    (reject,) = list(read_file(str(path), NOW))
+    assert reject["stage"] == "read" and reject["error"] == "bad_gzip" and "truncated" in reject["detail"]

@@ -157,8 +157,10 @@ def commit_tables(output: Path) -> dict:
 
 
 def page_text(path: str) -> str:
-    _, title, _, paragraphs = next(story for story in STORIES if story[0] == path)
-    return "\n\n".join([title, *paragraphs])
+    """A page's body as the one HTML path gives it: its paragraphs, without the headline
+    that opens the page (the headline is the article's title)."""
+    _, _title, _, paragraphs = next(story for story in STORIES if story[0] == path)
+    return "\n\n".join(paragraphs)
 
 
 # --- the defaults ------------------------------------------------------------------

@@ -84,6 +84,9 @@ def finalize_article(parsed: dict, run_id: str, ingested_at: datetime) -> dict:
     canonical = canonical_url(url)
     text_hash = content_hash(text)
     published = to_utc(parsed.get("published_at"))
+    # Without a publication date: when the page was fetched, if the input says (a WARC
+    # record's WARC-Date), else now. date_inferred tells either way.
+    fallback = to_utc(parsed.get("fetched_at")) or ingested_at
     return {
         "article_id": make_article_id(canonical, parsed["input"], text_hash),
         "url": url,
@@ -93,7 +96,7 @@ def finalize_article(parsed: dict, run_id: str, ingested_at: datetime) -> dict:
         "text": text,
         "authors": list(parsed.get("authors") or []),
         "language": parsed.get("language") or None,
-        "published_at": published or ingested_at,
+        "published_at": published or fallback,
         "date_inferred": published is None,
         "ingested_at": ingested_at,
         "content_hash": text_hash,
@@ -104,5 +107,5 @@ def finalize_article(parsed: dict, run_id: str, ingested_at: datetime) -> dict:
         "input": parsed["input"],
         "word_count": word_count(text),
         "run_id": run_id,
-        "date": partition_date(published or ingested_at),
+        "date": partition_date(published or fallback),
     }

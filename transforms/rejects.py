@@ -9,6 +9,14 @@ from transforms.articles import partition_date
 REJECTS_TAG = "rejects"
 
 
+class RejectError(Exception):
+    """A reason to reject the whole input: carries the short error code."""
+
+    def __init__(self, error: str, detail: str):
+        super().__init__(detail)
+        self.error = error
+
+
 def make_reject(input_name: str, stage: str, error: str, detail: str | None = None) -> dict:
     return {"input": input_name, "stage": stage, "error": error,
             "detail": (detail or "")[:2000] or None}

@@ -21,9 +21,10 @@ from html.parser import HTMLParser
 
 import feedparser
 
-from transforms.rejects import make_reject
 from transforms.ingest.timeparse import parse_datetime
 from transforms.ingest.urls import url_error
+from transforms.languages import normalise_language
+from transforms.rejects import make_reject
 
 # --- XML safety pre-scan ----------------------------------------------------
 
@@ -254,14 +255,6 @@ def entry_authors(entry) -> list[str]:
     if not names and entry.get("author"):
         names.append(entry["author"].strip())
     return [n for i, n in enumerate(names) if n and n not in names[:i]]
-
-
-def normalise_language(value) -> str | None:
-    """'en-US' -> 'en'; anything that is not a 2-letter code -> None."""
-    if not isinstance(value, str):
-        return None
-    primary = re.split(r"[-_]", value.strip(), maxsplit=1)[0].lower()
-    return primary if re.fullmatch(r"[a-z]{2}", primary) else None
 
 
 def entry_language(entry, feed_meta) -> str | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 import apache_beam as beam
@@ -22,14 +21,19 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
 from schemas.tables import FEED_STATE
 from transforms.articles import partition_date
-from transforms.ingest.feeds import MAX_ENTRY_TEXT_CHARS, normalise_language
-from transforms.ingest.http_fetch import PAGE_ACCEPT, FetchConfig, FetchResult, fetch
-from transforms.rejects import make_reject
 from transforms.dedup.stored import stored_rows
+from transforms.ingest.feeds import MAX_ENTRY_TEXT_CHARS
+from transforms.ingest.html import charset_from_content_type, extract_html
+from transforms.ingest.http_fetch import PAGE_ACCEPT, FetchConfig, FetchResult, fetch
 from transforms.ingest.urls import url_error, url_host
+from transforms.languages import normalise_language
+from transforms.rejects import RejectError, make_reject
 
 RAW_TAG, STATE_TAG, REJECTS_TAG = "raw", "feed_state", "rejects"
 ARTICLES_TAG = "articles"
+# Rejects of entries that have no text of their own (sitemap entries): without their
+# page they are no article, so the reject is the entry's outcome, not a page failure.
+ENTRY_REJECTS_TAG = "entry_rejects"
 
 
 def stable_hash(text: str) -> int:
@@ -145,42 +149,11 @@ class FetchFeeds(beam.PTransform):
 
 # --- FetchArticlePages -----------------------------------------------------------
 
-def page_paragraphs(text: str) -> str:
-    """trafilatura puts one paragraph per line; the pipeline wants blank lines between."""
-    lines = [" ".join(line.split()) for line in (text or "").splitlines()]
-    return "\n\n".join(line for line in lines if line)
-
-
-def page_date(value) -> datetime | None:
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
-        return None
-    try:
-        return datetime.strptime(value.strip(), "%Y-%m-%d").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
-
-
-def page_authors(value) -> list[str]:
-    if not isinstance(value, str):
-        return []
-    return [name.strip() for name in value.split(";") if name.strip()]
-
-
-def extract_page(html: bytes, url: str) -> dict | None:
-    """trafilatura's article text and metadata, or None when it finds no article."""
-    import trafilatura  # heavy import, only where pages are fetched
-    document = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False,
-        date_extraction_params={"extensive_search": False, "original_date": True})
-    if document is None:
-        return None
-    data = document if isinstance(document, dict) else document.as_dict()
-    text = page_paragraphs(data.get("text") or "")
-    if not text:
-        return None
-    return {"text": text, "url": data.get("url"), "published_at": page_date(data.get("date")),
-            "authors": page_authors(data.get("author")), "language": data.get("language"),
-            "title": data.get("title")}
+def extract_page(result: FetchResult, url: str) -> dict:
+    """The fetched page's article through the one HTML path (transforms/ingest/html.py),
+    the charset of the HTTP Content-Type first. RejectError when it is not text or
+    holds no article."""
+    return extract_html(result.body, url, charset_from_content_type(result.content_type))
 
 
 def merge_page(article: dict, page: dict) -> dict:
@@ -212,13 +185,12 @@ def enrich_with_page(article: dict, config: FetchConfig) -> tuple[dict, dict | N
         return article, {"input": url, "stage": "fetch", "error": "not_html",
                          "detail": f"Content-Type {result.content_type}"}
     try:
-        page = extract_page(result.body, result.final_url or url)
+        page = extract_page(result, result.final_url or url)
+    except RejectError as error:  # no article on the page, or not text at all
+        code = "no_article_text" if error.error == "empty_text" else error.error
+        return article, make_reject(url, "fetch", code, str(error))
     except Exception as exc:  # trafilatura/lxml on hostile HTML
-        page, detail = None, f"{type(exc).__name__}: {exc}"[:500]
-    else:
-        detail = "no article text found on the page"
-    if page is None:
-        return article, {"input": url, "stage": "fetch", "error": "no_article_text", "detail": detail}
+        return article, make_reject(url, "fetch", "no_article_text", f"{type(exc).__name__}: {exc}"[:500])
     if len(page["text"]) > MAX_ENTRY_TEXT_CHARS:
         detail = f"page text of {len(page['text'])} characters (limit {MAX_ENTRY_TEXT_CHARS})"
         return article, make_reject(url, "fetch", "text_too_long", detail)
@@ -227,8 +199,11 @@ def enrich_with_page(article: dict, config: FetchConfig) -> tuple[dict, dict | N
 
 def wants_page(article: dict, only_from_url_feeds: bool = False) -> bool:
     """Feed entries with an http(s) link; with only_from_url_feeds, only those of
-    feeds fetched over HTTP (entries of feed files on disk keep their content)."""
+    feeds fetched over HTTP (entries of feed files on disk keep their content).
+    Sitemap entries (no content to keep) always."""
     url = article.get("url")
+    if article.get("text_source") == "sitemap":
+        return isinstance(url, str) and re.match(r"https?://", url, re.IGNORECASE) is not None
     if only_from_url_feeds and not re.match(r"https?://", article.get("input") or "", re.IGNORECASE):
         return False
     return (article.get("text_source") == "feed" and isinstance(url, str)
@@ -236,8 +211,13 @@ def wants_page(article: dict, only_from_url_feeds: bool = False) -> bool:
 
 
 def page_outputs(article: dict, config: FetchConfig):
-    """The article (page version, else unchanged) and, when its page failed, a tagged reject."""
+    """The article (page version, else unchanged) and, when its page failed, a tagged
+    reject; an article with no text of its own is only the reject (ENTRY_REJECTS_TAG)."""
     merged, reject = enrich_with_page(article, config)
+    if reject and not article.get("text"):
+        yield pvalue.TaggedOutput(ENTRY_REJECTS_TAG, make_reject(
+            article["input"], reject["stage"], reject["error"], f"page {article['url']}: {reject['detail']}"))
+        return
     if reject:
         yield pvalue.TaggedOutput(REJECTS_TAG, reject)
     yield merged
@@ -285,7 +265,8 @@ class FetchPageInTurnDoFn(beam.DoFn):
 
 class FetchArticlePages(beam.PTransform):
     """ParsedArticle dicts from feeds -> tagged outputs: `articles` (page text where the
-    page was fetched and extracted, else unchanged) and `rejects` (stage "fetch").
+    page was fetched and extracted, else unchanged), `rejects` (stage "fetch") and
+    `entry_rejects` (sitemap entries whose page failed: those are no article).
     Articles without an http(s) link pass through untouched.
 
     Bounded input: each (host, slot) group is fetched in turn. Unbounded input (a
@@ -307,12 +288,13 @@ class FetchArticlePages(beam.PTransform):
             fetched = (keyed
                        | "GroupByHostSlot" >> beam.GroupByKey()
                        | "FetchPages" >> beam.ParDo(FetchPageGroupDoFn(self.config)).with_outputs(
-                           REJECTS_TAG, main=ARTICLES_TAG))
+                           REJECTS_TAG, ENTRY_REJECTS_TAG, main=ARTICLES_TAG))
         else:
             fetched = keyed | "FetchPagesInTurn" >> beam.ParDo(FetchPageInTurnDoFn(self.config)).with_outputs(
-                REJECTS_TAG, main=ARTICLES_TAG)
+                REJECTS_TAG, ENTRY_REJECTS_TAG, main=ARTICLES_TAG)
         merged = (fetched[ARTICLES_TAG], split[1]) | "AllArticles" >> beam.Flatten()
-        return {ARTICLES_TAG: merged, REJECTS_TAG: fetched[REJECTS_TAG]}
+        return {ARTICLES_TAG: merged, REJECTS_TAG: fetched[REJECTS_TAG],
+                ENTRY_REJECTS_TAG: fetched[ENTRY_REJECTS_TAG]}
 
 
 def stored_feed_states(output_dir: str) -> dict:

@@ -10,26 +10,15 @@ import re
 import apache_beam as beam
 
 from transforms.ingest.feeds import parse_feed
-from transforms.ingest.read import JSONL_EXTENSIONS
-from transforms.rejects import SplitRejects, is_reject, make_reject
+from transforms.ingest.html import extract_html
+# detect_format and sniff_format are the registry's, imported here as the parse API.
+from transforms.ingest.formats import SNIFF_BYTES, detect_format, drop_skipped, format_named, sniff_format  # noqa: F401
+from transforms.rejects import RejectError, SplitRejects, is_reject, make_reject
 from transforms.ingest.timeparse import parse_datetime
 
-TEXT_EXTENSIONS = (".txt", ".text", ".md")
-HTML_EXTENSIONS = (".html", ".htm", ".xhtml")
-JSON_EXTENSIONS = (".json",)
-FEED_EXTENSIONS = (".xml", ".rss", ".atom", ".rdf")
 JSON_TEXT_FIELDS = ("text", "body", "content")
-SNIFF_BYTES = 2048
 BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
         (codecs.BOM_UTF16_BE, "utf-16"))
-
-
-class RejectError(Exception):
-    """A reason to reject the whole input: carries the short error code."""
-
-    def __init__(self, error: str, detail: str):
-        super().__init__(detail)
-        self.error = error
 
 
 def looks_binary(data: bytes) -> bool:
@@ -54,29 +43,6 @@ def decode_utf8(data: bytes) -> str:
         raise RejectError("undecodable", f"not valid utf-8: {error}") from None
 
 
-def detect_format(raw: dict) -> str:
-    """txt, html, json, jsonl or feed: by forced format, extension, else by sniffing."""
-    if raw.get("format"):
-        return raw["format"]
-    name = raw["name"].lower()
-    for fmt, extensions in (("txt", TEXT_EXTENSIONS), ("html", HTML_EXTENSIONS),
-                            ("json", JSON_EXTENSIONS), ("jsonl", JSONL_EXTENSIONS),
-                            ("feed", FEED_EXTENSIONS)):
-        if name.endswith(extensions):
-            return fmt
-    return sniff_format(raw["data"])
-
-
-def sniff_format(data: bytes) -> str:
-    head = data[:SNIFF_BYTES].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if head.startswith((b"{", b"[")):
-        return "json" if head.startswith(b"[") or b"\n{" not in data[:SNIFF_BYTES] else "jsonl"
-    if head.startswith(b"<"):
-        is_feed = any(tag in head for tag in (b"<rss", b"<feed", b"<rdf:rdf"))
-        return "feed" if is_feed else "html"
-    return "txt"
-
-
 def parse_txt(raw: dict) -> list[dict]:
     """First non-empty line is the headline, the rest is the body."""
     text = decode_text(raw["data"]).replace("\r\n", "\n").replace("\r", "\n")
@@ -89,33 +55,12 @@ def parse_txt(raw: dict) -> list[dict]:
 
 
 def parse_html(raw: dict) -> list[dict]:
-    import trafilatura  # imported on use: heavy, and only HTML inputs need it
-
-    html = decode_html(raw["data"])
-    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False,
-                                      url=raw["input"] if raw["input"].startswith("http") else None)
-    if doc is None or not (doc.text or "").strip():
-        raise RejectError("empty_text", "no main text found in HTML")
-    text = drop_leading_title(doc.text, doc.title)
-    return [article(raw, title=doc.title, text=text, url=doc.url, source=doc.sitename,
-                    authors=split_authors(doc.author), language=doc.language,
-                    published_at=parse_datetime(doc.date))]
-
-
-def decode_html(data: bytes) -> str:
-    """HTML declares its own charset; let lxml/trafilatura see bytes when not UTF-8."""
-    try:
-        return decode_text(data)
-    except RejectError:
-        return data.decode("latin-1")
-
-
-def drop_leading_title(text: str, title: str | None) -> str:
-    """trafilatura often repeats the <h1> as the first line of the text."""
-    first, _, rest = text.partition("\n")
-    if title and first.strip() == title.strip() and rest.strip():
-        return rest.strip()
-    return text.strip()
+    """An HTML file: the one HTML path (transforms/ingest/html.py), charset as a browser finds it."""
+    url = raw["input"] if raw["input"].startswith("http") else None
+    page = extract_html(raw["data"], url)
+    return [article(raw, title=page["title"], text=page["text"], url=page["url"],
+                    source=page["site_name"], authors=page["authors"], language=page["language"],
+                    published_at=page["published_at"])]
 
 
 def split_authors(value) -> list[str]:
@@ -226,10 +171,6 @@ def article(raw: dict, *, text: str, title: str | None = None, input_name: str |
             "published_at": published_at, "text_source": text_source}
 
 
-PARSERS = {"txt": parse_txt, "html": parse_html, "json": parse_json, "jsonl": parse_jsonl,
-           "feed": parse_feed_input}
-
-
 def whole_input_name(raw: dict) -> str:
     """The name a reject of the whole RawInput gets: the file, or for a line range
     after the first, the file and the range's first line."""
@@ -248,10 +189,11 @@ def parse_unchecked(raw: dict) -> list[dict]:
     name, fmt = whole_input_name(raw), "unknown"
     try:
         fmt = detect_format(raw)
-        # JSON lines judge each line (jsonl_line): a NUL must not cost a whole range.
-        if fmt != "jsonl" and looks_binary(raw["data"]):
+        input_format = format_named(fmt)
+        # JSON lines judge each line (jsonl_line), WARC each record: a NUL must not cost them all.
+        if not input_format.judges_bytes and looks_binary(raw["data"]):
             return [make_reject(name, "parse", "binary", "NUL bytes: not a text format")]
-        return PARSERS[fmt](raw)
+        return input_format.parse(raw)
     except RejectError as error:
         return [make_reject(name, "parse", error.error, str(error))]
     except RecursionError:  # a parser walking a deeply nested document
@@ -284,25 +226,38 @@ def valid_strings(record: dict) -> dict:
     return {key: valid(value) for key, value in record.items()}
 
 
-def validate(parsed: dict) -> dict:
-    """A ParsedArticle with no text is a reject; the rest (and rejects) pass unchanged."""
+def validate(parsed: dict, pages_follow: bool = False) -> dict:
+    """A ParsedArticle with no text is a reject; the rest (and rejects) pass unchanged.
+    A sitemap entry (text from its page) passes only when its page is fetched next."""
     if is_reject(parsed):
         return parsed
     name, text = parsed.get("input"), parsed.get("text")
     if not isinstance(name, str):  # finalize_article needs it: a parser bug, recorded
         return make_reject(str(name), "validate", "bad_record", "article has no input name")
+    if parsed.get("text_source") == "sitemap":
+        return parsed if pages_follow else make_reject(
+            name, "validate", "page_not_fetched",
+            f"sitemap entry {parsed.get('url')}: its page is fetched only with --fetch-articles")
     if not isinstance(text, str) or not text.strip():
         return make_reject(name, "validate", "empty_text", "article has no body text")
     return parsed
 
 
 class Parse(beam.PTransform):
-    """RawInput records -> (ParsedArticles with text, parse/validate Rejects)."""
+    """RawInput records -> (ParsedArticles with text, parse/validate Rejects).
+    pages_follow: the articles go on to FetchArticlePages (sitemap entries may pass).
+    count_skipped: count the records parsers skip (formats.make_skipped); False for a
+    second read of the same inputs, so that they are counted once."""
+
+    def __init__(self, pages_follow: bool = False, count_skipped: bool = True):
+        super().__init__()
+        self.pages_follow, self.count_skipped = pages_follow, count_skipped
 
     def expand(self, raw):
         return (
             raw
             | "ParseByFormat" >> beam.FlatMap(parse_raw)
-            | "Validate" >> beam.Map(validate)
+            | "DropSkipped" >> drop_skipped(self.count_skipped)
+            | "Validate" >> beam.Map(validate, self.pages_follow)
             | "SplitParseRejects" >> SplitRejects()
         )

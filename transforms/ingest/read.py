@@ -4,6 +4,7 @@ Listing and reading go through Beam's FileSystems, so the same code reads local
 paths, gs:// or s3:// on a cluster.
 """
 import gzip
+import io
 import os
 import re
 import stat
@@ -14,16 +15,14 @@ import apache_beam as beam
 from apache_beam.io.filesystem import FileSystem
 from apache_beam.io.filesystems import FileSystems
 
+from transforms.ingest.formats import (FEED, ReadLimits, format_by_extension, format_name, format_named,
+                                       named_function, sniff_format)
 from transforms.rejects import SplitRejects, make_reject
 
-MAX_INPUT_BYTES = 50 * 1024 * 1024
+MAX_INPUT_BYTES = ReadLimits.max_input_bytes
 GZIP_MAGIC = b"\x1f\x8b"
-FORMAT_FEED = "feed"
-FORMAT_JSONL = "jsonl"
-JSONL_EXTENSIONS = (".jsonl", ".ndjson")
-# JSON-lines files are read in ranges of about this many bytes, cut at line ends,
-# so that one big file still spreads over every worker (like Beam's text sources).
-RANGE_BYTES = 1 << 18
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+SCAN_CHUNK_BYTES = 1 << 20
 GLOB_CHARS = "*?["
 
 
@@ -151,18 +150,25 @@ def is_utf8(text: str) -> bool:
 
 
 def gunzip(data: bytes, limit: int) -> bytes:
-    """Decompress at most `limit` bytes, so a gzip bomb cannot fill memory."""
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    out = inflater.decompress(data, limit + 1)
-    if len(out) > limit:
-        raise ValueError(f"decompressed size exceeds {limit} bytes")
-    return out
+    """Decompress at most `limit` bytes, so a gzip bomb cannot fill memory.
 
-
-def format_name(path: str) -> str:
-    """The name whose extension picks the parser: `a.rss.gz` is parsed as `a.rss`."""
-    name = path.rsplit("/", 1)[-1]
-    return name[:-3] if name.lower().endswith(".gz") else name
+    Every member of a multi-member file (a `.warc.gz`, concatenated `.gz` files), as
+    gzip itself reads it; a stream that ends inside a member is an error, not the
+    part read so far."""
+    out, rest = bytearray(), data
+    while rest:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out += inflater.decompress(rest, limit + 1 - len(out))
+        if len(out) > limit:
+            raise ValueError(f"decompressed size exceeds {limit} bytes")
+        if not inflater.eof:
+            raise EOFError("the compressed data ends inside a gzip member (truncated file)")
+        rest = inflater.unused_data
+        if rest[:2] != GZIP_MAGIC:
+            if rest.strip(b"\0"):  # zero padding after the last member is allowed, as in gzip
+                raise gzip.BadGzipFile("data after the last gzip member is not gzip")
+            break
+    return bytes(out)
 
 
 def read_file(path, now: datetime | None = None, limit: int = MAX_INPUT_BYTES):
@@ -177,7 +183,7 @@ def read_file(path, now: datetime | None = None, limit: int = MAX_INPUT_BYTES):
         yield make_reject(shown, "read", "unreadable", not_a_file)
         return
     try:
-        with FileSystems.open(real, compression_type="uncompressed") as handle:
+        with open_file(path) as handle:
             data = handle.read(limit + 1)
     except Exception as error:  # any I/O failure is a reject, never a crash
         yield make_reject(shown, "read", "unreadable", f"{type(error).__name__}: {error}")
@@ -195,6 +201,11 @@ def read_file(path, now: datetime | None = None, limit: int = MAX_INPUT_BYTES):
            "fetched_at": now, "format": None}
 
 
+def open_file(path):
+    """A listed path opened for reading bytes as they are (no decompression), through Beam's FileSystems."""
+    return FileSystems.open(real_path(path), compression_type="uncompressed")
+
+
 def special_file_reason(path: str) -> str | None:
     """Why a local path is not a regular file (FIFO, socket, device, folder), or None."""
     if is_remote(path):
@@ -210,7 +221,7 @@ def special_file_reason(path: str) -> str | None:
 
 def as_feed(raw: dict) -> dict:
     """A file named with --feed is parsed as a feed whatever its extension."""
-    return {**raw, "format": FORMAT_FEED} if "data" in raw else raw
+    return {**raw, "format": FEED} if "data" in raw else raw
 
 
 def list_spec(spec_and_kind: tuple) -> list:
@@ -225,62 +236,124 @@ def list_spec(spec_and_kind: tuple) -> list:
     return [(path, kind) for path in paths] + rejects
 
 
-def line_ranges(data: bytes, range_bytes: int = RANGE_BYTES) -> list[tuple[int, int, int]]:
+def line_ranges(data: bytes, range_bytes: int = ReadLimits.range_bytes) -> list[tuple[int, int, int]]:
     """(start, end, first line number) of ranges of about range_bytes, cut after a newline."""
-    ranges, start, line = [], 0, 0
-    while start < len(data):
-        cut = data.find(b"\n", start + range_bytes - 1)
-        end = len(data) if cut < 0 else cut + 1
-        ranges.append((start, end, line))
-        line += data.count(b"\n", start, end)
-        start = end
+    return stream_line_ranges(io.BytesIO(data), range_bytes)
+
+
+def stream_line_ranges(handle, range_bytes: int) -> list[tuple[int, int, int]]:
+    """line_ranges of a file, read in chunks: memory stays flat whatever its size."""
+    ranges, start, line, offset, newlines = [], 0, 0, 0, 0
+    while chunk := handle.read(SCAN_CHUNK_BYTES):
+        scanned = 0  # newlines before this index of the chunk are counted in `newlines`
+        while True:
+            want = max(start + range_bytes - 1 - offset, scanned)
+            cut = chunk.find(b"\n", want) if want < len(chunk) else -1
+            if cut < 0:
+                break
+            newlines += chunk.count(b"\n", scanned, cut + 1)
+            ranges.append((start, offset + cut + 1, line))
+            line, newlines = line + newlines, 0
+            start, scanned = offset + cut + 1, cut + 1
+        newlines += chunk.count(b"\n", scanned)
+        offset += len(chunk)
+    if start < offset:
+        ranges.append((start, offset, line))
     return ranges
 
 
-def file_ranges(path_and_kind: tuple, range_bytes: int = RANGE_BYTES) -> list[tuple]:
-    """(path, kind, start, end, first line) to read: a whole file (start, end = 0, None),
-    or for a plain UTF-8 JSON-lines file, its line ranges."""
+def plan_line_ranges(handle, limits: ReadLimits):
+    """Line ranges of a JSON-lines file of any size; None (read whole) for one of at
+    most range_bytes (so an empty file is a reject), or one gzipped or in UTF-16."""
+    if handle.read(2) in (GZIP_MAGIC, *UTF16_BOMS):
+        return None
+    handle.seek(0)
+    ranges = stream_line_ranges(handle, limits.range_bytes)
+    return ranges if ranges and ranges[-1][1] > limits.range_bytes else None
+
+
+def read_line_range(path, start: int, end: int, first_line: int, now: datetime, limits: ReadLimits):
+    """The RawInputs of one line range of a JSON-lines file, read line by line: a line
+    over max_record_bytes is a `too_large` reject of its own (`PATH#N`), and the
+    lines around it are RawInputs numbered from their first line."""
+    shown = display_name(path)
+
+    def raw_input(lines: list, first: int) -> dict:
+        return {"input": shown, "name": format_name(shown), "data": b"".join(lines), "fetched_at": now,
+                "format": "jsonl", "first_line": first}
+
+    lines, first, number, position = [], first_line, first_line, start
+    with open_file(path) as handle:
+        handle.seek(start)
+        while position < end:
+            line = handle.readline(limits.max_record_bytes + 1)
+            if not line:
+                break
+            position += len(line)
+            if len(line) > limits.max_record_bytes and not line.endswith(b"\n"):
+                while line and not line.endswith(b"\n"):  # the rest of it, never held whole
+                    line = handle.readline(SCAN_CHUNK_BYTES)
+                    position += len(line)
+                if lines:
+                    yield raw_input(lines, first)
+                    lines = []
+                yield make_reject(f"{shown}#{number}", "read", "too_large",
+                                  f"JSON line over {limits.max_record_bytes} bytes")
+            else:
+                if not lines:
+                    first = number
+                lines.append(line)
+            number += 1
+    if lines:
+        yield raw_input(lines, first)
+
+
+def file_format(path, kind: str):
+    """The format that reads a listed file: a --feed file is a feed; else by extension,
+    else by sniffing its first bytes (decompressed when gzipped)."""
+    if kind == FEED:
+        return format_named(FEED)
+    by_extension = format_by_extension(format_name(display_name(path)))
+    if by_extension is not None:
+        return by_extension
+    with open_file(path) as handle:
+        head = handle.read(4096)
+    if head[:2] == GZIP_MAGIC:
+        head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 2048)
+    return format_named(sniff_format(head))
+
+
+def file_ranges(path_and_kind: tuple, limits: ReadLimits = ReadLimits()) -> list[tuple]:
+    """(path, kind, start, end, first) to read: a whole file (start, end = 0, None), or for
+    a splittable format (formats.py), its ranges, with the format's name as kind."""
     path, kind = path_and_kind
     whole = [(path, kind, 0, None, 0)]
     try:
-        if kind == FORMAT_FEED or not format_name(display_name(path)).lower().endswith(JSONL_EXTENSIONS):
-            return whole
         if special_file_reason(real_path(path)):
             return whole  # read_file rejects it without opening it
-        with FileSystems.open(real_path(path), compression_type="uncompressed") as handle:
-            data = handle.read(MAX_INPUT_BYTES + 1)
+        fmt = file_format(path, kind)
+        if not fmt.splittable:
+            return whole
+        with open_file(path) as handle:
+            ranges = named_function(fmt.plan_ranges)(handle, limits)
     except Exception:  # read_file will record why
         return whole
-    if len(data) <= range_bytes or len(data) > MAX_INPUT_BYTES or data[:2] in (GZIP_MAGIC, b"\xff\xfe", b"\xfe\xff"):
-        return whole  # one range at most (so an empty file is a reject), too large (a reject),
-        # compressed or UTF-16: read whole
-    return [(path, kind, start, end, line) for start, end, line in line_ranges(data, range_bytes)]
+    return whole if ranges is None else [(path, fmt.name, start, end, first) for start, end, first in ranges]
 
 
-def read_range(path, start: int, end: int, first_line: int, now: datetime):
-    """The RawInput of one line range of a JSON-lines file."""
-    shown = display_name(path)
-    try:
-        with FileSystems.open(real_path(path), compression_type="uncompressed") as handle:
-            handle.seek(start)
-            data = handle.read(end - start)
-    except Exception as error:  # any I/O failure is a reject, never a crash
-        yield make_reject(f"{shown}#{first_line}+", "read", "unreadable", f"{type(error).__name__}: {error}")
-        return
-    yield {"input": shown, "name": format_name(shown), "data": data, "fetched_at": now,
-           "format": FORMAT_JSONL, "first_line": first_line}
-
-
-def read_listed(file_range: tuple, now: datetime) -> list:
-    """The RawInput (or reject) of a file or line range; a --feed file is marked as a feed."""
-    path, kind, start, end, first_line = file_range
+def read_listed(file_range: tuple, now: datetime, limits: ReadLimits = ReadLimits()):
+    """The RawInputs (or rejects) of a file or range; a --feed file is marked as a feed."""
+    path, kind, start, end, first = file_range
+    name = display_name(path) + (f"#{first}+" if end is not None else "")
     try:
         if end is not None:
-            return list(read_range(path, start, end, first_line, now))
-        return [as_feed(record) if kind == FORMAT_FEED else record for record in read_file(path, now)]
-    except Exception as error:  # a reader bug must not end the run: record it
-        name = display_name(path) + (f"#{first_line}+" if end is not None else "")
-        return [make_reject(name, "read", "read_error", f"{type(error).__name__}: {error}")]
+            yield from named_function(format_named(kind).read_range)(path, start, end, first, now, limits)
+            return
+        for record in read_file(path, now, limits.max_input_bytes):
+            yield as_feed(record) if kind == FEED else record
+    except Exception as error:  # any I/O failure or reader bug is a reject, never a crash
+        yield make_reject(name, "read", "unreadable" if isinstance(error, OSError) else "read_error",
+                          f"{type(error).__name__}: {error}")
 
 
 class ReadInputs(beam.PTransform):
@@ -291,11 +364,12 @@ class ReadInputs(beam.PTransform):
     valid UTF-8 travel as bytes (`portable_path`): Beam's coders encode str as UTF-8.
     """
 
-    def __init__(self, inputs: list[str], feed_files: list[str], now: datetime):
+    def __init__(self, inputs: list[str], feed_files: list[str], now: datetime,
+                 limits: ReadLimits = ReadLimits()):
         super().__init__()
         self.specs = [(portable_path(spec), "input") for spec in inputs] + \
-                     [(portable_path(spec), FORMAT_FEED) for spec in feed_files]
-        self.now = now
+                     [(portable_path(spec), FEED) for spec in feed_files]
+        self.now, self.limits = now, limits
 
     def expand(self, pbegin):
         # (path, kind) tuples are never rejects (is_reject wants "stage" and "error" keys).
@@ -309,10 +383,10 @@ class ReadInputs(beam.PTransform):
             # A file named twice is read once: the batch graph reads inputs twice and
             # matches the passes by input.
             | "OncePerFile" >> beam.Distinct()
-            | "Ranges" >> beam.FlatMap(file_ranges)
+            | "Ranges" >> beam.FlatMap(file_ranges, self.limits)
             # Spread the reading over workers; the listing happened on one.
             | "SpreadRanges" >> beam.Reshuffle()
-            | "ReadFile" >> beam.FlatMap(read_listed, self.now)
+            | "ReadFile" >> beam.FlatMap(read_listed, self.now, self.limits)
             | "SplitReadRejects" >> SplitRejects()
         )
         return raw, (list_rejects, read_rejects) | "ReadRejects" >> beam.Flatten()
