@@ -20,13 +20,15 @@ Only wiring lives here; each stage is a composite PTransform in transforms/.
 import apache_beam as beam
 
 from pipeline.options import fetch_config
-from schemas.tables import ARTICLES, FEED_STATE, REJECTS, SIGNATURES
+from schemas.tables import ARTICLES, FEED_STATE, REJECTS, SIGNATURES, SITEMAP_PAGES
 from transforms.articles import finalize_article
+from transforms.languages import DetectLanguages
 from transforms.sinks.checkpoints import WriteAnalysed
 from transforms.sinks.commit import staging_dir
 from transforms.dedup.decide import ApplyDecisions, ChangedBetweenReads, CountDecidedFn, Deduplicate
 from transforms.ingest.feed_lists import feed_sources
-from transforms.ingest.fetch import FetchArticlePages, FetchFeedsFromState, finalize_feed_state
+from transforms.ingest.fetch import ENTRY_REJECTS_TAG, FetchArticlePages, FetchFeedsFromState, finalize_feed_state
+from transforms.ingest.sitemaps import FetchSitemaps, sitemap_page_rows
 from transforms.metrics import count
 from transforms.nlp.inference import AnalyseArticles
 from transforms.dedup.near_duplicates import article_key, signature_row_from_key
@@ -40,7 +42,10 @@ from transforms.sinks.write import WriteTableInBundles
 def read_files(p: beam.Pipeline, label: str, opts, feed_files, started_at):
     """(parsed articles, [read rejects, parse rejects]) of the input files."""
     raw, read_rejects = p | f"Read{label}" >> ReadInputs(opts.input, feed_files, started_at)
-    parsed, parse_rejects = raw | f"Parse{label}" >> Parse()
+    # Sitemap files' entries are articles only with their pages: fetched with --fetch-articles.
+    # Skipped records (WARC requests, 404s, ...) are counted by the first read only.
+    parsed, parse_rejects = raw | f"Parse{label}" >> Parse(pages_follow=opts.fetch_articles is True,
+                                                           count_skipped=not label)
     return parsed, [read_rejects, parse_rejects]
 
 
@@ -60,15 +65,23 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, checkpoint_s
     # Inputs are counted where they pass, not through a Flatten: that would hold them all.
     parsed_files = parsed_files | "CountFileInputs" >> count("inputs")
     input_rejects = [*file_rejects, p | "FeedListRejects" >> beam.Create(list_rejects)]
-    fetched = []
+    fetched, state_rows = [], []  # one writer per table: feed and sitemap documents share feed_state
     if feed_urls:
         feeds = p | "FetchFeeds" >> FetchFeedsFromState(feed_urls, opts.output, config)
-        (feeds["feed_state"] | "FeedStateRows" >> beam.Map(finalize_feed_state, run_id)
-         | "CountFeeds" >> count("feeds", by="outcome")
-         | "WriteFeedState" >> WriteTableInBundles(FEED_STATE, staging, run_id))
+        state_rows.append(feeds["feed_state"] | "FeedStateRows" >> beam.Map(finalize_feed_state, run_id)
+                          | "CountFeeds" >> count("feeds", by="outcome"))
         parsed_feeds, feed_parse_rejects = feeds["raw"] | "ParseFetched" >> Parse()
         input_rejects += [feeds["rejects"], feed_parse_rejects]
         fetched.append(parsed_feeds | "CountFetchedInputs" >> count("inputs"))
+    if opts.sitemap:  # an input per entry whose page is due; entries not due are counted, not inputs
+        sitemaps = p | "FetchSitemaps" >> FetchSitemaps(opts.sitemap, opts.output, config)
+        state_rows.append(sitemaps["feed_state"] | "SitemapStateRows" >> beam.Map(finalize_feed_state, run_id)
+                          | "CountSitemaps" >> count("sitemaps", by="outcome"))
+        sitemaps["decisions"] | "CountSitemapEntries" >> count("sitemap_entries", by="decision")
+        input_rejects.append(sitemaps["rejects"])
+        fetched.append(sitemaps["entries"] | "CountSitemapInputs" >> count("inputs"))
+    if state_rows:
+        state_rows | "AllStateRows" >> beam.Flatten() | "WriteFeedState" >> WriteTableInBundles(FEED_STATE, staging, run_id)
     input_rejects = (input_rejects | "InputRejects" >> beam.Flatten()
                      | "CountRejectedInputs" >> count("inputs"))
 
@@ -80,6 +93,9 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, checkpoint_s
             pages = once | "FetchPages" >> FetchArticlePages(config, only_urls=not opts.fetch_articles)
             once = pages["articles"]
             enrichment_rejects.append(pages["rejects"] | "CountPageFailures" >> count("page_failures"))
+            enrichment_rejects.append(pages[ENTRY_REJECTS_TAG] | "CountEntryRejects" >> count("rejects", by="stage"))
+            (once | "SitemapPageRows" >> beam.FlatMap(sitemap_page_rows, run_id, started_at)
+             | "WriteSitemapPages" >> WriteTableInBundles(SITEMAP_PAGES, staging, run_id))
         kept_articles.append(once | "FinalizeFetched" >> beam.Map(finalize_article, run_id, started_at))
     file_articles = [parsed_files | "Finalize" >> beam.Map(finalize_article, run_id, started_at)] \
         if reread_files else []
@@ -106,12 +122,13 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, checkpoint_s
     # One branch is fused whole; with fetched feeds too, the Flatten holds the articles.
     decided, changed = ((*kept_articles,) | "ArticlesToWrite" >> beam.Flatten()
                         | "ApplyDecisions" >> ApplyDecisions(winners, duplicates))
-    decided = decided | "CountDecided" >> beam.ParDo(CountDecidedFn())
+    decided = decided | "CountDecided" >> beam.ParDo(CountDecidedFn()) | "DetectLanguages" >> DetectLanguages()
     changed_inputs.append(changed)
     if opts.no_nlp:
         decided | "WriteArticles" >> WriteTableInBundles(ARTICLES, staging, run_id)
     else:  # each article with its entities, quotes, signature and NLP rejects, in checkpoints
         (decided | "NLP" >> AnalyseArticles(opts.spacy_model, opts.nlp_batch_chars)
+         | "CountAnalysed" >> count("analysed")  # for the live display (pipeline/progress.py)
          | "WriteAnalysed" >> WriteAnalysed(opts.output, run_id, started_at, checkpoint_seconds))
 
     changed_inputs = (changed_inputs | "ChangedInputs" >> beam.Flatten()

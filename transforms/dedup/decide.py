@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms.metrics import NAMESPACE, count
+from transforms.metrics import NAMESPACE, count, progress_tally
 from transforms.dedup.near_duplicates import (DEFAULT_THRESHOLD, SIGNATURE_FIELDS, MarkNearDuplicates,
                                         record_from_signature, verify)
 from transforms.rejects import make_reject
@@ -303,14 +303,20 @@ class CountDecidedFn(beam.DoFn):
     def setup(self):
         self.articles = Metrics.counter(NAMESPACE, "articles")
         self.duplicates = Metrics.counter(NAMESPACE, "duplicates")
+        self.progress = progress_tally()
 
     def process(self, article):
         if is_duplicate(article):
             self.duplicates.inc()
             Metrics.counter(NAMESPACE, f"duplicates.{article['duplicate_reason']}").inc()
+            self.progress.add("duplicates")
         else:
             self.articles.inc()
+            self.progress.add("articles")
         yield article
+
+    def finish_bundle(self):
+        self.progress.flush()
 
 
 def first_read_only(grouped):

@@ -25,7 +25,7 @@ from apache_beam.transforms.window import GlobalWindows
 from schemas.tables import ARTICLES, ENTITIES, PARTITION_COLUMN, QUOTES, REJECTS, SIGNATURES
 from transforms.sinks.commit import (COMMIT_SUFFIX, MANIFEST, STAGING, commit_staged, exists, join, list_folders, move,
                                record_paths, staging_dir)
-from transforms.metrics import NAMESPACE
+from transforms.metrics import NAMESPACE, progress_tally
 from transforms.dedup.near_duplicates import signature_row
 from transforms.sinks.outputs import is_winner
 from transforms.rejects import finalize_reject
@@ -110,6 +110,7 @@ class WriteAnalysedFn(beam.DoFn):
     def setup(self):
         self.nlp_failures = Metrics.counter(NAMESPACE, "nlp_failures")
         self.checkpoints = Metrics.counter(NAMESPACE, "checkpoints")
+        self.progress = progress_tally()
 
     def start_bundle(self):
         self.open()
@@ -140,6 +141,8 @@ class WriteAnalysedFn(beam.DoFn):
             move(temporary, temporary.rsplit("/", 1)[0] + "/" + checkpoint_file_name(self.commit_id))
         commit_staged(self.output_dir, self.commit_id, self.run_id)
         self.checkpoints.inc()
+        self.progress.add("committed", self.held)
+        self.progress.flush()
 
     def finish_bundle(self):
         if self.checkpoint_seconds:

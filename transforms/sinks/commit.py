@@ -33,6 +33,8 @@ from datetime import datetime, timezone
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from transforms.metrics import progress_tally
+
 STAGING = "_staging"
 RUNS = "_runs"
 QUARANTINE = "_quarantine"
@@ -402,11 +404,18 @@ class TallyFn(beam.DoFn):
     def __init__(self, run_id: str, name: str, by: str | None = None):
         self.run_id, self.name, self.by = run_id, name, by
 
+    def setup(self):
+        self.progress = progress_tally()  # the stream's status line (pipeline/progress.py)
+
     def process(self, element, window=beam.DoFn.WindowParam):
         commit_id = window_commit_id(self.run_id, window)
         yield commit_id, (COUNT, self.name)
+        self.progress.add(self.name)
         if self.by:
             yield commit_id, (COUNT, f"{self.name}.{element.get(self.by)}")
+
+    def finish_bundle(self):
+        self.progress.flush()
 
 
 def tally(run_id: str, name: str, by: str | None = None):
@@ -439,10 +448,15 @@ class CommitWindowFn(beam.DoFn):
     def __init__(self, output: str, run_id: str):
         self.output, self.run_id = output, run_id
 
+    def setup(self):
+        self.progress = progress_tally()
+
     def process(self, commit_and_values):
         commit_id, values = commit_and_values
         counts = counts_of(values)
         record = commit_staged(self.output, commit_id, self.run_id, note={"counts": counts} if counts else None)
+        self.progress.add("windows_committed")
+        self.progress.flush()
         yield commit_id, len(record["files"])
 
 
