@@ -14,7 +14,7 @@ PRISM := .cache/bin/prism
 AIRFLOW_VENV := .venv-airflow
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 
-.PHONY: install prism flink airflow run test test-runners bench clean
+.PHONY: install prism chromium flink airflow run test test-runners bench clean
 
 install: $(STAMP)
 
@@ -23,7 +23,7 @@ $(STAMP): setup.py constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,report]'
 	touch $(STAMP)
 
 prism: $(PRISM)
@@ -52,12 +52,16 @@ run: install
 	@echo; echo "== articles per day"
 	@$(VENV)/bin/newsbeam query --output $(OUT) "SELECT date, count(*) AS articles, count(*) FILTER (WHERE duplicate_of IS NULL) AS unique_articles FROM articles GROUP BY date ORDER BY date"
 	@echo; echo "== top entities"
-	@$(VENV)/bin/newsbeam query --output $(OUT) "SELECT canonical, label, count(*) AS mentions FROM entities GROUP BY ALL ORDER BY mentions DESC, canonical LIMIT 10"
+	@$(VENV)/bin/newsbeam query --output $(OUT) "SELECT arg_max(canonical, length(canonical)) AS entity, mode(label) AS label, count(*) AS mentions FROM entities_resolved WHERE resolved_key IS NOT NULL GROUP BY resolved_key ORDER BY mentions DESC, entity LIMIT 10"
 	@echo; echo "== quotes with speakers"
 	@$(VENV)/bin/newsbeam query --output $(OUT) "SELECT speaker, speaker_label, cue, kind, text FROM quotes ORDER BY article_id, start LIMIT 25"
 
-test: install prism
+test: install prism chromium
 	$(PY) -m pytest -q
+
+# Debian's Chromium for tests/test_report.py (playwright drives it; no browser download).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 # Other runners, a real Flink session cluster, and the scheduling recipes (cron, systemd, Airflow).
 test-runners: install flink airflow

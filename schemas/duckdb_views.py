@@ -49,6 +49,28 @@ def extra_views_sql() -> list[str]:
     ]
 
 
+# Cross-article joins of entity keys (transforms/nlp/entity_keys.py): a one-word person key
+# (`person:trump`) is an alias of the one full name in the data ending in that word
+# (`person:donald trump`), and of none when there are several (Bill and Hillary Clinton; a
+# "Jr."/"Sr." name counts as another person with that surname). Computed at query time, so an
+# alias appears or disappears as data arrives; the keys in the tables never change.
+ENTITY_KEY_VIEWS = [
+    'CREATE OR REPLACE VIEW "entity_aliases" AS '
+    "WITH people AS (SELECT DISTINCT entity_key, string_split(substr(entity_key, 8), ' ') AS words "
+    """FROM "entities" WHERE entity_key LIKE 'person:%'), """
+    "surnames AS (SELECT entity_key, list_filter(words, lambda w: w NOT IN ('jr', 'sr', 'ii', 'iii', 'iv')) AS name "
+    "FROM people WHERE len(words) > 1) "
+    "SELECT 'person:' || name[-1] AS alias_key, min(entity_key) AS entity_key FROM surnames "
+    "WHERE len(name) > 1 AND 'person:' || name[-1] IN (SELECT entity_key FROM people) "
+    "GROUP BY name[-1] HAVING count(DISTINCT entity_key) = 1",
+    'CREATE OR REPLACE VIEW "entities_resolved" AS SELECT e.*, coalesce(a.entity_key, e.entity_key) AS resolved_key '
+    'FROM "entities" e LEFT JOIN "entity_aliases" a ON a.alias_key = e.entity_key',
+    'CREATE OR REPLACE VIEW "quotes_resolved" AS SELECT q.*, '
+    'coalesce(a.entity_key, q.speaker_key) AS resolved_speaker_key '
+    'FROM "quotes" q LEFT JOIN "entity_aliases" a ON a.alias_key = q.speaker_key',
+]
+
+
 def unreadable_files(files: list[str]) -> dict:
     """path -> reason, for files whose Parquet footer cannot be read."""
     import pyarrow.parquet as pq
@@ -94,4 +116,7 @@ def open_output(output_dir: str, connection=None, on_bad_file=log_bad_file):
             con.execute(view_sql(table, [path for path in files if path not in bad]))
     for sql in extra_views_sql():
         con.execute(sql)
+    if "entity_key" in {row[0] for row in con.execute('DESCRIBE "entities"').fetchall()}:
+        for sql in ENTITY_KEY_VIEWS:                   # outputs written before entity keys have none
+            con.execute(sql)
     return con

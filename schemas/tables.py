@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from transforms.nlp.labels import mapping_doc
+
 PARTITION_COLUMN = "date"
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -51,7 +53,7 @@ ARTICLES = Table(
         Column("title", pa.string(), "Headline."),
         Column("text", pa.string(), "Article body as plain text; entity and quote offsets point into it."),
         Column("authors", pa.list_(pa.string()), "Bylines, as a list."),
-        Column("language", pa.string(), "ISO 639-1 language code when known (input metadata), else null."),
+        Column("language", pa.string(), "ISO 639-1 language code: the input's own (normalised: `en-US`, `French` -> `en`, `fr`), else detected from title and text (py3langid); null when the text is too short or the detector unsure (README, Languages)."),
         Column("published_at", TIMESTAMP, "Publication time in UTC; the ingest time when the input had none (see `date_inferred`)."),
         Column("date_inferred", pa.bool_(), "True when the input gave no usable publication date and `published_at` is the ingest time.", False),
         Column("ingested_at", TIMESTAMP, "When this run parsed the article.", False),
@@ -73,10 +75,12 @@ ENTITIES = Table(
     (
         Column("article_id", pa.string(), "The article.", False),
         Column("text", pa.string(), "The mention as written.", False),
-        Column("label", pa.string(), "Entity type (spaCy/OntoNotes: PERSON, ORG, GPE, NORP, ...), majority vote over the article's mentions of one entity.", False),
+        Column("label", pa.string(), "Entity type in the scheme of the language's spaCy model (English: OntoNotes PERSON, ORG, GPE, NORP, ...; French and other WikiNER models: PER, LOC, ORG, MISC), majority vote over the article's mentions of one entity.", False),
+        Column("label_common", pa.string(), "`label` in the set every language shares (transforms/nlp/labels.py): " + mapping_doc() + "; null for kinds only some models tag (DATE, MONEY, CARDINAL, ...)."),
         Column("start", pa.int32(), "Character offset of the mention in `articles.text`.", False),
         Column("end", pa.int32(), "Character offset just past the mention.", False),
         Column("canonical", pa.string(), "The article's fullest name for the entity (\"Biden\" -> \"Joe Biden\").", False),
+        Column("entity_key", pa.string(), "One key per real-world entity across articles: common label and accent- and case-folded canonical name (`person:joe biden`); never changes meaning. A one-word person key joins its full name through the view `entity_aliases` (README, Entity keys); null for kinds that are not names."),
         Column("run_id", pa.string(), "Id of the run that wrote the row.", False),
         _partition("Partition: the article's date."),
     ),
@@ -91,11 +95,12 @@ QUOTES = Table(
         Column("text", pa.string(), "The quoted words, without the quotation marks.", False),
         Column("start", pa.int32(), "Character offset of the quote in `articles.text`.", False),
         Column("end", pa.int32(), "Character offset just past the quote.", False),
-        Column("speaker", pa.string(), "Who said it, resolved to the article's canonical name (joins to `entities.canonical`); null when unknown."),
+        Column("speaker", pa.string(), "Who said it, resolved to the article's canonical name (joins to `entities.canonical`); an unnamed speaker is its phrase in lower case but for proper nouns (\"the report\", \"police\"); null when unknown."),
         Column("speaker_mention", pa.string(), "The words nearest the quote that name the speaker, as written (a name, a noun phrase or a pronoun)."),
         Column("speaker_start", pa.int32(), "Character offset of `speaker_mention` in the text."),
         Column("speaker_end", pa.int32(), "Character offset just past `speaker_mention`."),
-        Column("speaker_label", pa.string(), "Entity label of the speaker (PERSON, ORG, NORP, ...), null when not a named entity."),
+        Column("speaker_label", pa.string(), "Entity label of the speaker (PERSON, ORG, NORP, ...); `GROUP` for an unnamed group of people (\"police\", \"officials\", \"residents\"); null for other unnamed speakers."),
+        Column("speaker_key", pa.string(), "`entities.entity_key` of the speaker when it is a named entity, else null."),
         Column("cue", pa.string(), "The attribution verb or phrase (\"said\", \"told reporters\", \"according to\")."),
         Column("kind", pa.string(), "`direct` (a sentence or more) or `partial` (a fragment inside the writer's sentence).", False),
         Column("run_id", pa.string(), "Id of the run that wrote the row.", False),
@@ -162,3 +167,18 @@ SIGNATURES = Table(
 )
 
 TABLES[SIGNATURES.name] = SIGNATURES
+
+SITEMAP_PAGES = Table(
+    "sitemap_pages",
+    "One row per sitemap entry whose page a run fetched: a later run fetches that page again only when the entry's `<lastmod>` has moved past the stored one.",
+    (
+        Column("url", pa.string(), "The entry's `<loc>` (the key).", False),
+        Column("sitemap", pa.string(), "The sitemap URL (or file) that listed it."),
+        Column("lastmod", TIMESTAMP, "The entry's `<lastmod>` in UTC when its page was fetched; null when it had none."),
+        Column("fetched_at", TIMESTAMP, "When the run that fetched the page started.", False),
+        Column("run_id", pa.string(), "Id of the run that wrote the row.", False),
+        _partition("Partition: `fetched_at` as YYYY-MM-DD (UTC)."),
+    ),
+)
+
+TABLES[SITEMAP_PAGES.name] = SITEMAP_PAGES
