@@ -3,6 +3,7 @@
 Also what Beam ships to workers with --setup_file: the package, its
 dependencies and the spaCy model package.
 """
+
 from setuptools import find_packages, setup
 
 VERSION = "0.1.0"
@@ -29,13 +30,21 @@ setup(
         "rich>=13,<16",  # the live display on a terminal (pipeline/progress.py)
         "warcio>=1.8,<2",  # WARC input (transforms/ingest/warc.py)
     ],
-    extras_require={# gs:// and s3:// paths (and Dataflow): Beam's own extras, at the Beam version above;
-                    # pipeline/preflight.py names them when one is missing
-                    "gcp": ["apache-beam[gcp]>=2.62.0,<2.78"], "aws": ["apache-beam[aws]>=2.62.0,<2.78"],
-                    "test": ["pytest", "psutil", "hypothesis", "ruff", "mypy",
-                             "playwright>=1.49,<2"],  # drives Debian's chromium in tests/test_report.py
-                    # `newsbeam report`: charts as inline SVG, the page from a template
-                    "report": ["matplotlib>=3.8,<4", "Jinja2>=3.1,<4"]},
+    extras_require={  # gs:// and s3:// paths (and Dataflow): Beam's own extras, at the Beam version above;
+        # pipeline/preflight.py names them when one is missing
+        "gcp": ["apache-beam[gcp]>=2.62.0,<2.78"],
+        "aws": ["apache-beam[aws]>=2.62.0,<2.78"],
+        "test": [
+            "pytest",
+            "psutil",
+            "hypothesis",
+            "ruff",
+            "mypy",
+            "playwright>=1.49,<2",
+        ],  # drives Debian's chromium in tests/test_report.py
+        # `newsbeam report`: charts as inline SVG, the page from a template
+        "report": ["matplotlib>=3.8,<4", "Jinja2>=3.1,<4"],
+    },
     package_data={"pipeline": ["templates/*.html"]},
     entry_points={"console_scripts": ["newsbeam=pipeline.cli:main"]},
 )

@@ -7,6 +7,7 @@ with NLP and with --no-nlp, and prints seconds, peak memory of all processes and
 for each. One run each: for a verdict on a few percent, repeat it or time the two
 commands alternately (e.g. with /usr/bin/time -v).
 """
+
 import argparse
 import json
 import os
@@ -27,16 +28,21 @@ def run_checkout(checkout: str, corpus: str, output: str, extra: list[str]) -> d
     """`newsbeam run` of the code in `checkout`: seconds, peak RSS of all processes, summary line."""
     command = [sys.executable, "-m", "pipeline", "run", "--input", corpus, "--output", output, *extra]
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=checkout, env={**os.environ, "PYTHONPATH": checkout},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command,
+        cwd=checkout,
+        env={**os.environ, "PYTHONPATH": checkout},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     peak, sampler = run_bench.peak_rss_while(process)
     out, err = process.communicate()
     seconds = time.perf_counter() - start
     sampler.join()
     if process.returncode != 0:
         raise SystemExit(f"{checkout}: newsbeam run failed ({process.returncode}):\n{err[-3000:]}")
-    return {"seconds": round(seconds, 1), "peak_mb": round(peak["bytes"] / 2**20),
-            "line": out.strip().splitlines()[-1]}
+    return {"seconds": round(seconds, 1), "peak_mb": round(peak["bytes"] / 2**20), "line": out.strip().splitlines()[-1]}
 
 
 def main(argv=None) -> int:
@@ -47,8 +53,7 @@ def main(argv=None) -> int:
 
     work = tempfile.mkdtemp(prefix="newsbeam-compare-")
     other = os.path.join(work, "other")
-    subprocess.run(["git", "-C", REPO, "worktree", "add", "--detach", other, args.rev], check=True,
-                   capture_output=True)
+    subprocess.run(["git", "-C", REPO, "worktree", "add", "--detach", other, args.rev], check=True, capture_output=True)
     try:
         corpus = os.path.join(work, "corpus")
         write_corpus(generate(args.n), corpus)

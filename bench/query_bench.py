@@ -6,6 +6,7 @@ per article over 42 days, written by newsbeam's own writer (zstd, row groups,
 one file per partition per run, two runs as two workers would). It measures the
 query layer the pipeline's output feeds, not the NLP.
 """
+
 import argparse
 import itertools
 import os
@@ -36,8 +37,16 @@ ONE_DAY = "SELECT count(*) FROM entities WHERE date = DATE '{day}'"
 def entity_rows(rng, article_index: int, day: str, run_id: str, names: list, cum_weights: list):
     article_id = f"{article_index:016x}"
     for mention, name in enumerate(rng.choices(names, cum_weights=cum_weights, k=30)):
-        yield {"article_id": article_id, "text": name.split()[-1], "label": "PERSON", "start": mention * 40,
-               "end": mention * 40 + len(name), "canonical": name, "run_id": run_id, "date": day}
+        yield {
+            "article_id": article_id,
+            "text": name.split()[-1],
+            "label": "PERSON",
+            "start": mention * 40,
+            "end": mention * 40 + len(name),
+            "canonical": name,
+            "run_id": run_id,
+            "date": day,
+        }
 
 
 def synthesise(output: str, articles: int, days: int, seed: int = 5) -> None:
@@ -82,9 +91,11 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     synthesise(output, args.articles, args.days)
     files = [os.path.join(d, f) for d, _, fs in os.walk(output) for f in fs]
-    print(f"synthesised {args.articles} articles' entities ({args.articles * 30} rows) in "
-          f"{time.perf_counter() - start:.1f} s: {len(files)} files, "
-          f"{sum(os.path.getsize(f) for f in files) / 2**20:.1f} MiB")
+    print(
+        f"synthesised {args.articles} articles' entities ({args.articles * 30} rows) in "
+        f"{time.perf_counter() - start:.1f} s: {len(files)} files, "
+        f"{sum(os.path.getsize(f) for f in files) / 2**20:.1f} MiB"
+    )
     con = open_output(output)
     week = TOP_ENTITIES_PER_DAY.format(first="2026-01-12", last="2026-01-18")
     print(f"top 20 entities per day for a week: median {timed(con, week) * 1000:.0f} ms over 5 runs")

@@ -7,6 +7,7 @@
 Each is repeated; medians are printed with R = (b)/(a) in articles/s, peak RSS of (b)
 over all its processes, the NLP share of (b)'s time, and the output files.
 """
+
 import argparse
 import json
 import os
@@ -66,16 +67,18 @@ def run_newsbeam(corpus: str, output: str, extra: list[str]) -> dict:
     thread.join()
     if process.returncode != 0:
         raise SystemExit(f"newsbeam run failed ({process.returncode}):\n{err[-3000:]}")
-    (summary_name,) = sorted(n for n in os.listdir(os.path.join(output, "_runs"))
-                             if not n.endswith(".commit.json"))[-1:]
+    (summary_name,) = sorted(n for n in os.listdir(os.path.join(output, "_runs")) if not n.endswith(".commit.json"))[
+        -1:
+    ]
     with open(os.path.join(output, "_runs", summary_name)) as handle:
         summary = json.load(handle)
     return {"seconds": seconds, "peak_rss": peak["bytes"], "summary": summary, "line": out.strip()}
 
 
 def run_baseline(corpus: str, batch_size: int) -> dict:
-    out = subprocess.run([sys.executable, "-c", BASELINE, corpus, str(batch_size)], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", BASELINE, corpus, str(batch_size)], check=True, capture_output=True, text=True
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -110,8 +113,9 @@ def main(argv=None) -> int:
         if not args.no_nlp_only:
             runs["baseline"].append(run_baseline(corpus, args.batch_size))
             runs["newsbeam"].append(run_newsbeam(corpus, os.path.join(work, f"out-{repeat}"), MULTI_WORKERS))
-        runs["no_nlp"].append(run_newsbeam(corpus, os.path.join(work, f"out-nonlp-{repeat}"),
-                                           MULTI_WORKERS + ["--no-nlp"]))
+        runs["no_nlp"].append(
+            run_newsbeam(corpus, os.path.join(work, f"out-nonlp-{repeat}"), MULTI_WORKERS + ["--no-nlp"])
+        )
 
     figures = {"articles": args.n, "repeats": args.repeats}
     if runs["no_nlp"]:
@@ -128,15 +132,20 @@ def main(argv=None) -> int:
             stage_seconds={
                 "newsbeam wall": median([r["seconds"] for r in runs["newsbeam"]]),
                 "spaCy in RunInference (summed over workers)": median(
-                    [r["summary"]["timings"].get("nlp_seconds", 0) for r in runs["newsbeam"]]),
+                    [r["summary"]["timings"].get("nlp_seconds", 0) for r in runs["newsbeam"]]
+                ),
                 "model loads (summed over workers)": median(
-                    [r["summary"]["timings"].get("model_load_seconds", 0) for r in runs["newsbeam"]]),
+                    [r["summary"]["timings"].get("model_load_seconds", 0) for r in runs["newsbeam"]]
+                ),
                 "everything but NLP (the --no-nlp run)": median([r["seconds"] for r in runs["no_nlp"]]),
                 "baseline nlp.pipe": median([r["seconds"] for r in runs["baseline"]]),
             },
-            output_files={table: f"{count} files, {size / 1024:.0f} KiB" for table, (count, size)
-                          in output_files(os.path.join(work, "out-0")).items()},
-            summary=runs["newsbeam"][0]["line"])
+            output_files={
+                table: f"{count} files, {size / 1024:.0f} KiB"
+                for table, (count, size) in output_files(os.path.join(work, "out-0")).items()
+            },
+            summary=runs["newsbeam"][0]["line"],
+        )
     for name, value in figures.items():
         if isinstance(value, dict):
             print(name)

@@ -18,6 +18,7 @@ vs the truth) of transforms.dedup.near_duplicates.find_near_duplicates.
     python bench/syndication.py --n 2000 --sweep
     python bench/syndication.py --scale 20000
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,44 +38,93 @@ from transforms.ingest.urls import canonical_url  # noqa: E402
 # ---------------------------------------------------------------------------
 # Vocabulary
 
-_ONSETS = ["b", "br", "c", "ch", "d", "dr", "f", "g", "gr", "h", "j", "k", "l", "m",
-           "n", "p", "pr", "r", "s", "sh", "st", "t", "tr", "v", "w", "z", "qu", "pl"]
+_ONSETS = [
+    "b",
+    "br",
+    "c",
+    "ch",
+    "d",
+    "dr",
+    "f",
+    "g",
+    "gr",
+    "h",
+    "j",
+    "k",
+    "l",
+    "m",
+    "n",
+    "p",
+    "pr",
+    "r",
+    "s",
+    "sh",
+    "st",
+    "t",
+    "tr",
+    "v",
+    "w",
+    "z",
+    "qu",
+    "pl",
+]
 _VOWELS = ["a", "e", "i", "o", "u", "ai", "ea", "ou", "io", "ee"]
 _CODAS = ["", "", "n", "r", "s", "t", "l", "m", "nd", "st", "ck", "rt"]
 
-FUNCTION = ("the of and to in a that for on with as by at from was were is has have "
-            "had will would could said after before over under about into against "
-            "during while since this those their its his her they he she it which").split()
+FUNCTION = (
+    "the of and to in a that for on with as by at from was were is has have "
+    "had will would could said after before over under about into against "
+    "during while since this those their its his her they he she it which"
+).split()
 
 STOCK_PHRASES = [
-    "said in a statement on", "told reporters on", "according to a person familiar with the matter",
-    "did not immediately respond to a request for comment", "the latest in a series of",
-    "officials said on condition of anonymity", "it was not immediately clear whether",
-    "in the wake of the", "for the first time since", "is expected to",
-    "a spokesperson for the", "at a news conference in", "declined to comment on",
-    "the move comes as", "the announcement was made", "more than a dozen",
+    "said in a statement on",
+    "told reporters on",
+    "according to a person familiar with the matter",
+    "did not immediately respond to a request for comment",
+    "the latest in a series of",
+    "officials said on condition of anonymity",
+    "it was not immediately clear whether",
+    "in the wake of the",
+    "for the first time since",
+    "is expected to",
+    "a spokesperson for the",
+    "at a news conference in",
+    "declined to comment on",
+    "the move comes as",
+    "the announcement was made",
+    "more than a dozen",
 ]
 
 BOILERPLATE = [
-    "Read more: {t}", "READ MORE:", "Related: {t}", "Share this article", "Share on Facebook",
+    "Read more: {t}",
+    "READ MORE:",
+    "Related: {t}",
+    "Share this article",
+    "Share on Facebook",
     "Sign up for our newsletter to get the latest news in your inbox.",
     "Copyright 2024 The Associated Press. All rights reserved. This material may not be "
     "published, broadcast, rewritten or redistributed.",
-    "(c) 2024 Reuters. All rights reserved.", "Follow us on Twitter and Facebook.",
-    "Advertisement", "Click here to subscribe", "Photo: {n} / Getty Images",
-    "This article originally appeared on {s}.", "Additional reporting by {n}; editing by {n2}",
-    "{n} contributed to this report.", "Updated {d}",
+    "(c) 2024 Reuters. All rights reserved.",
+    "Follow us on Twitter and Facebook.",
+    "Advertisement",
+    "Click here to subscribe",
+    "Photo: {n} / Getty Images",
+    "This article originally appeared on {s}.",
+    "Additional reporting by {n}; editing by {n2}",
+    "{n} contributed to this report.",
+    "Updated {d}",
     # site furniture the stripper does not know about
     "Our journalism depends on readers like you: support independent reporting today.",
     "Download the app for breaking news alerts.",
 ]
-CREDITS = ["{C} (AP) — ", "{C} (Reuters) - ", "{C}, March 3 (Reuters) - ", "Reuters - ",
-           "(AFP) - ", "{C} -- ", "AP — "]
+CREDITS = ["{C} (AP) — ", "{C} (Reuters) - ", "{C}, March 3 (Reuters) - ", "Reuters - ", "(AFP) - ", "{C} -- ", "AP — "]
 
 
 def _word(rng):
-    return "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS)
-                   for _ in range(rng.choice((1, 2, 2, 3))))
+    return "".join(
+        rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS) for _ in range(rng.choice((1, 2, 2, 3)))
+    )
 
 
 class Vocab:
@@ -93,11 +143,13 @@ class Vocab:
 # ---------------------------------------------------------------------------
 # Stories
 
+
 class Event:
     def __init__(self, rng, vocab):
         self.people = [f"{vocab.name()} {vocab.name()}" for _ in range(4)]
-        self.orgs = [f"{vocab.name()} {rng.choice(['Group', 'Ministry', 'Council', 'Corp', 'Party'])}"
-                     for _ in range(3)]
+        self.orgs = [
+            f"{vocab.name()} {rng.choice(['Group', 'Ministry', 'Council', 'Corp', 'Party'])}" for _ in range(3)
+        ]
         self.place = vocab.name()
         self.city = vocab.name().upper()
         # a quoted statement every story about the event repeats
@@ -134,12 +186,13 @@ def story(rng, vocab, event, n_paras=None, background=None):
     n_paras = n_paras or rng.randint(6, 14)
     paras = [paragraph(rng, vocab, event) for _ in range(n_paras)]
     if background:
-        paras[len(paras) // 2:len(paras) // 2] = background
+        paras[len(paras) // 2 : len(paras) // 2] = background
     return paras
 
 
 # ---------------------------------------------------------------------------
 # Syndication transforms
+
 
 def syndicate(rng, vocab, event, paras, title, strength):
     """A copy of a story as another site would publish it."""
@@ -177,8 +230,7 @@ def syndicate(rng, vocab, event, paras, title, strength):
     if rng.random() < 0.6:  # wire credit / dateline
         paras[0] = rng.choice(CREDITS).format(C=event.city) + paras[0]
         ops.append("credit")
-    fill = dict(t=title, n=vocab.name(), n2=vocab.name(), s=vocab.name() + ".com",
-                d="March 4, 2024")
+    fill = dict(t=title, n=vocab.name(), n2=vocab.name(), s=vocab.name() + ".com", d="March 4, 2024")
     if rng.random() < 0.6:  # site boilerplate
         for _ in range(rng.randint(1, 4)):
             line = rng.choice(BOILERPLATE).format(**fill)
@@ -209,6 +261,7 @@ def url_variants(rng, url):
 # ---------------------------------------------------------------------------
 # Data set
 
+
 def generate(n: int, seed: int = 7):
     """About n articles: list of dicts (ARTICLES subset) with 'story' truth."""
     rng = random.Random(seed)
@@ -229,8 +282,9 @@ def generate(n: int, seed: int = 7):
             # follow-up's own new reporting is at least as long again + 2
             k = rng.randint(2, max(2, len(src) // 3))
             start = rng.randrange(0, len(src) - k + 1)
-            bases.append(story(rng, vocab, event, n_paras=rng.randint(k + 2, k + 10),
-                               background=src[start:start + k]))
+            bases.append(
+                story(rng, vocab, event, n_paras=rng.randint(k + 2, k + 10), background=src[start : start + k])
+            )
         for paras in bases:
             story_no += 1
             sid = f"s{story_no:06d}"
@@ -240,27 +294,30 @@ def generate(n: int, seed: int = 7):
             copies = rng.choice((0, 0, 1, 1, 2, 3, 4, 6))
             versions = [(paras, ["original"])]
             for _ in range(copies):
-                versions.append(syndicate(rng, vocab, event, paras, title,
-                                          strength=rng.random()))
+                versions.append(syndicate(rng, vocab, event, paras, title, strength=rng.random()))
             for c, (ps, ops) in enumerate(versions):
                 text = "\n".join(ps)
-                arts.append({
-                    "article_id": f"{sid}-{c}",
-                    "story": sid,
-                    "ops": ops,
-                    "url": url if c == 0 else rng.choice(url_variants(rng, url) + [url]),
-                    "orig_url": url,
-                    "text": text,
-                    "published_at": published + timedelta(minutes=rng.randint(0, 600) * (c > 0)),
-                    "word_count": len(text.split()),
-                })
+                arts.append(
+                    {
+                        "article_id": f"{sid}-{c}",
+                        "story": sid,
+                        "ops": ops,
+                        "url": url if c == 0 else rng.choice(url_variants(rng, url) + [url]),
+                        "orig_url": url,
+                        "text": text,
+                        "published_at": published + timedelta(minutes=rng.randint(0, 600) * (c > 0)),
+                        "word_count": len(text.split()),
+                    }
+                )
     return arts[:n] if len(arts) > n else arts
 
 
 def pairwise_pr(truth: dict, predicted: dict):
     """Pairwise precision/recall of two labelings {id: cluster}."""
+
     def pairs(counter):
         return sum(c * (c - 1) // 2 for c in counter.values())
+
     both = Counter((truth[i], predicted[i]) for i in truth)
     tp = pairs(both)
     pred = pairs(Counter(predicted.values()))
@@ -277,12 +334,10 @@ def evaluate(arts, threshold, min_jaccard, existing_split=False):
         stored_ids = {a["article_id"] for a in stored}
         rows = [nd.signature_row(a, run_id="r0") for a in stored]
         new = [a for a in arts if a["article_id"] not in stored_ids]
-        decisions = nd.find_near_duplicates(new, threshold, existing=rows,
-                                            min_jaccard=min_jaccard)
+        decisions = nd.find_near_duplicates(new, threshold, existing=rows, min_jaccard=min_jaccard)
     else:
         decisions = nd.find_near_duplicates(arts, threshold, min_jaccard=min_jaccard)
-    predicted = {a["article_id"]: decisions.get(a["article_id"], a["article_id"])
-                 for a in arts}
+    predicted = {a["article_id"]: decisions.get(a["article_id"], a["article_id"]) for a in arts}
     truth = {a["article_id"]: a["story"] for a in arts}
     return pairwise_pr(truth, predicted), decisions
 
@@ -324,9 +379,11 @@ def url_check(arts):
 # ---------------------------------------------------------------------------
 # Scale
 
+
 def scale_articles(n: int, seed: int = 11, words: int = 250):
     """n articles of ~`words` words, ~15% near copies of another."""
     import numpy as np
+
     rng = np.random.default_rng(seed)
     vocab = Vocab(random.Random(seed), size=50000).words
     vocab_arr = np.array(vocab)
@@ -344,8 +401,9 @@ def scale_articles(n: int, seed: int = 11, words: int = 250):
         else:
             text = " ".join(vocab_arr[rng.integers(0, len(vocab), words)])
             base_texts.append(text)
-        out.append({"article_id": f"a{i:07d}", "text": text,
-                    "published_at": t0 + timedelta(seconds=i), "word_count": words})
+        out.append(
+            {"article_id": f"a{i:07d}", "text": text, "published_at": t0 + timedelta(seconds=i), "word_count": words}
+        )
     return out
 
 
@@ -357,10 +415,12 @@ def run_scale(n: int):
     decisions = nd.find_near_duplicates(arts, stats=stats)
     dt = time.perf_counter() - t
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"scale n={n}: {dt:.1f}s total, {dt / n * 1e6:.0f} us/article, "
-          f"candidates={stats.get('candidates')} edges={stats.get('edges')} "
-          f"losers={len(decisions)}, peak RSS {rss1 / 1024:.0f} MB "
-          f"(+{(rss1 - rss0) / 1024:.0f} MB during dedup)")
+    print(
+        f"scale n={n}: {dt:.1f}s total, {dt / n * 1e6:.0f} us/article, "
+        f"candidates={stats.get('candidates')} edges={stats.get('edges')} "
+        f"losers={len(decisions)}, peak RSS {rss1 / 1024:.0f} MB "
+        f"(+{(rss1 - rss0) / 1024:.0f} MB during dedup)"
+    )
 
 
 def main(argv=None):
@@ -370,8 +430,9 @@ def main(argv=None):
     ap.add_argument("--threshold", type=float, default=nd.DEFAULT_THRESHOLD)
     ap.add_argument("--min-jaccard", type=float, default=nd.DEFAULT_MIN_JACCARD)
     ap.add_argument("--sweep", action="store_true", help="several thresholds")
-    ap.add_argument("--existing", action="store_true",
-                    help="half the originals as stored signatures (sketch verification)")
+    ap.add_argument(
+        "--existing", action="store_true", help="half the originals as stored signatures (sketch verification)"
+    )
     ap.add_argument("--errors", action="store_true", help="print some errors")
     ap.add_argument("--scale", type=int, help="time the pure path on N articles")
     args = ap.parse_args(argv)
@@ -384,8 +445,10 @@ def main(argv=None):
     thresholds = [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9] if args.sweep else [args.threshold]
     for th in thresholds:
         (p, r, tp, pred, true), decisions = evaluate(arts, th, args.min_jaccard, args.existing)
-        print(f"threshold={th:.2f} min_jaccard={args.min_jaccard:.2f}: "
-              f"P={p:.4f} R={r:.4f} (tp={tp} predicted={pred} true={true})")
+        print(
+            f"threshold={th:.2f} min_jaccard={args.min_jaccard:.2f}: "
+            f"P={p:.4f} R={r:.4f} (tp={tp} predicted={pred} true={true})"
+        )
         if args.errors:
             fp, fn = errors(arts, decisions)
             print("  false merges:", fp)

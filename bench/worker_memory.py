@@ -9,6 +9,7 @@ release their closed output streams, pipeline/runners.py), each on 2 worker proc
 and in memory in one process.
 `python bench/worker_memory.py --n 2000 20000` prints one line per runner, mode and size.
 """
+
 import argparse
 import ctypes
 import json
@@ -27,9 +28,12 @@ ELEMENT_BYTES = 2000
 
 def malloc_in_use() -> int:
     """Bytes allocated with malloc and not yet freed, over all arenas (glibc >= 2.33)."""
+
     class MallInfo2(ctypes.Structure):  # defined here: a ctypes class does not pickle with the DoFn
-        _fields_ = [(name, ctypes.c_size_t) for name in
-                    "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+        _fields_ = [
+            (name, ctypes.c_size_t)
+            for name in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()
+        ]
 
     libc = ctypes.CDLL("libc.so.6")
     libc.mallinfo2.restype = MallInfo2
@@ -62,14 +66,18 @@ def run(n: int, runner, mode: str, folder: str) -> list[dict]:
     workers = 2 if mode == "multi_processing" else 1
     options = PipelineOptions([f"--direct_num_workers={workers}", f"--direct_running_mode={mode}"])
     with beam.Pipeline(runner=runner, options=options) as p:
-        (p | beam.Create(range(n)) | "Spread" >> beam.Reshuffle()
-         | "Payload" >> beam.Map(lambda i: (i % 997, "x" * ELEMENT_BYTES + str(i)))
-         | "GroupOnce" >> beam.GroupByKey()
-         | "Ungroup" >> beam.FlatMap(lambda kv: [(len(v) % 13, v) for v in kv[1]])
-         | "GroupTwice" >> beam.GroupByKey()
-         | "Sizes" >> beam.Map(lambda kv: len(kv[1]))
-         | "Total" >> beam.CombineGlobally(sum)  # the data are gone after this stage
-         | "Report" >> beam.ParDo(ReportMemory(folder)))
+        (
+            p
+            | beam.Create(range(n))
+            | "Spread" >> beam.Reshuffle()
+            | "Payload" >> beam.Map(lambda i: (i % 997, "x" * ELEMENT_BYTES + str(i)))
+            | "GroupOnce" >> beam.GroupByKey()
+            | "Ungroup" >> beam.FlatMap(lambda kv: [(len(v) % 13, v) for v in kv[1]])
+            | "GroupTwice" >> beam.GroupByKey()
+            | "Sizes" >> beam.Map(lambda kv: len(kv[1]))
+            | "Total" >> beam.CombineGlobally(sum)  # the data are gone after this stage
+            | "Report" >> beam.ParDo(ReportMemory(folder))
+        )
     reports = []
     for name in sorted(os.listdir(folder)):
         with open(os.path.join(folder, name)) as handle:
@@ -90,8 +98,11 @@ def main(argv=None) -> int:
                     reports = run(n, make_runner(), mode, folder)
                 in_use = " ".join(f"{r['malloc_in_use'] / 2**20:.0f}" for r in reports)
                 rss = " ".join(f"{r['rss'] / 2**20:.0f}" for r in reports)
-                print(f"{name:9s} {mode:17s} n={n:<7d} data {n * ELEMENT_BYTES / 2**20:5.0f} MB  "
-                      f"malloc in use (MB, per process) {in_use:8s} RSS {rss}", flush=True)
+                print(
+                    f"{name:9s} {mode:17s} n={n:<7d} data {n * ELEMENT_BYTES / 2**20:5.0f} MB  "
+                    f"malloc in use (MB, per process) {in_use:8s} RSS {rss}",
+                    flush=True,
+                )
     return 0
 
 

@@ -1,4 +1,5 @@
 """The `newsbeam` command: run, stream, extract, query, check, compact, report."""
+
 import argparse
 import copy
 import difflib
@@ -67,8 +68,9 @@ def unknown_arguments_message(unknown: list[str], known: list[str]) -> str:
     suggestions = [difflib.get_close_matches(option, known, n=1) for option in options]
     if len(options) == 1:
         return f"unknown option {options[0]}" + (f"; did you mean {suggestions[0][0]}?" if suggestions[0] else "")
-    return "unknown options " + ", ".join(option + (f" (did you mean {match[0]}?)" if match else "")
-                                          for option, match in zip(options, suggestions))
+    return "unknown options " + ", ".join(
+        option + (f" (did you mean {match[0]}?)" if match else "") for option, match in zip(options, suggestions)
+    )
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -99,15 +101,20 @@ class BeamHelpAction(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         from pipeline.options import all_options_parser
 
-        CommandParser(parser.prog.split()[-1], parents=[all_options_parser()], add_help=False,
-                      usage="%(prog)s [options] [Beam pipeline options]",
-                      description="Pipeline options of Beam (and newsbeam), passed through to Beam as given."
-                      ).print_help()
+        CommandParser(
+            parser.prog.split()[-1],
+            parents=[all_options_parser()],
+            add_help=False,
+            usage="%(prog)s [options] [Beam pipeline options]",
+            description="Pipeline options of Beam (and newsbeam), passed through to Beam as given.",
+        ).print_help()
         parser.exit()
 
 
-BEAM_OPTIONS_EPILOG = ("Beam pipeline options (--runner, --direct_num_workers, --direct_running_mode, "
-                       "--flink_master, ...) are passed through to Beam; `newsbeam {command} --help-beam` lists them.")
+BEAM_OPTIONS_EPILOG = (
+    "Beam pipeline options (--runner, --direct_num_workers, --direct_running_mode, "
+    "--flink_master, ...) are passed through to Beam; `newsbeam {command} --help-beam` lists them."
+)
 
 
 def command_options_parser(command: str, description: str):
@@ -115,8 +122,12 @@ def command_options_parser(command: str, description: str):
     --help-beam; the option strings of the options only the other command takes)."""
     from pipeline.options import ONE_COMMAND_OPTIONS, NewsbeamOptions
 
-    parser = CommandParser(command, description=description, epilog=BEAM_OPTIONS_EPILOG.format(command=command),
-                           usage="%(prog)s [options] --output DIR [Beam pipeline options]")
+    parser = CommandParser(
+        command,
+        description=description,
+        epilog=BEAM_OPTIONS_EPILOG.format(command=command),
+        usage="%(prog)s [options] --output DIR [Beam pipeline options]",
+    )
     parser.add_argument("--help-beam", action=BeamHelpAction, help="List Beam's pipeline options and exit.")
     NewsbeamOptions._add_argparse_args(parser)
     others = []
@@ -194,8 +205,9 @@ def check_run_arguments(opts) -> None:
     if not opts.output:
         raise UsageError("--output DIR is required")
     if not opts.input and not opts.feed and not opts.feeds_file and not opts.sitemap:
-        raise UsageError("give at least one --input PATH_OR_GLOB, --feed URL_OR_FILE, --feeds-file LIST "
-                         "or --sitemap URL")
+        raise UsageError(
+            "give at least one --input PATH_OR_GLOB, --feed URL_OR_FILE, --feeds-file LIST or --sitemap URL"
+        )
     for spec in opts.input + [f for f in opts.feed + opts.feeds_file if not is_remote(f)]:
         if is_remote(spec):
             continue
@@ -219,8 +231,12 @@ def check_run_arguments(opts) -> None:
 
 def check_limits(opts) -> None:
     """Numbers that must be positive (a zero batch would never fill; a negative wait is none)."""
-    for name, value in (("--nlp-batch-chars", opts.nlp_batch_chars), ("--http-timeout", opts.http_timeout),
-                        ("--max-fetch-bytes", opts.max_fetch_bytes), ("--per-host-limit", opts.per_host_limit)):
+    for name, value in (
+        ("--nlp-batch-chars", opts.nlp_batch_chars),
+        ("--http-timeout", opts.http_timeout),
+        ("--max-fetch-bytes", opts.max_fetch_bytes),
+        ("--per-host-limit", opts.per_host_limit),
+    ):
         if value <= 0:
             raise UsageError(f"{name} must be positive: {value}")
     if opts.wait_for_lock < 0:
@@ -242,10 +258,13 @@ def check_spacy_models(spec: str | None) -> None:
         raise UsageError(str(error)) from error
 
 
-RUN_DESCRIPTION = ("A bounded batch run: read files, feeds and pages, parse, deduplicate (also against earlier "
-                   "runs), find entities and quotes, and commit the tables under --output.")
-STREAM_DESCRIPTION = ("An unbounded run: poll feed URLs, and commit what they bring every --window seconds "
-                      "until --duration or Ctrl-C.")
+RUN_DESCRIPTION = (
+    "A bounded batch run: read files, feeds and pages, parse, deduplicate (also against earlier "
+    "runs), find entities and quotes, and commit the tables under --output."
+)
+STREAM_DESCRIPTION = (
+    "An unbounded run: poll feed URLs, and commit what they bring every --window seconds until --duration or Ctrl-C."
+)
 
 
 def run_command(argv: list[str]) -> int:
@@ -274,12 +293,10 @@ def run_command(argv: list[str]) -> int:
 
 
 def stream_command(argv: list[str]) -> int:
-    from apache_beam.options.pipeline_options import StandardOptions
+    from apache_beam.options.pipeline_options import PrismRunnerOptions, StandardOptions
 
     from pipeline.options import NewsbeamOptions
     from pipeline.run import feed_outcomes, run_stream
-    from apache_beam.options.pipeline_options import PrismRunnerOptions
-
     from pipeline.runners import LOCAL_STREAM_RUNNER, local_prism_binary
 
     options = pipeline_options("stream", argv, STREAM_DESCRIPTION)
@@ -314,15 +331,30 @@ def stream_command(argv: list[str]) -> int:
 
 
 def extract_command(argv: list[str]) -> int:
-    parser = CommandParser("extract", description=(
-        "Parse files with the pipeline's parsers and print their entities and quotes as JSON lines (no Beam); "
-        "a file it cannot use is a record with an `error`."))
-    parser.add_argument("files", nargs="+", metavar="PATH_OR_GLOB",
-                        help="Files, folders (read recursively) and globs, as `newsbeam run --input` takes them.")
-    parser.add_argument("--spacy-model", default=None,
-                        help="spaCy pipeline per language, LANG=MODEL,... or one pipeline (as `newsbeam run`).")
-    parser.add_argument("--nlp-batch-chars", type=int, default=None,
-                        help="Longer texts are analysed in pieces of at most this many characters (default 96000).")
+    parser = CommandParser(
+        "extract",
+        description=(
+            "Parse files with the pipeline's parsers and print their entities and quotes as JSON lines (no Beam); "
+            "a file it cannot use is a record with an `error`."
+        ),
+    )
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="PATH_OR_GLOB",
+        help="Files, folders (read recursively) and globs, as `newsbeam run --input` takes them.",
+    )
+    parser.add_argument(
+        "--spacy-model",
+        default=None,
+        help="spaCy pipeline per language, LANG=MODEL,... or one pipeline (as `newsbeam run`).",
+    )
+    parser.add_argument(
+        "--nlp-batch-chars",
+        type=int,
+        default=None,
+        help="Longer texts are analysed in pieces of at most this many characters (default 96000).",
+    )
     args = parser.parse_args(argv)
     from pipeline.extract import extract_files
     from transforms.nlp.inference import MAX_BATCH_CHARS
@@ -339,10 +371,16 @@ def query_command(argv: list[str]) -> int:
     from schemas.duckdb_views import extra_views_sql, open_output
     from schemas.tables import TABLES
 
-    parser = CommandParser("query", description=(
-        "Run DuckDB SQL over the committed tables of an output. Tables (columns: README, Tables): "
-        + ", ".join(TABLES) + "; views: " + ", ".join(re.findall(r'VIEW "(\w+)"', " ".join(extra_views_sql())))
-        + ". Example: newsbeam query --output DIR \"SELECT date, count(*) FROM articles GROUP BY ALL\""))
+    parser = CommandParser(
+        "query",
+        description=(
+            "Run DuckDB SQL over the committed tables of an output. Tables (columns: README, Tables): "
+            + ", ".join(TABLES)
+            + "; views: "
+            + ", ".join(re.findall(r'VIEW "(\w+)"', " ".join(extra_views_sql())))
+            + '. Example: newsbeam query --output DIR "SELECT date, count(*) FROM articles GROUP BY ALL"'
+        ),
+    )
     parser.add_argument("--output", required=True, help="A folder a newsbeam run wrote to.")
     parser.add_argument("sql", help="SQL over the tables and views above.")
     parser.add_argument("--max-rows", type=int, default=50, help="Most rows to print.")
@@ -352,32 +390,48 @@ def query_command(argv: list[str]) -> int:
     existing_output(args.output)
 
     def name_bad_file(path, reason):
-        print(f"newsbeam query: left out corrupt file {path} ({reason}); "
-              f"`newsbeam check --output {args.output} --repair` quarantines it", file=sys.stderr)
+        print(
+            f"newsbeam query: left out corrupt file {path} ({reason}); "
+            f"`newsbeam check --output {args.output} --repair` quarantines it",
+            file=sys.stderr,
+        )
 
     con = open_output(args.output, on_bad_file=name_bad_file)
     try:
         print(format_table(con.execute(args.sql), args.max_rows))
     except duckdb.Error as error:  # bad SQL, or a file that fails past its footer (named in the message)
-        print(f"newsbeam query: {str(error).strip().splitlines()[0]}\n"
-              "see `newsbeam query --help` for the tables and views", file=sys.stderr)
+        print(
+            f"newsbeam query: {str(error).strip().splitlines()[0]}\n"
+            "see `newsbeam query --help` for the tables and views",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
 
 def output_argument(parser) -> None:
     parser.add_argument("--output", required=True, help="A folder a newsbeam run wrote to.")
-    parser.add_argument("--wait-for-lock", dest="wait_for_lock", type=float, default=0.0,
-                        help="Seconds to wait while a run writes to the output (default 0: refuse).")
+    parser.add_argument(
+        "--wait-for-lock",
+        dest="wait_for_lock",
+        type=float,
+        default=0.0,
+        help="Seconds to wait while a run writes to the output (default 0: refuse).",
+    )
 
 
 def check_command(argv: list[str]) -> int:
-    parser = CommandParser("check", description=(
-        "Verify an output: every committed file readable and of its table's schema, each article id "
-        "once, no commit half done, no file outside every commit. Exit 0 when sound."))
+    parser = CommandParser(
+        "check",
+        description=(
+            "Verify an output: every committed file readable and of its table's schema, each article id "
+            "once, no commit half done, no file outside every commit. Exit 0 when sound."
+        ),
+    )
     output_argument(parser)
-    parser.add_argument("--repair", action="store_true",
-                        help="Finish or clear dead commits; move bad files to _quarantine/ (recorded).")
+    parser.add_argument(
+        "--repair", action="store_true", help="Finish or clear dead commits; move bad files to _quarantine/ (recorded)."
+    )
     args = parser.parse_args(argv)
     from pipeline.maintenance import check_output, repair_output
 
@@ -387,14 +441,17 @@ def check_command(argv: list[str]) -> int:
         print(f"repaired: {line}")
     for problem in report.problems:
         print(problem.line())
-    print(f"{report.files_checked} files checked, {len(report.problems)} problems"
-          + (f", {len(report.repaired)} repairs" if args.repair else ""))
+    print(
+        f"{report.files_checked} files checked, {len(report.problems)} problems"
+        + (f", {len(report.repaired)} repairs" if args.repair else "")
+    )
     return 0 if report.clean else 1
 
 
 def compact_command(argv: list[str]) -> int:
-    parser = CommandParser("compact", description=(
-        "Merge each partition's files (streams write one per window) into one, as one commit."))
+    parser = CommandParser(
+        "compact", description=("Merge each partition's files (streams write one per window) into one, as one commit.")
+    )
     from schemas.tables import TABLES
 
     output_argument(parser)
@@ -420,8 +477,7 @@ def format_table(cursor, max_rows: int) -> str:
     rows = cursor.fetchmany(max_rows + 1)
     shown = [[shorten(v) for v in row] for row in rows[:max_rows]]
     widths = [max([len(n)] + [len(r[i]) for r in shown]) for i, n in enumerate(names)]
-    lines = [" | ".join(n.ljust(w) for n, w in zip(names, widths)),
-             "-+-".join("-" * w for w in widths)]
+    lines = [" | ".join(n.ljust(w) for n, w in zip(names, widths)), "-+-".join("-" * w for w in widths)]
     lines += [" | ".join(v.ljust(w) for v, w in zip(r, widths)) for r in shown]
     if len(rows) > max_rows:
         lines.append(f"... (more than {max_rows} rows)")
@@ -439,16 +495,24 @@ def report_command(argv: list[str]) -> int:
     return report(argv)
 
 
-COMMANDS = {"run": run_command, "stream": stream_command, "extract": extract_command,
-            "query": query_command, "check": check_command, "compact": compact_command,
-            "report": report_command}
+COMMANDS = {
+    "run": run_command,
+    "stream": stream_command,
+    "extract": extract_command,
+    "query": query_command,
+    "check": check_command,
+    "compact": compact_command,
+    "report": report_command,
+}
 
 
 def version_line() -> str:
     from importlib.metadata import version
 
-    return (f"newsbeam {version('newsbeam')} (apache-beam {version('apache-beam')}, spacy {version('spacy')}, "
-            f"Python {sys.version.split()[0]})")
+    return (
+        f"newsbeam {version('newsbeam')} (apache-beam {version('apache-beam')}, spacy {version('spacy')}, "
+        f"Python {sys.version.split()[0]})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -456,8 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv
     argv = [arg for arg in argv if arg != "--debug"]
     # Beam logs import-time noise (missing optional GCP clients) as warnings.
-    logging.basicConfig(level=logging.WARNING if debug else logging.ERROR,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING if debug else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     # Beam logs a worker's exception with its traceback before re-raising it; the
     # exception itself reaches the user (one line when it is an operator's error).
     logging.getLogger("apache_beam").setLevel(logging.WARNING if debug else logging.CRITICAL)
@@ -474,8 +537,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if argv[0] not in COMMANDS:
         match = difflib.get_close_matches(argv[0], list(COMMANDS), n=1)
-        print(f"newsbeam: unknown command {argv[0]!r}" + (f"; did you mean {match[0]}?" if match else "")
-              + " (`newsbeam --help` lists the commands)", file=sys.stderr)
+        print(
+            f"newsbeam: unknown command {argv[0]!r}"
+            + (f"; did you mean {match[0]}?" if match else "")
+            + " (`newsbeam --help` lists the commands)",
+            file=sys.stderr,
+        )
         return 2
     command = argv[0]
     from pipeline.output_lock import OutputLocked
@@ -501,6 +568,12 @@ def main(argv: list[str] | None = None) -> int:
         return fail("interrupted", 130)
     except Exception as error:  # noqa: BLE001 -- unforeseen (a bug): said in two lines, the traceback with --debug
         message = " ".join(str(error).split())  # runners' messages span lines: keep it to one
-        return fail(f"unexpected {type(error).__name__}: {shorten(message, 400)}"
-                    + ("" if debug else "\nrerun with --debug for the traceback, and report it if it looks "
-                                        "like newsbeam's fault"), 1)
+        return fail(
+            f"unexpected {type(error).__name__}: {shorten(message, 400)}"
+            + (
+                ""
+                if debug
+                else "\nrerun with --debug for the traceback, and report it if it looks like newsbeam's fault"
+            ),
+            1,
+        )

@@ -1,4 +1,5 @@
 """`newsbeam extract`: the pipeline's parse and NLP functions on files, without Beam."""
+
 from datetime import datetime, timezone
 
 from transforms.ingest.formats import is_skipped
@@ -67,8 +68,14 @@ def extract_files(specs: list[str], model_name: str | None = None, max_chars: in
             good = [{**a, "language": article_language(a, identifier)} for a in good]
             analyses = analyze_in_languages(loaded, [nlp_input(a, models) for a in good], max_chars)
             for article, analysis in zip(good, analyses):
-                record = {"path": article["input"], "title": article["title"], "language": article["language"],
-                          "text": article["text"], "entities": analysis["entities"], "quotes": analysis["quotes"]}
+                record = {
+                    "path": article["input"],
+                    "title": article["title"],
+                    "language": article["language"],
+                    "text": article["text"],
+                    "entities": analysis["entities"],
+                    "quotes": analysis["quotes"],
+                }
                 if analysis.get("error"):
                     record["error"] = error_record(nlp_reject(article["input"], analysis["error"]))["error"]
                 yield record

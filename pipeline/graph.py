@@ -17,25 +17,26 @@ commits the run after the pipeline has finished.
 
 Only wiring lives here; each stage is a composite PTransform in transforms/.
 """
+
 import apache_beam as beam
 
 from pipeline.options import fetch_config
 from schemas.tables import ARTICLES, FEED_STATE, REJECTS, SIGNATURES, SITEMAP_PAGES
 from transforms.articles import finalize_article
-from transforms.languages import DetectLanguages
-from transforms.sinks.checkpoints import WriteAnalysed
-from transforms.sinks.commit import staging_dir
 from transforms.dedup.decide import ApplyDecisions, ChangedBetweenReads, CountDecidedFn, Deduplicate
+from transforms.dedup.near_duplicates import article_key, signature_row_from_key
+from transforms.dedup.stored import stored_article_ids, stored_reject_keys, stored_signatures
 from transforms.ingest.feed_lists import feed_sources
 from transforms.ingest.fetch import ENTRY_REJECTS_TAG, FetchArticlePages, FetchFeedsFromState, finalize_feed_state
-from transforms.ingest.sitemaps import FetchSitemaps, sitemap_page_rows
-from transforms.metrics import count
-from transforms.nlp.inference import AnalyseArticles
-from transforms.dedup.near_duplicates import article_key, signature_row_from_key
 from transforms.ingest.parse import Parse
 from transforms.ingest.read import ReadInputs
+from transforms.ingest.sitemaps import FetchSitemaps, sitemap_page_rows
+from transforms.languages import DetectLanguages
+from transforms.metrics import count
+from transforms.nlp.inference import AnalyseArticles
 from transforms.rejects import FinalizeRejects
-from transforms.dedup.stored import stored_article_ids, stored_reject_keys, stored_signatures
+from transforms.sinks.checkpoints import WriteAnalysed
+from transforms.sinks.commit import staging_dir
 from transforms.sinks.write import WriteTableInBundles
 
 
@@ -44,8 +45,9 @@ def read_files(p: beam.Pipeline, label: str, opts, feed_files, started_at):
     raw, read_rejects = p | f"Read{label}" >> ReadInputs(opts.input, feed_files, started_at)
     # Sitemap files' entries are articles only with their pages: fetched with --fetch-articles.
     # Skipped records (WARC requests, 404s, ...) are counted by the first read only.
-    parsed, parse_rejects = raw | f"Parse{label}" >> Parse(pages_follow=opts.fetch_articles is True,
-                                                           count_skipped=not label)
+    parsed, parse_rejects = raw | f"Parse{label}" >> Parse(
+        pages_follow=opts.fetch_articles is True, count_skipped=not label
+    )
     return parsed, [read_rejects, parse_rejects]
 
 
@@ -68,22 +70,31 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, checkpoint_s
     fetched, state_rows = [], []  # one writer per table: feed and sitemap documents share feed_state
     if feed_urls:
         feeds = p | "FetchFeeds" >> FetchFeedsFromState(feed_urls, opts.output, config)
-        state_rows.append(feeds["feed_state"] | "FeedStateRows" >> beam.Map(finalize_feed_state, run_id)
-                          | "CountFeeds" >> count("feeds", by="outcome"))
+        state_rows.append(
+            feeds["feed_state"]
+            | "FeedStateRows" >> beam.Map(finalize_feed_state, run_id)
+            | "CountFeeds" >> count("feeds", by="outcome")
+        )
         parsed_feeds, feed_parse_rejects = feeds["raw"] | "ParseFetched" >> Parse()
         input_rejects += [feeds["rejects"], feed_parse_rejects]
         fetched.append(parsed_feeds | "CountFetchedInputs" >> count("inputs"))
     if opts.sitemap:  # an input per entry whose page is due; entries not due are counted, not inputs
         sitemaps = p | "FetchSitemaps" >> FetchSitemaps(opts.sitemap, opts.output, config)
-        state_rows.append(sitemaps["feed_state"] | "SitemapStateRows" >> beam.Map(finalize_feed_state, run_id)
-                          | "CountSitemaps" >> count("sitemaps", by="outcome"))
+        state_rows.append(
+            sitemaps["feed_state"]
+            | "SitemapStateRows" >> beam.Map(finalize_feed_state, run_id)
+            | "CountSitemaps" >> count("sitemaps", by="outcome")
+        )
         sitemaps["decisions"] | "CountSitemapEntries" >> count("sitemap_entries", by="decision")
         input_rejects.append(sitemaps["rejects"])
         fetched.append(sitemaps["entries"] | "CountSitemapInputs" >> count("inputs"))
     if state_rows:
-        state_rows | "AllStateRows" >> beam.Flatten() | "WriteFeedState" >> WriteTableInBundles(FEED_STATE, staging, run_id)
-    input_rejects = (input_rejects | "InputRejects" >> beam.Flatten()
-                     | "CountRejectedInputs" >> count("inputs"))
+        (
+            state_rows
+            | "AllStateRows" >> beam.Flatten()
+            | "WriteFeedState" >> WriteTableInBundles(FEED_STATE, staging, run_id)
+        )
+    input_rejects = input_rejects | "InputRejects" >> beam.Flatten() | "CountRejectedInputs" >> count("inputs")
 
     enrichment_rejects = []
     kept_articles = []  # articles pass 2 takes from pass 1, not from the files
@@ -94,21 +105,29 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, checkpoint_s
             once = pages["articles"]
             enrichment_rejects.append(pages["rejects"] | "CountPageFailures" >> count("page_failures"))
             enrichment_rejects.append(pages[ENTRY_REJECTS_TAG] | "CountEntryRejects" >> count("rejects", by="stage"))
-            (once | "SitemapPageRows" >> beam.FlatMap(sitemap_page_rows, run_id, started_at)
-             | "WriteSitemapPages" >> WriteTableInBundles(SITEMAP_PAGES, staging, run_id))
+            (
+                once
+                | "SitemapPageRows" >> beam.FlatMap(sitemap_page_rows, run_id, started_at)
+                | "WriteSitemapPages" >> WriteTableInBundles(SITEMAP_PAGES, staging, run_id)
+            )
         kept_articles.append(once | "FinalizeFetched" >> beam.Map(finalize_article, run_id, started_at))
-    file_articles = [parsed_files | "Finalize" >> beam.Map(finalize_article, run_id, started_at)] \
-        if reread_files else []
+    file_articles = (
+        [parsed_files | "Finalize" >> beam.Map(finalize_article, run_id, started_at)] if reread_files else []
+    )
 
     # Pass 1: decide on compact key rows (made per branch: a Flatten of articles would hold them).
-    keys = ([articles | f"KeyRows{i}" >> beam.Map(article_key)
-             for i, articles in enumerate((*file_articles, *kept_articles))]
-            | "AllKeyRows" >> beam.Flatten())
+    keys = [
+        articles | f"KeyRows{i}" >> beam.Map(article_key) for i, articles in enumerate((*file_articles, *kept_articles))
+    ] | "AllKeyRows" >> beam.Flatten()
     winners, duplicates, _skipped = keys | "Deduplicate" >> Deduplicate(
-        stored_article_ids(p, opts.output), stored_signatures(p, opts.output), opts.near_dup_threshold)
+        stored_article_ids(p, opts.output), stored_signatures(p, opts.output), opts.near_dup_threshold
+    )
     if opts.no_nlp:  # with NLP, each checkpoint writes its winners' signatures (transforms/sinks/checkpoints.py)
-        (winners | "Signatures" >> beam.Map(signature_row_from_key)
-         | "WriteSignatures" >> WriteTableInBundles(SIGNATURES, staging, run_id))
+        (
+            winners
+            | "Signatures" >> beam.Map(signature_row_from_key)
+            | "WriteSignatures" >> WriteTableInBundles(SIGNATURES, staging, run_id)
+        )
 
     # Pass 2: the articles again, as decided, streamed through NLP into the tables.
     changed_inputs = []  # inputs that changed between the two reads: rejects, never lost
@@ -117,23 +136,34 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, checkpoint_s
         kept_articles.append(parsed_again | "FinalizeAgain" >> beam.Map(finalize_article, run_id, started_at))
         # Rejects of the second read were counted in pass 1, but for inputs that changed in between.
         changed_inputs.append(
-            again_rejects | "AgainRejects" >> beam.Flatten()
-            | "ChangedBetweenReads" >> ChangedBetweenReads(file_rejects | "FirstReadRejects" >> beam.Flatten()))
+            again_rejects
+            | "AgainRejects" >> beam.Flatten()
+            | "ChangedBetweenReads" >> ChangedBetweenReads(file_rejects | "FirstReadRejects" >> beam.Flatten())
+        )
     # One branch is fused whole; with fetched feeds too, the Flatten holds the articles.
-    decided, changed = ((*kept_articles,) | "ArticlesToWrite" >> beam.Flatten()
-                        | "ApplyDecisions" >> ApplyDecisions(winners, duplicates))
+    decided, changed = (
+        (*kept_articles,)
+        | "ArticlesToWrite" >> beam.Flatten()
+        | "ApplyDecisions" >> ApplyDecisions(winners, duplicates)
+    )
     decided = decided | "CountDecided" >> beam.ParDo(CountDecidedFn()) | "DetectLanguages" >> DetectLanguages()
     changed_inputs.append(changed)
     if opts.no_nlp:
         decided | "WriteArticles" >> WriteTableInBundles(ARTICLES, staging, run_id)
     else:  # each article with its entities, quotes, signature and NLP rejects, in checkpoints
-        (decided | "NLP" >> AnalyseArticles(opts.spacy_model, opts.nlp_batch_chars)
-         | "CountAnalysed" >> count("analysed")  # for the live display (pipeline/progress.py)
-         | "WriteAnalysed" >> WriteAnalysed(opts.output, run_id, started_at, checkpoint_seconds))
+        (
+            decided
+            | "NLP" >> AnalyseArticles(opts.spacy_model, opts.nlp_batch_chars)
+            | "CountAnalysed" >> count("analysed")  # for the live display (pipeline/progress.py)
+            | "WriteAnalysed" >> WriteAnalysed(opts.output, run_id, started_at, checkpoint_seconds)
+        )
 
-    changed_inputs = (changed_inputs | "ChangedInputs" >> beam.Flatten()
-                      | "CountChanged" >> count("rejects", by="stage"))  # inputs counted in pass 1, not written
-    ((input_rejects | "CountRejects" >> count("rejects", by="stage"), changed_inputs, *enrichment_rejects)
-     | "AllRejects" >> beam.Flatten()
-     | "FinalizeRejects" >> FinalizeRejects(stored_reject_keys(p, opts.output), run_id, started_at)
-     | "WriteRejects" >> WriteTableInBundles(REJECTS, staging, run_id))
+    changed_inputs = (
+        changed_inputs | "ChangedInputs" >> beam.Flatten() | "CountChanged" >> count("rejects", by="stage")
+    )  # inputs counted in pass 1, not written
+    (
+        (input_rejects | "CountRejects" >> count("rejects", by="stage"), changed_inputs, *enrichment_rejects)
+        | "AllRejects" >> beam.Flatten()
+        | "FinalizeRejects" >> FinalizeRejects(stored_reject_keys(p, opts.output), run_id, started_at)
+        | "WriteRejects" >> WriteTableInBundles(REJECTS, staging, run_id)
+    )

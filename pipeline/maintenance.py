@@ -1,5 +1,6 @@
 """`newsbeam check` and `newsbeam compact`: keep an output folder sound, through the
 same commit protocol as runs (transforms/sinks/commit.py), under the same lock."""
+
 import os
 import uuid
 from collections import defaultdict
@@ -12,17 +13,33 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.output_lock import OutputLock
 from schemas.tables import PARTITION_COLUMN, TABLES
-from transforms.sinks.commit import (MANIFEST, QUARANTINE, STAGING, commit_staged, committed_entries,
-                               discard_uncommitted, exists, is_local, join, list_folders, move, prepare_output,
-                               published_table_files, rebuilt_record, relative, staging_dir, unreadable_records,
-                               write_json)
+from transforms.sinks.commit import (
+    MANIFEST,
+    QUARANTINE,
+    STAGING,
+    commit_staged,
+    committed_entries,
+    discard_uncommitted,
+    exists,
+    is_local,
+    join,
+    list_folders,
+    move,
+    prepare_output,
+    published_table_files,
+    rebuilt_record,
+    relative,
+    staging_dir,
+    unreadable_records,
+    write_json,
+)
 from transforms.sinks.write import COMPRESSION, ROW_GROUP_ROWS, file_schema
 
 
 @dataclass
 class Problem:
-    kind: str      # unreadable, missing, changed, schema, uncommitted, unfinished_commit, duplicate_id
-    path: str      # relative to the output
+    kind: str  # unreadable, missing, changed, schema, uncommitted, unfinished_commit, duplicate_id
+    path: str  # relative to the output
     detail: str
 
     def line(self) -> str:
@@ -62,8 +79,9 @@ def file_problem(output: str, entry: dict) -> Problem | None:
     if expected is not None:
         wanted = file_schema(expected)
         found = {f.name: f.type for f in table.schema}
-        wrong = [f"{f.name} ({found.get(f.name, 'missing')}, want {f.type})"
-                 for f in wanted if found.get(f.name) != f.type]
+        wrong = [
+            f"{f.name} ({found.get(f.name, 'missing')}, want {f.type})" for f in wanted if found.get(f.name) != f.type
+        ]
         extra = sorted(set(found) - set(wanted.names))
         if wrong or extra:
             return Problem("schema", path, "; ".join(wrong + [f"{name} (not in schemas/)" for name in extra]))
@@ -91,13 +109,24 @@ def check_output(output: str) -> CheckReport:
     no commit half done, no table file outside every commit. Changes nothing."""
     report = CheckReport()
     for path, reason in unreadable_records(output).items():
-        report.problems.append(Problem("unreadable_record", relative(output, path),
-                                       f"{reason}; --repair rebuilds it from the names of its files"))
+        report.problems.append(
+            Problem(
+                "unreadable_record",
+                relative(output, path),
+                f"{reason}; --repair rebuilds it from the names of its files",
+            )
+        )
     for commit_id in list_folders(join(output, STAGING)):
         complete = exists(join(staging_dir(output, commit_id), MANIFEST))
-        report.problems.append(Problem("unfinished_commit", f"{STAGING}/{commit_id}",
-                                       "manifest complete: the next run or --repair rolls it forward" if complete
-                                       else "never committed: the next run or --repair removes it"))
+        report.problems.append(
+            Problem(
+                "unfinished_commit",
+                f"{STAGING}/{commit_id}",
+                "manifest complete: the next run or --repair rolls it forward"
+                if complete
+                else "never committed: the next run or --repair removes it",
+            )
+        )
     entries = committed_entries(output)
     for path in sorted(set(rel for rel, _ in published_table_files(output)) - set(entries)):
         report.problems.append(Problem("uncommitted", path, "in place but in no commit record (a dead run's)"))
@@ -132,8 +161,13 @@ def repair_output(output: str, wait_for_lock: float = 0.0) -> CheckReport:
         missing = [p for p in found.problems if p.kind == "missing"]
         report.repaired += [f"dropped {p.path} from the tables (missing)" for p in missing]
         if movable or missing:
-            commit_staged(output, repair_id, repair_id, removes=[p.path for p in movable + missing],
-                          note={"repair": [p.line() for p in movable + missing]})
+            commit_staged(
+                output,
+                repair_id,
+                repair_id,
+                removes=[p.path for p in movable + missing],
+                note={"repair": [p.line() for p in movable + missing]},
+            )
         report.problems = [p for p in found.problems if p not in movable and p not in missing]
     return report
 
@@ -152,6 +186,7 @@ def rebuild_records(output: str) -> list[str]:
 
 
 # --- compaction -----------------------------------------------------------------------
+
 
 def partition_of(path: str) -> str:
     """'articles/date=2026-03-01/part-x.parquet' -> '2026-03-01'."""
@@ -197,8 +232,9 @@ def row_count(output: str, path: str) -> int:
         return pq.read_metadata(handle).num_rows
 
 
-def compact_output(output: str, table: str | None = None, before: str | None = None,
-                   wait_for_lock: float = 0.0) -> list[str]:
+def compact_output(
+    output: str, table: str | None = None, before: str | None = None, wait_for_lock: float = 0.0
+) -> list[str]:
     """Merge each partition's committed files into one, as one commit that adds the
     merged files and removes their sources: a reader sees the old files or the new
     ones, never both, and a crash leaves the old ones. Returns one line per partition."""

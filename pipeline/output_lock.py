@@ -12,6 +12,7 @@ second can both write a lease; the writer reads its lease back after a pause and
 gives way when another run's lease replaced it, which narrows that window but
 cannot close it (README, Guarantees).
 """
+
 import json
 import os
 import socket
@@ -35,8 +36,12 @@ class OutputLocked(Exception):
 
 def holder_info(run_id: str, lease_seconds: float | None = None) -> dict:
     now = time.time()
-    info = {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(),
-            "since": datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds")}
+    info = {
+        "run_id": run_id,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "since": datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds"),
+    }
     if lease_seconds is not None:
         info["expires_at"] = now + lease_seconds
     return info
@@ -54,8 +59,14 @@ class OutputLock:
     `taken_over` names the dead run whose lock this one took, if any.
     """
 
-    def __init__(self, output: str, run_id: str, wait_seconds: float = 0.0,
-                 lease_seconds: float = LEASE_SECONDS, settle_seconds: float = 1.0):
+    def __init__(
+        self,
+        output: str,
+        run_id: str,
+        wait_seconds: float = 0.0,
+        lease_seconds: float = LEASE_SECONDS,
+        settle_seconds: float = 1.0,
+    ):
         self.output, self.run_id, self.wait_seconds = output, run_id, max(0.0, wait_seconds)
         self.lease_seconds, self.settle_seconds = lease_seconds, settle_seconds
         self.descriptor, self.heartbeat, self.stopping = None, None, threading.Event()
@@ -78,8 +89,10 @@ class OutputLock:
                 return
             if time.monotonic() >= deadline:
                 waited = f" after waiting {self.wait_seconds:g} s" if self.wait_seconds else ""
-                raise OutputLocked(f"output {self.output} is in use by {describe(holder)}{waited}; "
-                                   "one run writes to an output at a time (--wait-for-lock SECONDS waits for it)")
+                raise OutputLocked(
+                    f"output {self.output} is in use by {describe(holder)}{waited}; "
+                    "one run writes to an output at a time (--wait-for-lock SECONDS waits for it)"
+                )
             time.sleep(POLL_SECONDS)
 
     # --- local: flock ---------------------------------------------------------------
@@ -115,8 +128,10 @@ class OutputLock:
         except (OSError, ValueError) as error:  # unreadable lease: say so, do not guess
             if not FileSystems.exists(self.lease_path()):
                 return None
-            raise OutputLocked(f"output {self.output}: lease {self.lease_path()} is unreadable ({error}); "
-                               "remove it if no run is writing") from error
+            raise OutputLocked(
+                f"output {self.output}: lease {self.lease_path()} is unreadable ({error}); "
+                "remove it if no run is writing"
+            ) from error
 
     def try_lease(self) -> dict | None:
         lease = self.read_lease()

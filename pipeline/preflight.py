@@ -6,6 +6,7 @@ register GCS at all without google-cloud-storage: both are said here, up front.
 Whether a local output can be written is probed for real under the output's lock
 (pipeline/run.py `check_writable`); here only what needs no lock is checked.
 """
+
 import importlib.util
 import os
 from typing import NamedTuple
@@ -14,13 +15,15 @@ from transforms.ingest.read import is_remote
 
 
 class FilesystemExtra(NamedTuple):
-    module: str    # what Beam's filesystem imports
-    package: str   # the PyPI package that provides it
-    extra: str     # newsbeam's extra that installs it (setup.py)
+    module: str  # what Beam's filesystem imports
+    package: str  # the PyPI package that provides it
+    extra: str  # newsbeam's extra that installs it (setup.py)
 
 
-FILESYSTEM_EXTRAS = {"s3": FilesystemExtra("boto3", "boto3", "aws"),
-                     "gs": FilesystemExtra("google.cloud.storage", "google-cloud-storage", "gcp")}
+FILESYSTEM_EXTRAS = {
+    "s3": FilesystemExtra("boto3", "boto3", "aws"),
+    "gs": FilesystemExtra("google.cloud.storage", "google-cloud-storage", "gcp"),
+}
 
 
 def is_installed(module: str) -> bool:
@@ -38,8 +41,10 @@ def filesystem_problem(path: str) -> str | None:
     if scheme in FILESYSTEM_EXTRAS:
         needed = FILESYSTEM_EXTRAS[scheme]
         if not is_installed(needed.module):
-            return (f"{scheme}:// paths need {needed.package}, which is not installed: "
-                    f"install newsbeam[{needed.extra}] (pip install 'newsbeam[{needed.extra}]')")
+            return (
+                f"{scheme}:// paths need {needed.package}, which is not installed: "
+                f"install newsbeam[{needed.extra}] (pip install 'newsbeam[{needed.extra}]')"
+            )
     try:
         FileSystems.get_filesystem(path)
     except ValueError:
@@ -81,8 +86,7 @@ def existing_output_problem(output: str) -> str | None:
     elif not os.path.isdir(output):
         return f"output directory not found: {output}"
     if not (exists(join(output, MARKER)) or exists(join(output, RUNS))):
-        return (f"{output} is not a newsbeam output (no {MARKER} or {RUNS}); "
-                "give the folder a run wrote to")
+        return f"{output} is not a newsbeam output (no {MARKER} or {RUNS}); give the folder a run wrote to"
     return None
 
 

@@ -9,6 +9,7 @@ nothing here runs: the output is the summary lines alone. The display reads coun
 it never feeds them: the summary and the exit code still come from Beam's metrics
 and the commits.
 """
+
 import logging
 import os
 import shutil
@@ -41,6 +42,7 @@ def files_found(specs: list[str]) -> int | None:
 @dataclass
 class Row:
     """One line of the batch display: `done` of `total` (None: no bar)."""
+
     label: str
     done: int
     total: int | None
@@ -64,33 +66,66 @@ def batch_rows(counts: dict, found: int | None, nlp: bool, checkpointing: bool) 
     # Pass 2 (decisions applied, NLP, writing) starts once pass 1 has read everything.
     second_pass = decided > 0 or analysed > 0 or committed > 0
     expected = max(inputs - rejects, decided, analysed, committed)  # every input not rejected is decided
-    rows = [Row("found", found or 0, None, "files" if found is not None else "files (remote inputs: listed by the run)",
-                True),
-            Row("read", inputs, None, f"inputs, {rejects} rejected", second_pass)]
+    rows = [
+        Row(
+            "found",
+            found or 0,
+            None,
+            "files" if found is not None else "files (remote inputs: listed by the run)",
+            True,
+        ),
+        Row("read", inputs, None, f"inputs, {rejects} rejected", second_pass),
+    ]
     if nlp:
         loading, loaded = counts.get("nlp_model_loading", 0), counts.get("nlp_model_loaded", 0)
-        note = ("waiting for the first articles" if not loading
-                else f"loading on {plural(loading - loaded, 'worker')}" if loading > loaded
-                else f"loaded on {plural(loaded, 'worker')}")
+        note = (
+            "waiting for the first articles"
+            if not loading
+            else f"loading on {plural(loading - loaded, 'worker')}"
+            if loading > loaded
+            else f"loaded on {plural(loaded, 'worker')}"
+        )
         rows.append(Row("spaCy model", loaded, None, note, loading > 0 and loading == loaded, counted=False))
-    rows.append(Row("deduplicated", decided, expected if second_pass else None,
-                    f"{plural(articles, 'article')}, {plural(duplicates, 'duplicate')}",
-                    second_pass and decided >= expected))
+    rows.append(
+        Row(
+            "deduplicated",
+            decided,
+            expected if second_pass else None,
+            f"{plural(articles, 'article')}, {plural(duplicates, 'duplicate')}",
+            second_pass and decided >= expected,
+        )
+    )
     if nlp:
-        rows.append(Row("analysed", analysed, expected if second_pass else None,
-                        f"{counts.get('nlp_failures', 0)} failed", second_pass and analysed >= expected))
+        rows.append(
+            Row(
+                "analysed",
+                analysed,
+                expected if second_pass else None,
+                f"{counts.get('nlp_failures', 0)} failed",
+                second_pass and analysed >= expected,
+            )
+        )
         if checkpointing:
-            rows.append(Row("committed", committed, expected if second_pass else None, "in checkpoints",
-                            second_pass and committed >= expected))
+            rows.append(
+                Row(
+                    "committed",
+                    committed,
+                    expected if second_pass else None,
+                    "in checkpoints",
+                    second_pass and committed >= expected,
+                )
+            )
     return rows
 
 
 def stream_status(counts: dict, last_window_at: str | None) -> str:
     """The stream's one status line from the workers' counts (read_progress)."""
-    return (f"polls {counts.get('feeds', 0)}, {counts.get('feeds.failed', 0)} failed · "
-            f"entries {counts.get('inputs', 0)} new · articles {counts.get('articles', 0)} · "
-            f"duplicates {counts.get('duplicates', 0)} · rejects {counts.get('rejects', 0)} · "
-            f"windows {counts.get('windows_committed', 0)}" + (f", last {last_window_at}" if last_window_at else ""))
+    return (
+        f"polls {counts.get('feeds', 0)}, {counts.get('feeds.failed', 0)} failed · "
+        f"entries {counts.get('inputs', 0)} new · articles {counts.get('articles', 0)} · "
+        f"duplicates {counts.get('duplicates', 0)} · rejects {counts.get('rejects', 0)} · "
+        f"windows {counts.get('windows_committed', 0)}" + (f", last {last_window_at}" if last_window_at else "")
+    )
 
 
 def plural(n: int, word: str) -> str:
@@ -248,12 +283,24 @@ def batch_progress(opts, checkpointing: bool, stream=None):
                 total, completed = row.total, row.done
             else:  # no bar: rich marks a task done once completed reaches its total
                 total, completed = (1, 1) if row.finished else (None, 0)
-            progress.update(tasks[row.label], total=total, completed=completed, count=count_text(row),
-                            note=row.note, bar=row.total is not None)
+            progress.update(
+                tasks[row.label],
+                total=total,
+                completed=completed,
+                count=count_text(row),
+                note=row.note,
+                bar=row.total is not None,
+            )
 
-    columns = (SpinnerColumn(finished_text="[green]✓"), TextColumn("{task.description:<13}"),
-               TextColumn("{task.fields[count]:>9}"), bar_column(), rate_column(), eta_column(),
-               TextColumn("{task.fields[note]}"))
+    columns = (
+        SpinnerColumn(finished_text="[green]✓"),
+        TextColumn("{task.description:<13}"),
+        TextColumn("{task.fields[count]:>9}"),
+        bar_column(),
+        rate_column(),
+        eta_column(),
+        TextColumn("{task.fields[note]}"),
+    )
     with live_display(columns, draw):
         yield
 
@@ -280,7 +327,10 @@ def stream_progress(stream=None):
     from rich.table import Column
 
     # The elapsed time keeps its width; a narrow terminal cuts the end of the status instead.
-    columns = (SpinnerColumn(), TimeElapsedColumn(table_column=Column(min_width=7, no_wrap=True)),
-               TextColumn("{task.fields[status]}", table_column=Column(no_wrap=True, overflow="ellipsis")))
+    columns = (
+        SpinnerColumn(),
+        TimeElapsedColumn(table_column=Column(min_width=7, no_wrap=True)),
+        TextColumn("{task.fields[status]}", table_column=Column(no_wrap=True, overflow="ellipsis")),
+    )
     with live_display(columns, draw):
         yield

@@ -6,6 +6,7 @@ the page: no JavaScript and nothing to fetch, so the file opens offline, with sc
 off, in any browser or mail client. The page is a Jinja2 template with autoescape on:
 titles, quotes, names and URLs come from the input and must never become markup.
 """
+
 import io
 import os
 import sys
@@ -13,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
-from schemas.tables import TABLES
 from transforms.nlp.lexicon import NAME_LABELS
 
 UNKNOWN = "(unknown)"
@@ -25,6 +25,7 @@ class Period:
     """Days to report, inclusive, matched against each table's `date` partition
     (articles, entities, quotes: the article's date; rejects: the day rejected;
     feed_state: the day fetched). None: unbounded."""
+
     since: date | None = None
     until: date | None = None
 
@@ -75,7 +76,9 @@ def entity_source(con) -> tuple[str, str]:
 
 def totals(con, period: Period) -> dict:
     """Headline figures of the period."""
-    (row,) = fetch_dicts(con, f"""
+    (row,) = fetch_dicts(
+        con,
+        f"""
         SELECT (SELECT count(*) FROM articles WHERE {IN_PERIOD}) AS ingested,
                (SELECT count(*) FROM articles WHERE {IN_PERIOD} AND duplicate_of IS NOT NULL) AS duplicates,
                (SELECT count(*) FROM rejects WHERE {IN_PERIOD}) AS rejects,
@@ -83,28 +86,37 @@ def totals(con, period: Period) -> dict:
                (SELECT count(*) FROM quotes WHERE {IN_PERIOD}) AS quotes,
                (SELECT count(DISTINCT url) FROM feed_state WHERE {IN_PERIOD}) AS feeds,
                (SELECT min(date) FROM articles WHERE {IN_PERIOD}) AS first_day,
-               (SELECT max(date) FROM articles WHERE {IN_PERIOD}) AS last_day""", period.params())
+               (SELECT max(date) FROM articles WHERE {IN_PERIOD}) AS last_day""",
+        period.params(),
+    )
     return {**row, "unique": row["ingested"] - row["duplicates"]}
 
 
 def articles_per_day(con, period: Period) -> list[dict]:
     """Unique articles (duplicates left out: they have their own section) per day and source."""
-    return fetch_dicts(con, f"""
+    return fetch_dicts(
+        con,
+        f"""
         SELECT date, coalesce(source, '{UNKNOWN}') AS source, count(*) AS articles
         FROM articles WHERE {IN_PERIOD} AND duplicate_of IS NULL
-        GROUP BY ALL ORDER BY date, articles DESC, source""", period.params())
+        GROUP BY ALL ORDER BY date, articles DESC, source""",
+        period.params(),
+    )
 
 
 def top_entities(con, period: Period, limit: int) -> list[dict]:
     """The names (people, organisations, places, ...: not dates or numbers) in most articles;
     a long article repeating a name counts once."""
     relation, key = entity_source(con)
-    return fetch_dicts(con, f"""
+    return fetch_dicts(
+        con,
+        f"""
         SELECT {key} AS entity, arg_max(canonical, length(canonical)) AS name, mode(label) AS label,
                count(DISTINCT article_id) AS articles, count(*) AS mentions
         FROM {relation} WHERE {IN_PERIOD} AND list_contains($labels, label)
         GROUP BY entity ORDER BY articles DESC, mentions DESC, name LIMIT $limit""",
-        period.params(labels=sorted(NAME_LABELS), limit=limit))
+        period.params(labels=sorted(NAME_LABELS), limit=limit),
+    )
 
 
 def entities_per_day(con, period: Period, entities: list[str]) -> list[dict]:
@@ -112,41 +124,62 @@ def entities_per_day(con, period: Period, entities: list[str]) -> list[dict]:
     if not entities:
         return []
     relation, key = entity_source(con)
-    return fetch_dicts(con, f"""
+    return fetch_dicts(
+        con,
+        f"""
         SELECT {key} AS entity, date, count(DISTINCT article_id) AS articles
         FROM {relation} WHERE {IN_PERIOD} AND list_contains($entities, {key})
-        GROUP BY ALL ORDER BY date, entity""", period.params(entities=entities))
+        GROUP BY ALL ORDER BY date, entity""",
+        period.params(entities=entities),
+    )
 
 
 def top_speakers(con, period: Period, limit: int) -> list[dict]:
     """Speakers by quotes; one speaker under its names ("Putin", "Vladimir Putin") where
     the output has keys, and unnamed speakers ("the report") by their text."""
-    relation, key = (("quotes_resolved", "coalesce(resolved_speaker_key, speaker)") if has_entity_keys(con)
-                     else ("quotes", "speaker"))
-    return fetch_dicts(con, f"""
+    relation, key = (
+        ("quotes_resolved", "coalesce(resolved_speaker_key, speaker)")
+        if has_entity_keys(con)
+        else ("quotes", "speaker")
+    )
+    return fetch_dicts(
+        con,
+        f"""
         SELECT arg_max(speaker, length(speaker)) AS speaker, mode(speaker_label) AS label, count(*) AS quotes,
                count(DISTINCT article_id) AS articles
         FROM {relation} WHERE {IN_PERIOD} AND speaker IS NOT NULL
-        GROUP BY {key} ORDER BY quotes DESC, speaker LIMIT $limit""", period.params(limit=limit))
+        GROUP BY {key} ORDER BY quotes DESC, speaker LIMIT $limit""",
+        period.params(limit=limit),
+    )
 
 
 def duplicates_by_reason(con, period: Period) -> list[dict]:
-    return fetch_dicts(con, f"""
+    return fetch_dicts(
+        con,
+        f"""
         SELECT coalesce(duplicate_reason, '{UNKNOWN}') AS reason, count(*) AS articles
         FROM articles WHERE {IN_PERIOD} AND duplicate_of IS NOT NULL
-        GROUP BY ALL ORDER BY articles DESC, reason""", period.params())
+        GROUP BY ALL ORDER BY articles DESC, reason""",
+        period.params(),
+    )
 
 
 def rejects_by_reason(con, period: Period) -> list[dict]:
-    return fetch_dicts(con, f"""
+    return fetch_dicts(
+        con,
+        f"""
         SELECT stage, error, count(*) AS rejects, arg_max(input, rejected_at) AS latest_input
         FROM rejects WHERE {IN_PERIOD}
-        GROUP BY stage, error ORDER BY rejects DESC, stage, error""", period.params())
+        GROUP BY stage, error ORDER BY rejects DESC, stage, error""",
+        period.params(),
+    )
 
 
 def feed_health(con, period: Period) -> list[dict]:
     """Per feed URL: fetches by outcome, the share answered 304, the last success and error."""
-    return fetch_dicts(con, f"""
+    return fetch_dicts(
+        con,
+        f"""
         SELECT url, count(*) AS fetches,
                count(*) FILTER (WHERE outcome = 'new') AS new,
                count(*) FILTER (WHERE outcome = 'not_modified') AS not_modified,
@@ -157,21 +190,28 @@ def feed_health(con, period: Period) -> list[dict]:
                arg_max(outcome, last_fetched_at) AS last_outcome,
                arg_max(error, last_fetched_at) FILTER (WHERE outcome = 'failed') AS last_error
         FROM feed_state WHERE {IN_PERIOD}
-        GROUP BY url ORDER BY failed DESC, url""", period.params())
+        GROUP BY url ORDER BY failed DESC, url""",
+        period.params(),
+    )
 
 
 def newest_quotes(con, period: Period, limit: int) -> list[dict]:
     """The newest quotes (by their article's publication time) with speaker and article."""
-    return fetch_dicts(con, f"""
+    return fetch_dicts(
+        con,
+        f"""
         SELECT q.text, q.speaker, q.speaker_mention, q.cue, a.title, coalesce(a.url, a.canonical_url) AS url,
                a.published_at
         FROM quotes q JOIN articles a ON a.article_id = q.article_id AND a.duplicate_of IS NULL
         WHERE q.{IN_PERIOD}
         QUALIFY row_number() OVER (PARTITION BY q.quote_id ORDER BY a.ingested_at DESC) = 1
-        ORDER BY a.published_at DESC, q.article_id, q.start LIMIT $limit""", period.params(limit=limit))
+        ORDER BY a.published_at DESC, q.article_id, q.start LIMIT $limit""",
+        period.params(limit=limit),
+    )
 
 
 # --- shaping for charts ---------------------------------------------------------------
+
 
 def pivot(rows: list[dict], across: str, series: str, value: str, keep: int) -> tuple[list, dict]:
     """rows -> (categories, {series name: values per category}); the `keep` largest series
@@ -203,6 +243,7 @@ def shorten(text: str, width: int = 40) -> str:
 
 # --- charts: matplotlib figures to inline SVG ---------------------------------------------
 
+
 def svg_of(figure, name: str) -> str:
     """The figure as an <svg> element to inline in HTML."""
     import matplotlib
@@ -213,7 +254,7 @@ def svg_of(figure, name: str) -> str:
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": name}):
         figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     svg = buffer.getvalue()
-    return svg[svg.index("<svg"):]
+    return svg[svg.index("<svg") :]
 
 
 def new_figure(width: float, height: float):
@@ -275,6 +316,7 @@ def horizontal_bars_svg(name: str, labels: list[str], table: dict, xlabel: str) 
 
 # --- the page ---------------------------------------------------------------------------
 
+
 def build_report(con, config: ReportConfig, now: datetime) -> dict:
     """Every section's rows and chart: what the template shows."""
     period = config.period
@@ -285,37 +327,55 @@ def build_report(con, config: ReportConfig, now: datetime) -> dict:
     rejects = rejects_by_reason(con, period)
     feeds = feed_health(con, period)
     sections: dict[str, dict[str, Any]] = {
-        "articles": {"rows": days}, "entities": {"rows": entities}, "speakers": {"rows": speakers},
-        "duplicates": {"rows": duplicates}, "rejects": {"rows": rejects}, "feeds": {"rows": feeds},
-        "quotes": {"rows": newest_quotes(con, period, config.newest_quotes)}}
+        "articles": {"rows": days},
+        "entities": {"rows": entities},
+        "speakers": {"rows": speakers},
+        "duplicates": {"rows": duplicates},
+        "rejects": {"rows": rejects},
+        "feeds": {"rows": feeds},
+        "quotes": {"rows": newest_quotes(con, period, config.newest_quotes)},
+    }
     if days:
         by_source = pivot(days, "date", "source", "articles", config.chart_series)
         sections["articles"]["chart"] = stacked_bars_svg("articles", *by_source, "unique articles")
         sections["articles"]["table"] = by_source
     if entities:
         names = {row["entity"]: f"{row['name']} ({row['label']})" for row in entities}
-        per_day = [{**row, "entity": names[row["entity"]]}
-                   for row in entities_per_day(con, period, list(names))]
+        per_day = [{**row, "entity": names[row["entity"]]} for row in entities_per_day(con, period, list(names))]
         categories, table = pivot(per_day, "date", "entity", "articles", config.chart_series)
         sections["entities"]["chart"] = lines_svg("entities", categories, table, "articles naming it")
     if speakers:
         sections["speakers"]["chart"] = horizontal_bars_svg(
-            "speakers", [row["speaker"] for row in speakers], {"quotes": [row["quotes"] for row in speakers]},
-            "quotes")
+            "speakers", [row["speaker"] for row in speakers], {"quotes": [row["quotes"] for row in speakers]}, "quotes"
+        )
     if duplicates:
         sections["duplicates"]["chart"] = horizontal_bars_svg(
-            "duplicates", [row["reason"] for row in duplicates],
-            {"articles": [row["articles"] for row in duplicates]}, "duplicate articles")
+            "duplicates",
+            [row["reason"] for row in duplicates],
+            {"articles": [row["articles"] for row in duplicates]},
+            "duplicate articles",
+        )
     if rejects:
         sections["rejects"]["chart"] = horizontal_bars_svg(
-            "rejects", [f"{row['stage']}/{row['error']}" for row in rejects],
-            {"rejects": [row["rejects"] for row in rejects]}, "rejects")
+            "rejects",
+            [f"{row['stage']}/{row['error']}" for row in rejects],
+            {"rejects": [row["rejects"] for row in rejects]},
+            "rejects",
+        )
     if feeds:
         sections["feeds"]["chart"] = horizontal_bars_svg(
-            "feeds", [row["url"] for row in feeds],
-            {outcome: [row[outcome] for row in feeds] for outcome in ("new", "not_modified", "failed")}, "fetches")
-    return {"output": config.output, "period": period.describe(), "generated_at": now,
-            "totals": totals(con, period), "sections": sections}
+            "feeds",
+            [row["url"] for row in feeds],
+            {outcome: [row[outcome] for row in feeds] for outcome in ("new", "not_modified", "failed")},
+            "fetches",
+        )
+    return {
+        "output": config.output,
+        "period": period.describe(),
+        "generated_at": now,
+        "totals": totals(con, period),
+        "sections": sections,
+    }
 
 
 def render_html(report: dict) -> str:
@@ -327,6 +387,7 @@ def render_html(report: dict) -> str:
 
 
 # --- the command --------------------------------------------------------------------------
+
 
 def parse_day(option: str, text: str | None) -> date | None:
     from pipeline.cli import UsageError
@@ -350,9 +411,13 @@ def write_atomically(path: str, text: str) -> None:
 def report_command(argv: list[str]) -> int:
     from pipeline.cli import CommandParser, UsageError, existing_output
 
-    parser = CommandParser("report", description=(
-        "One self-contained HTML page (inline SVG charts, no scripts, nothing fetched) of what an "
-        "output holds: articles per day, top entities, speakers, duplicates, rejects, feed health, quotes."))
+    parser = CommandParser(
+        "report",
+        description=(
+            "One self-contained HTML page (inline SVG charts, no scripts, nothing fetched) of what an "
+            "output holds: articles per day, top entities, speakers, duplicates, rejects, feed health, quotes."
+        ),
+    )
     parser.add_argument("--output", required=True, help="A newsbeam output directory.")
     parser.add_argument("--since", help="First day to report, YYYY-MM-DD (each table's date partition).")
     parser.add_argument("--until", help="Last day to report, YYYY-MM-DD (inclusive).")
@@ -373,13 +438,18 @@ def report_command(argv: list[str]) -> int:
     from schemas.duckdb_views import open_output
 
     def name_bad_file(path, reason):
-        print(f"newsbeam report: left out corrupt file {path} ({reason}); "
-              f"`newsbeam check --output {args.output} --repair` quarantines it", file=sys.stderr)
+        print(
+            f"newsbeam report: left out corrupt file {path} ({reason}); "
+            f"`newsbeam check --output {args.output} --repair` quarantines it",
+            file=sys.stderr,
+        )
 
     con = open_output(args.output, on_bad_file=name_bad_file)
     report = build_report(con, ReportConfig(args.output, period), datetime.now(timezone.utc))
     write_atomically(args.to, render_html(report))
     t = report["totals"]
-    print(f"report {args.to}: {t['ingested']} articles ({t['duplicates']} duplicates), {t['rejects']} rejects, "
-          f"{t['quotes']} quotes, {t['feeds']} feeds; {period.describe()}")
+    print(
+        f"report {args.to}: {t['ingested']} articles ({t['duplicates']} duplicates), {t['rejects']} rejects, "
+        f"{t['quotes']} quotes, {t['feeds']} feeds; {period.describe()}"
+    )
     return 0

@@ -4,6 +4,7 @@ Every run holds the output's lock (pipeline/output_lock.py) from start to commit
 first finishes or clears what dead runs left (transforms/sinks/commit.py), writes under
 its own staging folder, and commits only when the pipeline has succeeded.
 """
+
 import errno
 import json
 import os
@@ -24,11 +25,21 @@ from pipeline.output_lock import OutputLock
 from pipeline.progress import batch_progress, stream_progress
 from pipeline.runners import LOCAL_BATCH_RUNNER, local_batch_runner
 from schemas.tables import FEED_STATE
-from transforms.sinks.checkpoints import committed_checkpoints, unpublished_checkpoints
-from transforms.sinks.commit import (MANIFEST, RUNS, commit_staged, committed_counts, discard_uncommitted, exists,
-                               is_local, join, prepare_output, staging_dir)
-from transforms.metrics import counter_totals, run_inference_timings
 from transforms.dedup.stored import CorruptStoredFile, stored_rows
+from transforms.metrics import counter_totals, run_inference_timings
+from transforms.sinks.checkpoints import committed_checkpoints, unpublished_checkpoints
+from transforms.sinks.commit import (
+    MANIFEST,
+    RUNS,
+    commit_staged,
+    committed_counts,
+    discard_uncommitted,
+    exists,
+    is_local,
+    join,
+    prepare_output,
+    staging_dir,
+)
 
 RUNS_FOLDER = RUNS
 
@@ -43,9 +54,13 @@ class Interrupted(Exception):
 
 # errno -> what to tell the user; matched in the exception chain and, since runners
 # re-raise worker errors as text, in the message ("[Errno 28] No space left on device: 'path'").
-OPERATOR_ERRNOS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
-                   errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
-                   errno.EPERM: "operation not permitted"}
+OPERATOR_ERRNOS = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+}
 ERRNO_IN_TEXT = re.compile(r"\[Errno (\d+)\] [^:'\n]*(?:: '([^'\n]*)')?")
 CORRUPT_IN_TEXT = re.compile(r"corrupt stored file [^\n]*?--repair` to quarantine it")
 
@@ -94,13 +109,15 @@ def committing(output: str, commit_id: str, wait_for_lock: float):
     except OSError as error:
         raise OperatorError(f"cannot lock the output ({operator_error(error) or error}); nothing was run") from error
     with lock:
-        actions = ([f"took over the lock of {lock.taken_over.get('run_id')}, which died holding it"]
-                   if lock.taken_over else [])
+        actions = (
+            [f"took over the lock of {lock.taken_over.get('run_id')}, which died holding it"] if lock.taken_over else []
+        )
         try:
             actions += prepare_output(output)
         except OSError as error:
-            raise OperatorError(f"cannot recover the output ({operator_error(error) or error}); "
-                                "nothing was run") from error
+            raise OperatorError(
+                f"cannot recover the output ({operator_error(error) or error}); nothing was run"
+            ) from error
         try:
             check_writable(staging_dir(output, commit_id))
             yield actions
@@ -135,16 +152,19 @@ def was_interrupted(error: BaseException) -> bool:
 def outcome(output: str, commit_id: str, committed: bool) -> str:
     """What a run that stopped on an error left committed, for its one line."""
     if committed:
-        return (f"run {commit_id} is committed but not all published: the next run, or "
-                f"`newsbeam check --output {output} --repair`, finishes publishing it")
+        return (
+            f"run {commit_id} is committed but not all published: the next run, or "
+            f"`newsbeam check --output {output} --repair`, finishes publishing it"
+        )
     unpublished = unpublished_checkpoints(output, commit_id)
     if unpublished:
-        return (f"run {commit_id} was not committed; {unpublished} checkpoint(s) of it is committed but not all "
-                f"published: the next run, or `newsbeam check --output {output} --repair`, finishes publishing it")
+        return (
+            f"run {commit_id} was not committed; {unpublished} checkpoint(s) of it is committed but not all "
+            f"published: the next run, or `newsbeam check --output {output} --repair`, finishes publishing it"
+        )
     checkpoints = committed_checkpoints(output, commit_id)
     if checkpoints:
-        return (f"run {commit_id} was not committed; its {checkpoints} checkpoint(s) stay, "
-                "and a rerun goes on from them")
+        return f"run {commit_id} was not committed; its {checkpoints} checkpoint(s) stay, and a rerun goes on from them"
     return f"nothing of run {commit_id} was committed"
 
 
@@ -175,34 +195,43 @@ class RunSummary:
     def line(self) -> str:
         def breakdown(counts):
             return " (" + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) + ")" if counts else ""
+
         check = "ok" if self.balanced else "MISMATCH"
-        return (f"run {self.run_id}: inputs={self.inputs} articles={self.articles} "
-                f"duplicates={self.duplicates}{breakdown(self.duplicates_by_reason)} "
-                f"rejects={self.rejects}{breakdown(self.rejects_by_stage)} "
-                f"nlp_failures={self.nlp_failures} "
-                f"nlp_skipped_language={self.nlp_skipped_language}{breakdown(self.nlp_skipped_by_language)} "
-                f"page_failures={self.page_failures} "
-                + (f"feeds{breakdown(self.feeds_by_outcome)} " if self.feeds_by_outcome else "")
-                + (f"sitemap_entries{breakdown(self.sitemap_entries)} " if self.sitemap_entries else "")
-                + (f"warc_skipped{breakdown(self.warc_skipped)} " if self.warc_skipped else "")
-                + f"[inputs = articles + duplicates + rejects: {check}]")
+        return (
+            f"run {self.run_id}: inputs={self.inputs} articles={self.articles} "
+            f"duplicates={self.duplicates}{breakdown(self.duplicates_by_reason)} "
+            f"rejects={self.rejects}{breakdown(self.rejects_by_stage)} "
+            f"nlp_failures={self.nlp_failures} "
+            f"nlp_skipped_language={self.nlp_skipped_language}{breakdown(self.nlp_skipped_by_language)} "
+            f"page_failures={self.page_failures} "
+            + (f"feeds{breakdown(self.feeds_by_outcome)} " if self.feeds_by_outcome else "")
+            + (f"sitemap_entries{breakdown(self.sitemap_entries)} " if self.sitemap_entries else "")
+            + (f"warc_skipped{breakdown(self.warc_skipped)} " if self.warc_skipped else "")
+            + f"[inputs = articles + duplicates + rejects: {check}]"
+        )
 
 
 def by_prefix(totals: dict, prefix: str) -> dict:
-    return {name[len(prefix):]: value for name, value in totals.items() if name.startswith(prefix)}
+    return {name[len(prefix) :]: value for name, value in totals.items() if name.startswith(prefix)}
 
 
 def summarise(run_id: str, totals: dict) -> RunSummary:
     return RunSummary(
-        run_id=run_id, inputs=totals.get("inputs", 0), articles=totals.get("articles", 0),
-        duplicates=totals.get("duplicates", 0), rejects=totals.get("rejects", 0),
+        run_id=run_id,
+        inputs=totals.get("inputs", 0),
+        articles=totals.get("articles", 0),
+        duplicates=totals.get("duplicates", 0),
+        rejects=totals.get("rejects", 0),
         duplicates_by_reason=by_prefix(totals, "duplicates."),
-        rejects_by_stage=by_prefix(totals, "rejects."), nlp_failures=totals.get("nlp_failures", 0),
+        rejects_by_stage=by_prefix(totals, "rejects."),
+        nlp_failures=totals.get("nlp_failures", 0),
         nlp_skipped_language=totals.get("nlp_skipped_language", 0),
         nlp_skipped_by_language=by_prefix(totals, "nlp_skipped_language."),
-        page_failures=totals.get("page_failures", 0), feeds_by_outcome=by_prefix(totals, "feeds."),
+        page_failures=totals.get("page_failures", 0),
+        feeds_by_outcome=by_prefix(totals, "feeds."),
         sitemap_entries=by_prefix(totals, "sitemap_entries."),
-        warc_skipped=by_prefix(totals, "warc_skipped."))
+        warc_skipped=by_prefix(totals, "warc_skipped."),
+    )
 
 
 def write_summary(output_dir: str, summary: RunSummary) -> None:
@@ -226,16 +255,21 @@ def finish(result, run_id: str, started_at, committed: dict | None = None) -> Ru
         totals = {name: value for name, value in totals.items() if name.split(".")[0] not in ACCOUNTING}
         totals.update(committed)
     summary = summarise(run_id, totals)
-    summary.timings = {"wall_seconds": round((datetime.now(timezone.utc) - started_at).total_seconds(), 3),
-                       **(run_inference_timings(result) if result is not None else {})}
+    summary.timings = {
+        "wall_seconds": round((datetime.now(timezone.utc) - started_at).total_seconds(), 3),
+        **(run_inference_timings(result) if result is not None else {}),
+    }
     return summary
 
 
 def feed_outcomes(output_dir: str, run_id: str) -> list[str]:
     """One line per feed this run polled: URL, outcome, error."""
     rows = stored_rows(output_dir, FEED_STATE.name, ("url", "outcome", "error", "run_id"))
-    return [f"feed {r['url']}: {r['outcome']}" + (f" ({r['error']})" if r["error"] else "")
-            for r in sorted(rows, key=lambda r: r["url"]) if r["run_id"] == run_id]
+    return [
+        f"feed {r['url']}: {r['outcome']}" + (f" ({r['error']})" if r["error"] else "")
+        for r in sorted(rows, key=lambda r: r["url"])
+        if r["run_id"] == run_id
+    ]
 
 
 def stop_file_path(run_id: str) -> str:
@@ -288,8 +322,10 @@ def run_stream(options, run_id: str, started_at) -> RunSummary:
     return summary
 
 
-CANCELLED_LINE = ("the job was cancelled on the cluster: the windows it committed stay, the one in progress "
-                  "was not committed, and the next stream polls again")
+CANCELLED_LINE = (
+    "the job was cancelled on the cluster: the windows it committed stay, the one in progress "
+    "was not committed, and the next stream polls again"
+)
 
 
 def wait_unless_cancelled(result) -> bool:

@@ -6,6 +6,7 @@ batch runs use the engine DirectRunner picks for batch (FnApiRunner), streams
 use Prism from a binary built locally by `make prism` (Go module proxy), never
 downloaded at run time.
 """
+
 import os
 
 LOCAL_BATCH_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
@@ -39,11 +40,13 @@ def use_local_memory_settings(environ=os.environ) -> dict:
         environ.setdefault(name, value)
     try:
         import ctypes
+
         ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, int(environ["MALLOC_ARENA_MAX"]))
     except (OSError, AttributeError, ValueError):  # not glibc: nothing to tune
         pass
     if environ["ARROW_DEFAULT_MEMORY_POOL"] == "system":
         import pyarrow
+
         pyarrow.set_memory_pool(pyarrow.system_memory_pool())
     return {name: environ[name] for name in LOCAL_MEMORY_SETTINGS}
 
@@ -83,5 +86,10 @@ def local_batch_runner():
 
     release_closed_output_streams()  # bundles run in this process too (single-process runs)
     worker_options = dict_to_struct({"beam_plugins": [WORKER_PLUGIN]})
-    return FnApiRunner(provision_info=ExtendedProvisionInfo(
-        beam_provision_api_pb2.ProvisionInfo(retrieval_token="unused-retrieval-token", pipeline_options=worker_options)))
+    return FnApiRunner(
+        provision_info=ExtendedProvisionInfo(
+            beam_provision_api_pb2.ProvisionInfo(
+                retrieval_token="unused-retrieval-token", pipeline_options=worker_options
+            )
+        )
+    )

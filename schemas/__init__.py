@@ -1,2 +1,3 @@
 """The tables newsbeam writes: schemas.tables is the single source of truth."""
-from schemas.tables import TABLES, PARTITION_COLUMN  # noqa: F401
+
+from schemas.tables import PARTITION_COLUMN, TABLES  # noqa: F401

@@ -1,4 +1,5 @@
 """The README's table reference, generated from schemas.tables (by scripts/update_readme.py)."""
+
 from schemas.duckdb_views import duckdb_type
 from schemas.tables import PARTITION_COLUMN, TABLES
 
@@ -13,9 +14,9 @@ def column_type(column) -> str:
 def tables_markdown() -> str:
     parts = [BEGIN]
     for table in TABLES.values():
-        parts += [f"\n### `{table.name}/`\n", table.doc, "", "| column | type | null | meaning |",
-                  "|---|---|---|---|"]
-        parts += [f"| `{c.name}` | {column_type(c)} | {'yes' if c.nullable else 'no'} | {c.doc} |"
-                  for c in table.columns]
+        parts += [f"\n### `{table.name}/`\n", table.doc, "", "| column | type | null | meaning |", "|---|---|---|---|"]
+        parts += [
+            f"| `{c.name}` | {column_type(c)} | {'yes' if c.nullable else 'no'} | {c.doc} |" for c in table.columns
+        ]
     parts.append(END)
     return "\n".join(parts)

@@ -4,6 +4,7 @@ Views read the committed files only (transforms/sinks/commit.py), so a query see
 runs; a file that cannot be read is named and left out, and the other tables and
 files stay queryable.
 """
+
 import logging
 
 import pyarrow as pa
@@ -11,8 +12,14 @@ import pyarrow as pa
 from schemas.tables import PARTITION_COLUMN, TABLES
 
 ARROW_TO_DUCKDB = {
-    pa.string(): "VARCHAR", pa.int8(): "TINYINT", pa.uint32(): "UINTEGER", pa.int32(): "INTEGER", pa.int64(): "BIGINT", pa.bool_(): "BOOLEAN",
-    pa.float64(): "DOUBLE", pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
+    pa.string(): "VARCHAR",
+    pa.int8(): "TINYINT",
+    pa.uint32(): "UINTEGER",
+    pa.int32(): "INTEGER",
+    pa.int64(): "BIGINT",
+    pa.bool_(): "BOOLEAN",
+    pa.float64(): "DOUBLE",
+    pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
     pa.list_(pa.string()): "VARCHAR[]",
 }
 
@@ -35,7 +42,8 @@ def view_sql(table, files: list[str]) -> str:
         return f'CREATE OR REPLACE VIEW "{table.name}" AS SELECT * FROM {source}'
     columns = ", ".join(
         f'CAST(NULL AS {"DATE" if c.name == PARTITION_COLUMN else duckdb_type(c.type)}) AS "{c.name}"'
-        for c in table.columns)
+        for c in table.columns
+    )
     return f'CREATE OR REPLACE VIEW "{table.name}" AS SELECT {columns} WHERE false'
 
 
@@ -66,7 +74,7 @@ ENTITY_KEY_VIEWS = [
     'CREATE OR REPLACE VIEW "entities_resolved" AS SELECT e.*, coalesce(a.entity_key, e.entity_key) AS resolved_key '
     'FROM "entities" e LEFT JOIN "entity_aliases" a ON a.alias_key = e.entity_key',
     'CREATE OR REPLACE VIEW "quotes_resolved" AS SELECT q.*, '
-    'coalesce(a.entity_key, q.speaker_key) AS resolved_speaker_key '
+    "coalesce(a.entity_key, q.speaker_key) AS resolved_speaker_key "
     'FROM "quotes" q LEFT JOIN "entity_aliases" a ON a.alias_key = q.speaker_key',
 ]
 
@@ -87,8 +95,9 @@ def unreadable_files(files: list[str]) -> dict:
 
 
 def log_bad_file(path: str, reason: str) -> None:
-    logging.getLogger("newsbeam").warning("left out corrupt file %s (%s); `newsbeam check --repair` quarantines it",
-                                          path, reason)
+    logging.getLogger("newsbeam").warning(
+        "left out corrupt file %s (%s); `newsbeam check --repair` quarantines it", path, reason
+    )
 
 
 def open_output(output_dir: str, connection=None, on_bad_file=log_bad_file):
@@ -117,6 +126,6 @@ def open_output(output_dir: str, connection=None, on_bad_file=log_bad_file):
     for sql in extra_views_sql():
         con.execute(sql)
     if "entity_key" in {row[0] for row in con.execute('DESCRIBE "entities"').fetchall()}:
-        for sql in ENTITY_KEY_VIEWS:                   # outputs written before entity keys have none
+        for sql in ENTITY_KEY_VIEWS:  # outputs written before entity keys have none
             con.execute(sql)
     return con

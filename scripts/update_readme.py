@@ -1,4 +1,5 @@
 """Regenerate the README's generated parts: the table reference and docs/ includes."""
+
 import os
 import re
 import sys
@@ -15,6 +16,7 @@ def with_includes(readme: str) -> str:
     def body(match):
         with open(os.path.join(REPO, match.group("path")), encoding="utf-8") as handle:
             return match.group(1) + handle.read().rstrip("\n") + "\n" + match.group(4)
+
     return INCLUDE.sub(body, readme)
 
 

@@ -1,4 +1,5 @@
 """Shared fixtures: the real spaCy model, the seeds, ../shared, and Beam test pipelines."""
+
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ SHARED = REPO.parent / "shared"
 # The batch runner DirectRunner picks, named directly: DirectRunner would first try
 # to download Prism, which needs the network.
 from pipeline.runners import LOCAL_BATCH_RUNNER as FN_API_RUNNER  # noqa: E402
+
 MULTI_WORKER_ARGS = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
 
 
@@ -36,12 +38,13 @@ def shared_path(*parts: str) -> Path:
 
 # --- a real Flink session cluster (tests marked `runners`) ---------------------------
 
+
 class FlinkCluster:
     """A running session cluster: JobManager and TaskManager JVMs from scripts/flink_cluster.sh."""
 
     def __init__(self, address: str, directory: Path, start_seconds: float):
-        self.address = address              # "127.0.0.1:PORT", for --flink_master
-        self.directory = directory          # conf/, PID files, logs
+        self.address = address  # "127.0.0.1:PORT", for --flink_master
+        self.directory = directory  # conf/, PID files, logs
         self.start_seconds = start_seconds
 
     def rest(self, path: str, method: str = "GET", body: dict | None = None):
@@ -49,8 +52,9 @@ class FlinkCluster:
         import urllib.request
 
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"http://{self.address}{path}", data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"http://{self.address}{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             text = response.read()
         return json.loads(text) if text else None

@@ -10,14 +10,15 @@ records every request so tests can check what the fetcher sent.
 
 `feed_server` is a pytest fixture giving a started server with the standard routes.
 """
+
 from __future__ import annotations
 
 import gzip
 import threading
 import time
 from dataclasses import dataclass, field
-from email.utils import format_datetime
 from datetime import datetime, timezone
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -29,10 +30,10 @@ class Response:
     status: int = 200
     headers: dict = field(default_factory=dict)
     body: bytes = b""
-    delay: float = 0.0            # seconds to sleep before answering
-    send_length: bool = True      # False: no Content-Length, body ends at connection close
-    drip: float = 0.0             # > 0: send the body one byte at a time, this many seconds apart
-    drip_headers: int = 0         # send this many filler headers first, one per `header_interval` s
+    delay: float = 0.0  # seconds to sleep before answering
+    send_length: bool = True  # False: no Content-Length, body ends at connection close
+    drip: float = 0.0  # > 0: send the body one byte at a time, this many seconds apart
+    drip_headers: int = 0  # send this many filler headers first, one per `header_interval` s
     header_interval: float = 0.0
 
 
@@ -49,8 +50,7 @@ class RouteHandler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         parts = urlsplit(self.path)
-        request = Request("GET", parts.path, parts.query,
-                          {k.lower(): v for k, v in self.headers.items()})
+        request = Request("GET", parts.path, parts.query, {k.lower(): v for k, v in self.headers.items()})
         self.server.owner.record(request)
         handler = self.server.owner.routes.get(parts.path)
         response = handler(request) if handler else Response(404, body=b"not found")
@@ -77,7 +77,7 @@ class RouteHandler(BaseHTTPRequestHandler):
     def drip_body(self, response: Response) -> None:
         """A byte at a time (bounded by the body's length), as a slow-loris server would."""
         for index in range(len(response.body)):
-            self.wfile.write(response.body[index:index + 1])
+            self.wfile.write(response.body[index : index + 1])
             time.sleep(response.drip)
 
     def log_message(self, format, *args):
@@ -92,8 +92,7 @@ class FeedServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), RouteHandler)
         self.httpd.daemon_threads = True
         self.httpd.owner = self
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def port(self) -> int:
@@ -113,7 +112,7 @@ class FeedServer:
         with self.lock:
             return [r for r in self.requests if r.path == path]
 
-    def start(self) -> "FeedServer":
+    def start(self) -> FeedServer:
         self.thread.start()
         return self
 
@@ -130,25 +129,31 @@ class FeedServer:
 
 # --- content -------------------------------------------------------------------
 
+
 def rss_feed(title: str, items: list[tuple[str, str, str]], encoding: str = "utf-8") -> bytes:
     """items: (title, link, html description)."""
     body = "".join(
         f"<item><title>{t}</title><link>{link}</link>"
         f"<pubDate>Tue, 30 Apr 2024 10:00:00 GMT</pubDate>"
         f"<description><![CDATA[{html}]]></description></item>"
-        for t, link, html in items)
-    return (f'<?xml version="1.0" encoding="{encoding}"?><rss version="2.0"><channel>'
-            f"<title>{title}</title><language>en</language>{body}</channel></rss>").encode(encoding)
+        for t, link, html in items
+    )
+    return (
+        f'<?xml version="1.0" encoding="{encoding}"?><rss version="2.0"><channel>'
+        f"<title>{title}</title><language>en</language>{body}</channel></rss>"
+    ).encode(encoding)
 
 
 def article_page(title: str, paragraphs: list[str], canonical: str, author: str, date: str) -> bytes:
     body = "".join(f"<p>{p}</p>" for p in paragraphs)
-    return (f'<!DOCTYPE html><html lang="en"><head><title>{title}</title>'
-            f'<link rel="canonical" href="{canonical}">'
-            f'<meta name="author" content="{author}">'
-            f'<meta property="article:published_time" content="{date}">'
-            f"</head><body><nav>Home | World | Sport</nav><article><h1>{title}</h1>{body}</article>"
-            f"<footer>Copyright Example News</footer></body></html>").encode()
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><title>{title}</title>'
+        f'<link rel="canonical" href="{canonical}">'
+        f'<meta name="author" content="{author}">'
+        f'<meta property="article:published_time" content="{date}">'
+        f"</head><body><nav>Home | World | Sport</nav><article><h1>{title}</h1>{body}</article>"
+        f"<footer>Copyright Example News</footer></body></html>"
+    ).encode()
 
 
 LONG_PARAGRAPHS = [
@@ -160,11 +165,12 @@ LONG_PARAGRAPHS = [
     "commissioned by the regional authority and published in full on its website last week.",
 ]
 
-BILLION_LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa">'
-                  + b"".join(f'<!ENTITY a{i} "{("&a" + (str(i - 1) if i > 1 else "") + ";") * 10}">'.encode()
-                             for i in range(1, 10))
-                  + b']><rss version="2.0"><channel><item><title>x</title>'
-                    b"<description>&a9;</description></item></channel></rss>")
+BILLION_LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa">'
+    + b"".join(f'<!ENTITY a{i} "{("&a" + (str(i - 1) if i > 1 else "") + ";") * 10}">'.encode() for i in range(1, 10))
+    + b']><rss version="2.0"><channel><item><title>x</title>'
+    b"<description>&a9;</description></item></channel></rss>"
+)
 
 OPML = b"""<?xml version="1.0"?><opml version="2.0"><head><title>subs</title></head><body>
 <outline text="News"><outline text="A" type="rss" xmlUrl="http://127.0.0.1:{port}/feed.xml"/>
@@ -176,14 +182,14 @@ OPML = b"""<?xml version="1.0"?><opml version="2.0"><head><title>subs</title></h
 
 # --- standard routes -------------------------------------------------------------
 
+
 def conditional_feed(body: bytes, etag: str, last_modified: str):
     def handler(request: Request) -> Response:
-        headers = {"Content-Type": "application/rss+xml; charset=utf-8",
-                   "ETag": etag, "Last-Modified": last_modified}
-        if request.headers.get("if-none-match") == etag or \
-                request.headers.get("if-modified-since") == last_modified:
+        headers = {"Content-Type": "application/rss+xml; charset=utf-8", "ETag": etag, "Last-Modified": last_modified}
+        if request.headers.get("if-none-match") == etag or request.headers.get("if-modified-since") == last_modified:
             return Response(304, headers)
         return Response(200, headers, body)
+
     return handler
 
 
@@ -197,36 +203,54 @@ def counting(handler_for_call):
             calls["n"] += 1
             n = calls["n"]
         return handler_for_call(n, request)
+
     return handler
 
 
-def install_standard_routes(server: FeedServer, slow_seconds: float = 3.0,
-                            big_bytes: int = 2 * 1024 * 1024) -> None:
+def install_standard_routes(server: FeedServer, slow_seconds: float = 3.0, big_bytes: int = 2 * 1024 * 1024) -> None:
     base = server.url("")
     last_modified = format_datetime(datetime(2024, 4, 30, 10, tzinfo=timezone.utc), usegmt=True)
-    feed = rss_feed("Example News", [
-        ("Harbour plan", f"{base}/articles/1.html", "<p>Feed summary one.</p>"),
-        ("Broken link", f"{base}/articles/missing.html", "<p>Feed summary two.</p>"),
-        ("Nothing", f"{base}/articles/3.html", ""),
-    ])
+    feed = rss_feed(
+        "Example News",
+        [
+            ("Harbour plan", f"{base}/articles/1.html", "<p>Feed summary one.</p>"),
+            ("Broken link", f"{base}/articles/missing.html", "<p>Feed summary two.</p>"),
+            ("Nothing", f"{base}/articles/3.html", ""),
+        ],
+    )
     xml = {"Content-Type": "application/rss+xml; charset=utf-8"}
     server.route("/feed.xml", conditional_feed(feed, '"v1"', last_modified))
-    server.route("/changing.xml", counting(lambda n, r: Response(200, {**xml, "ETag": f'"c{n}"'},
-                 rss_feed("Changing", [(f"Version {n}", f"{base}/c/{n}", f"<p>Body {n}</p>")]))))
+    server.route(
+        "/changing.xml",
+        counting(
+            lambda n, r: Response(
+                200,
+                {**xml, "ETag": f'"c{n}"'},
+                rss_feed("Changing", [(f"Version {n}", f"{base}/c/{n}", f"<p>Body {n}</p>")]),
+            )
+        ),
+    )
     server.route("/same-body.xml", lambda r: Response(200, xml, feed))
-    server.route("/articles/1.html", lambda r: Response(200, {"Content-Type": "text/html; charset=utf-8"},
-                 article_page("Harbour plan", LONG_PARAGRAPHS, f"{base}/canonical/harbour",
-                              "Jane Reporter", "2024-04-29")))
+    server.route(
+        "/articles/1.html",
+        lambda r: Response(
+            200,
+            {"Content-Type": "text/html; charset=utf-8"},
+            article_page("Harbour plan", LONG_PARAGRAPHS, f"{base}/canonical/harbour", "Jane Reporter", "2024-04-29"),
+        ),
+    )
     server.route("/slow.xml", lambda r: Response(200, xml, feed, delay=slow_seconds))
     # Each read gets data within a fraction of a second; the whole answer takes ~10 s.
     server.route("/drip-body.xml", lambda r: Response(200, xml, feed[:50], drip=0.2))
-    server.route("/drip-headers.xml", lambda r: Response(200, xml, feed, drip_headers=50,
-                                                         header_interval=0.2))
-    server.route("/flaky.xml", counting(lambda n, r: Response(500, body=b"oops") if n == 1
-                                        else Response(200, xml, feed)))
+    server.route("/drip-headers.xml", lambda r: Response(200, xml, feed, drip_headers=50, header_interval=0.2))
+    server.route(
+        "/flaky.xml", counting(lambda n, r: Response(500, body=b"oops") if n == 1 else Response(200, xml, feed))
+    )
     server.route("/always-500.xml", lambda r: Response(503, body=b"down"))
-    server.route("/ratelimited.xml", counting(lambda n, r: Response(429, {"Retry-After": "1"}) if n == 1
-                                              else Response(200, xml, feed)))
+    server.route(
+        "/ratelimited.xml",
+        counting(lambda n, r: Response(429, {"Retry-After": "1"}) if n == 1 else Response(200, xml, feed)),
+    )
     server.route("/ratelimited-long.xml", lambda r: Response(429, {"Retry-After": "3600"}))
     server.route("/loop-a", lambda r: Response(302, {"Location": "/loop-b"}))
     server.route("/loop-b", lambda r: Response(302, {"Location": "/loop-a"}))
@@ -234,23 +258,49 @@ def install_standard_routes(server: FeedServer, slow_seconds: float = 3.0,
     server.route("/redirect-to-file", lambda r: Response(302, {"Location": "file:///etc/passwd"}))
     server.route("/redirect-to-ip", lambda r: Response(302, {"Location": server.url("/feed.xml")}))
     server.route("/redirect-to-broken", lambda r: Response(302, {"Location": "http://[::1/x"}))
-    server.route("/broken-link.xml", lambda r: Response(200, xml, rss_feed("Broken links", [
-        ("Unclosed bracket", "http://[::1", "<p>Entry with a broken link.</p>"),
-        ("Not an address", "http://[example]/x", "<p>Another broken link.</p>"),
-        ("Fine", f"{base}/articles/1.html", "<p>Entry with a good link.</p>")])))
+    server.route(
+        "/broken-link.xml",
+        lambda r: Response(
+            200,
+            xml,
+            rss_feed(
+                "Broken links",
+                [
+                    ("Unclosed bracket", "http://[::1", "<p>Entry with a broken link.</p>"),
+                    ("Not an address", "http://[example]/x", "<p>Another broken link.</p>"),
+                    ("Fine", f"{base}/articles/1.html", "<p>Entry with a good link.</p>"),
+                ],
+            ),
+        ),
+    )
     server.route("/big.xml", lambda r: Response(200, xml, b"x" * big_bytes))
     server.route("/big-unannounced.xml", lambda r: Response(200, xml, b"x" * big_bytes, send_length=False))
-    server.route("/gzip-bomb.xml", lambda r: Response(200, {**xml, "Content-Encoding": "gzip"},
-                                                      gzip.compress(b"\0" * (big_bytes * 4))))
+    server.route(
+        "/gzip-bomb.xml",
+        lambda r: Response(200, {**xml, "Content-Encoding": "gzip"}, gzip.compress(b"\0" * (big_bytes * 4))),
+    )
     server.route("/gzip.xml", lambda r: Response(200, {**xml, "Content-Encoding": "gzip"}, gzip.compress(feed)))
-    server.route("/wrong-charset.xml", lambda r: Response(
-        200, {"Content-Type": "text/xml; charset=us-ascii"},
-        rss_feed("Zürich Zeitung", [("Grüße", f"{base}/z", "<p>Zürich größte Stadt.</p>")])))
+    server.route(
+        "/wrong-charset.xml",
+        lambda r: Response(
+            200,
+            {"Content-Type": "text/xml; charset=us-ascii"},
+            rss_feed("Zürich Zeitung", [("Grüße", f"{base}/z", "<p>Zürich größte Stadt.</p>")]),
+        ),
+    )
     server.route("/lol.xml", lambda r: Response(200, xml, BILLION_LAUGHS))
-    server.route("/feeds.opml", lambda r: Response(200, {"Content-Type": "text/x-opml"},
-                                                   OPML.replace(b"{port}", str(server.port).encode())))
-    server.route("/feeds.txt", lambda r: Response(200, {"Content-Type": "text/plain"},
-                 f"# my feeds\n{base}/feed.xml\n\n{base}/gzip.xml  # inline\nnot a url\n".encode()))
+    server.route(
+        "/feeds.opml",
+        lambda r: Response(200, {"Content-Type": "text/x-opml"}, OPML.replace(b"{port}", str(server.port).encode())),
+    )
+    server.route(
+        "/feeds.txt",
+        lambda r: Response(
+            200,
+            {"Content-Type": "text/plain"},
+            f"# my feeds\n{base}/feed.xml\n\n{base}/gzip.xml  # inline\nnot a url\n".encode(),
+        ),
+    )
 
 
 @pytest.fixture

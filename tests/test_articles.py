@@ -7,8 +7,17 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 
 
 def parsed(**overrides):
-    base = {"input": "/data/a.txt", "url": None, "source": None, "title": "T", "text": "Some body text.",
-            "authors": [], "language": None, "published_at": None, "text_source": "file"}
+    base = {
+        "input": "/data/a.txt",
+        "url": None,
+        "source": None,
+        "title": "T",
+        "text": "Some body text.",
+        "authors": [],
+        "language": None,
+        "published_at": None,
+        "text_source": "file",
+    }
     return {**base, **overrides}
 
 
@@ -34,6 +43,7 @@ def test_finalize_fills_every_column_and_flags_unknown_dates():
 
 def test_finalize_converts_published_to_utc_and_partitions_by_it():
     from datetime import timedelta
+
     published = datetime(2026, 3, 1, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
     row = finalize_article(parsed(published_at=published, url="https://www.ex.com/x?utm_source=a"), "r", NOW)
     assert row["published_at"] == datetime(2026, 3, 2, 4, 30, tzinfo=timezone.utc)
@@ -72,6 +82,15 @@ def test_parse_datetime_never_raises():
         def __str__(self):
             raise RuntimeError("no text")
 
-    for value in (Hostile(), "\ud800", float("nan"), float("inf"), 10 ** 5000, "9999-12-31T23:59:59-01:00",
-                  "Mon, 32 Foo 99999 99:99:99 +9999", [1, 2], {"a": 1}):
+    for value in (
+        Hostile(),
+        "\ud800",
+        float("nan"),
+        float("inf"),
+        10**5000,
+        "9999-12-31T23:59:59-01:00",
+        "Mon, 32 Foo 99999 99:99:99 +9999",
+        [1, 2],
+        {"a": 1},
+    ):
         assert parse_datetime(value) is None, value

@@ -1,4 +1,5 @@
 """A small run of `make bench`: it runs end to end and its numbers are sane (not a speed test)."""
+
 import itertools
 import json
 import statistics
@@ -9,6 +10,7 @@ from conftest import REPO
 sys.path.insert(0, str(REPO / "bench"))
 import corpus  # noqa: E402
 import run_bench  # noqa: E402
+
 from transforms.dedup.near_duplicates import shingles  # noqa: E402
 
 
@@ -18,7 +20,7 @@ def test_corpus_is_deterministic_with_realistic_lengths():
     lengths = [len(a["text"].split()) for a in first]
     assert min(lengths) >= 300 and max(lengths) <= 1700
     assert any(a["title"].startswith("UPDATE:") for a in first)  # near-duplicate copies
-    assert len({a["published"][:10] for a in first}) > 10        # dates over weeks
+    assert len({a["published"][:10] for a in first}) > 10  # dates over weeks
 
 
 def jaccard(a: set, b: set) -> float:
@@ -38,7 +40,7 @@ def test_near_copies_stay_near_duplicates():
     copies = [a for a in articles if a["title"].startswith("UPDATE:")]
     assert copies
     for copy in copies:
-        original = next(a for a in articles if a["title"] == copy["title"][len("UPDATE: "):])
+        original = next(a for a in articles if a["title"] == copy["title"][len("UPDATE: ") :])
         assert jaccard(shingles(copy["text"]), shingles(original["text"])) > 0.6
 
 

@@ -1,5 +1,6 @@
 """The output's commit protocol, lock, check and compaction, without Beam (transforms/sinks/commit.py,
 pipeline/output_lock.py, pipeline/maintenance.py). End-to-end crashes are in test_faults.py."""
+
 import json
 import os
 import shutil
@@ -11,15 +12,15 @@ from datetime import datetime, timezone
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import REPO
+
 from pipeline.maintenance import check_output, compact_output, repair_output
 from pipeline.output_lock import OutputLock, OutputLocked
 from schemas.duckdb_views import open_output
 from schemas.tables import ARTICLES, REJECTS
-from transforms.sinks import commit
-from transforms.sinks.commit import (commit_staged, committed_files, prepare_output, recover, staging_dir)
 from transforms.rejects import finalize_reject, make_reject
+from transforms.sinks import commit
+from transforms.sinks.commit import commit_staged, committed_files, prepare_output, recover, staging_dir
 from transforms.sinks.write import file_schema
 
 WHEN = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -30,8 +31,10 @@ def stage_rejects(output, commit_id, names, rows_each=2, day="2026-03-01"):
     folder = os.path.join(staging_dir(str(output), commit_id), "rejects", f"date={day}")
     os.makedirs(folder, exist_ok=True)
     for name in names:
-        rows = [finalize_reject(make_reject(f"/in/{commit_id}/{name}/{i}", "parse", "bad_json"), commit_id, WHEN)
-                for i in range(rows_each)]
+        rows = [
+            finalize_reject(make_reject(f"/in/{commit_id}/{name}/{i}", "parse", "bad_json"), commit_id, WHEN)
+            for i in range(rows_each)
+        ]
         for row in rows:
             row.pop("date")
         pq.write_table(pa.Table.from_pylist(rows, schema=file_schema(REJECTS)), os.path.join(folder, name))
@@ -54,7 +57,9 @@ def test_nothing_is_visible_until_the_commit_and_everything_after(output):
     assert committed_files(str(output), "rejects") == [] and count_rejects(output) == 0
     record = commit_staged(str(output), "run1", "run1")
     assert sorted(f["path"] for f in record["files"]) == [
-        "rejects/date=2026-03-01/part-run1-000.parquet", "rejects/date=2026-03-01/part-run1-001.parquet"]
+        "rejects/date=2026-03-01/part-run1-000.parquet",
+        "rejects/date=2026-03-01/part-run1-001.parquet",
+    ]
     assert count_rejects(output) == 4 and not (output / "_staging").exists()
     assert json.loads((output / "_runs" / "run1.commit.json").read_text())["commit_id"] == "run1"
 
@@ -95,7 +100,9 @@ def test_files_in_place_outside_every_commit_are_not_stored(output):
     shutil.copy(output / "rejects" / "date=2026-03-01" / "part-run1-000.parquet", stray)
     assert count_rejects(output) == 2
     report = check_output(str(output))
-    assert [(p.kind, p.path) for p in report.problems] == [("uncommitted", "rejects/date=2026-03-01/part-ghost-000.parquet")]
+    assert [(p.kind, p.path) for p in report.problems] == [
+        ("uncommitted", "rejects/date=2026-03-01/part-ghost-000.parquet")
+    ]
     repaired = repair_output(str(output))
     assert repaired.clean and not stray.exists()
     assert list((output / "_quarantine").rglob("part-ghost-000.parquet"))
@@ -118,11 +125,17 @@ def test_check_names_a_truncated_file_and_repair_quarantines_it(output):
     bad = output / "rejects" / "date=2026-03-01" / "part-run1-001.parquet"
     bad.write_bytes(bad.read_bytes()[:50])
     named = []
-    assert open_output(str(output), on_bad_file=lambda path, reason: named.append(path)) \
-        .execute("SELECT count(*) FROM rejects").fetchone()[0] == 2
+    assert (
+        open_output(str(output), on_bad_file=lambda path, reason: named.append(path))
+        .execute("SELECT count(*) FROM rejects")
+        .fetchone()[0]
+        == 2
+    )
     assert named == [str(bad)]
     report = check_output(str(output))
-    assert [(p.kind, p.path) for p in report.problems] == [("unreadable", "rejects/date=2026-03-01/part-run1-001.parquet")]
+    assert [(p.kind, p.path) for p in report.problems] == [
+        ("unreadable", "rejects/date=2026-03-01/part-run1-001.parquet")
+    ]
     repaired = repair_output(str(output))
     assert repaired.clean and len(repaired.repaired) == 1 and not bad.exists()
     reasons = json.loads(next((output / "_quarantine").glob("*/_reasons.json")).read_text())
@@ -158,8 +171,19 @@ def test_check_finds_a_wrong_schema_and_a_duplicate_article_id(output):
     articles = output / "_staging" / "run1" / "articles" / "date=2026-03-01"
     articles.mkdir(parents=True)
     for name in ("part-run1-000.parquet", "part-run1-001.parquet"):
-        rows = [{"article_id": "same-id", "text": "t", "run_id": "run1", "date_inferred": False, "ingested_at": WHEN,
-                 "content_hash": "h", "text_source": "file", "input": name, "word_count": 1}]
+        rows = [
+            {
+                "article_id": "same-id",
+                "text": "t",
+                "run_id": "run1",
+                "date_inferred": False,
+                "ingested_at": WHEN,
+                "content_hash": "h",
+                "text_source": "file",
+                "input": name,
+                "word_count": 1,
+            }
+        ]
         pq.write_table(pa.Table.from_pylist(rows, schema=file_schema(ARTICLES)), articles / name)
     commit_staged(str(output), "run1", "run1")
     problems = [(p.kind, p.path.rsplit("/", 1)[-1]) for p in check_output(str(output)).problems]
@@ -217,8 +241,9 @@ with OutputLock(sys.argv[1], "holder-run"):
 
 
 def hold_lock(output, seconds):
-    process = subprocess.Popen([sys.executable, "-c", HOLD, str(output), str(seconds)], cwd=REPO,
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(output), str(seconds)], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
     assert process.stdout.readline().strip() == "held"
     return process
 
@@ -273,22 +298,28 @@ def test_a_streams_counts_travel_with_its_data_into_each_windows_commit(output):
     record holds its own counts, and committed_counts adds them up for the run."""
     import apache_beam as beam
     from apache_beam.transforms.window import FixedWindows, TimestampedValue
-
     from conftest import beam_pipeline
+
     from transforms.sinks.commit import CommitWindows, committed_counts, tally
 
     events = [({"stage": "parse"}, 5), ({"stage": "fetch"}, 7), ({"stage": "parse"}, 12)]
     with beam_pipeline() as p:
-        rejects = (p | beam.Create(events) | beam.Map(lambda e: TimestampedValue(e[0], e[1]))
-                   | beam.WindowInto(FixedWindows(10)))
-        tokens = ((rejects | "Inputs" >> tally("run1", "inputs"),
-                   rejects | "Rejects" >> tally("run1", "rejects", by="stage"))
-                  | beam.Flatten())
+        rejects = (
+            p
+            | beam.Create(events)
+            | beam.Map(lambda e: TimestampedValue(e[0], e[1]))
+            | beam.WindowInto(FixedWindows(10))
+        )
+        tokens = (
+            rejects | "Inputs" >> tally("run1", "inputs"),
+            rejects | "Rejects" >> tally("run1", "rejects", by="stage"),
+        ) | beam.Flatten()
         tokens | CommitWindows(str(output), "run1")
     records = {p.name: json.loads(p.read_text())["note"]["counts"] for p in (output / "_runs").glob("*.commit.json")}
     assert records == {
         "run1-w19700101T000000.commit.json": {"inputs": 2, "rejects": 2, "rejects.parse": 1, "rejects.fetch": 1},
-        "run1-w19700101T000010.commit.json": {"inputs": 1, "rejects": 1, "rejects.parse": 1}}
+        "run1-w19700101T000010.commit.json": {"inputs": 1, "rejects": 1, "rejects.parse": 1},
+    }
     assert committed_counts(str(output), "run1") == {"inputs": 3, "rejects": 3, "rejects.parse": 2, "rejects.fetch": 1}
 
 

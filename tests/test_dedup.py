@@ -2,29 +2,50 @@ from datetime import datetime, timezone
 
 import apache_beam as beam
 from apache_beam.testing.util import assert_that, equal_to
-
 from conftest import MULTI_WORKER_ARGS, beam_pipeline
+
 from transforms.articles import content_hash
-from transforms.dedup.decide import ApplyDecisions, Deduplicate, decision, split_revisions, split_winner, winner_order, with_decision
+from transforms.dedup.decide import (
+    ApplyDecisions,
+    Deduplicate,
+    decision,
+    split_revisions,
+    split_winner,
+    winner_order,
+    with_decision,
+)
 from transforms.dedup.near_duplicates import article_key, signature_row
 
-STORY = ("The harbour board voted on Tuesday to extend the northern quay by two hundred metres, "
-         "a project that has been discussed for a decade and will cost about forty million euros. "
-         "Supporters say the longer quay will let larger container ships dock without waiting offshore, "
-         "while fishermen fear that the works will disturb the spawning grounds near the breakwater. "
-         "The board's chair said construction could begin next spring if the environmental review "
-         "raises no serious objections, and that local firms would be preferred for the contracts.")
-OTHER = ("A new bus line will link the university campus with the central station from September, "
-         "the transport authority announced, after students complained for years about crowded trams. "
-         "Buses will run every ten minutes at peak times and every twenty minutes in the evening, and "
-         "the fare will be the same as on the existing network, with discounts for students and seniors.")
+STORY = (
+    "The harbour board voted on Tuesday to extend the northern quay by two hundred metres, "
+    "a project that has been discussed for a decade and will cost about forty million euros. "
+    "Supporters say the longer quay will let larger container ships dock without waiting offshore, "
+    "while fishermen fear that the works will disturb the spawning grounds near the breakwater. "
+    "The board's chair said construction could begin next spring if the environmental review "
+    "raises no serious objections, and that local firms would be preferred for the contracts."
+)
+OTHER = (
+    "A new bus line will link the university campus with the central station from September, "
+    "the transport authority announced, after students complained for years about crowded trams. "
+    "Buses will run every ten minutes at peak times and every twenty minutes in the evening, and "
+    "the fare will be the same as on the existing network, with discounts for students and seniors."
+)
 
 
 def row(article_id, published_day=1, text=STORY, url=None, input_name=None):
-    return {"article_id": article_id, "published_at": datetime(2026, 3, published_day, tzinfo=timezone.utc),
-            "text": text, "content_hash": content_hash(text), "canonical_url": url, "word_count": 10,
-            "input": input_name or f"/in/{article_id}", "duplicate_of": None, "duplicate_reason": None,
-            "revision_of": None, "date": f"2026-03-{published_day:02d}"}
+    return {
+        "article_id": article_id,
+        "published_at": datetime(2026, 3, published_day, tzinfo=timezone.utc),
+        "text": text,
+        "content_hash": content_hash(text),
+        "canonical_url": url,
+        "word_count": 10,
+        "input": input_name or f"/in/{article_id}",
+        "duplicate_of": None,
+        "duplicate_reason": None,
+        "revision_of": None,
+        "date": f"2026-03-{published_day:02d}",
+    }
 
 
 def test_winner_is_earliest_then_longest_then_smallest_id():
@@ -33,7 +54,10 @@ def test_winner_is_earliest_then_longest_then_smallest_id():
     winners, dups = split_winner(rows, [], "content")
     assert [w["article_id"] for w in winners] == ["a"]
     assert {(d["article_id"], d["duplicate_of"], d["duplicate_reason"]) for d in dups} == {
-        ("b", "a", "content"), ("c", "a", "content"), ("d", "a", "content")}
+        ("b", "a", "content"),
+        ("c", "a", "content"),
+        ("d", "a", "content"),
+    }
 
 
 def test_a_stored_row_always_wins():
@@ -69,32 +93,43 @@ def test_revision_of_a_stored_version():
 def test_deduplicate_every_reason_on_two_workers():
     syndicated = "(Wire) — " + STORY + " Read more: our full coverage of the region."
     articles = [
-        row("a1", 1), row("a2", 2),                                           # same content: a1 wins
-        row("n1", 3, syndicated),                                             # near-duplicate of a1
+        row("a1", 1),
+        row("a2", 2),  # same content: a1 wins
+        row("n1", 3, syndicated),  # near-duplicate of a1
         row("b1", 3, OTHER + " One.", url="https://ex.com/b"),
-        row("b2", 1, OTHER + " Two.", url="https://ex.com/b"),                # same URL, tiny edit: b2 wins
-        row("c1", 1, "Unique story c."), row("c1", 1, "Unique story c.", input_name="/copy/c1"),
-        row("s1", 1, "Stored story s."),                                      # id stored already
-        row("t1", 1, "Stored story t."),                                      # content stored already
+        row("b2", 1, OTHER + " Two.", url="https://ex.com/b"),  # same URL, tiny edit: b2 wins
+        row("c1", 1, "Unique story c."),
+        row("c1", 1, "Unique story c.", input_name="/copy/c1"),
+        row("s1", 1, "Stored story s."),  # id stored already
+        row("t1", 1, "Stored story t."),  # content stored already
     ]
     stored_ids = [{"article_id": "s1"}, {"article_id": "old-t"}]
     stored_sigs = [signature_row(row("old-t", 1, "Stored story t."))]
     expected = dict(
         winners=["a1", "b2", "c1"],
-        duplicates=[("a2", "a1", "content"), ("n1", "a1", "near"), ("b1", "b2", "url"),
-                    ("t1", "old-t", "content")],
-        skipped=[("c1", "same_article"), ("s1", "already_ingested")])
+        duplicates=[("a2", "a1", "content"), ("n1", "a1", "near"), ("b1", "b2", "url"), ("t1", "old-t", "content")],
+        skipped=[("c1", "same_article"), ("s1", "already_ingested")],
+    )
     with beam_pipeline(*MULTI_WORKER_ARGS) as p:
         winners, duplicates, skipped = (
-            p | "Articles" >> beam.Create(articles) | "Keys" >> beam.Map(article_key)
-            | Deduplicate(p | "Ids" >> beam.Create(stored_ids), p | "Sigs" >> beam.Create(stored_sigs)))
-        assert_that(winners | "WinnerIds" >> beam.Map(lambda r: r["article_id"]),
-                    equal_to(expected["winners"]), label="winners")
-        assert_that(duplicates | "DupIds" >> beam.Map(
-            lambda r: (r["article_id"], r["duplicate_of"], r["duplicate_reason"])),
-            equal_to(expected["duplicates"]), label="duplicates")
-        assert_that(skipped | "SkippedIds" >> beam.Map(lambda r: (r["article_id"], r["duplicate_reason"])),
-                    equal_to(expected["skipped"]), label="skipped")
+            p
+            | "Articles" >> beam.Create(articles)
+            | "Keys" >> beam.Map(article_key)
+            | Deduplicate(p | "Ids" >> beam.Create(stored_ids), p | "Sigs" >> beam.Create(stored_sigs))
+        )
+        assert_that(
+            winners | "WinnerIds" >> beam.Map(lambda r: r["article_id"]), equal_to(expected["winners"]), label="winners"
+        )
+        assert_that(
+            duplicates | "DupIds" >> beam.Map(lambda r: (r["article_id"], r["duplicate_of"], r["duplicate_reason"])),
+            equal_to(expected["duplicates"]),
+            label="duplicates",
+        )
+        assert_that(
+            skipped | "SkippedIds" >> beam.Map(lambda r: (r["article_id"], r["duplicate_reason"])),
+            equal_to(expected["skipped"]),
+            label="skipped",
+        )
 
 
 def test_key_rows_carry_no_text_and_decisions_restore_the_articles():
@@ -103,11 +138,13 @@ def test_key_rows_carry_no_text_and_decisions_restore_the_articles():
     assert all("text" not in k and k["text_length"] == len(STORY) for k in keys)
     winner = keys[0]
     duplicate = {**keys[1], "duplicate_of": "w", "duplicate_reason": "content"}
-    decisions = dict(decision(k) for k in (winner, duplicate))       # "s" was skipped: no decision
+    decisions = dict(decision(k) for k in (winner, duplicate))  # "s" was skipped: no decision
     written = [out for a in articles for out in with_decision(a, decisions)]
     assert [(a["article_id"], a["duplicate_of"], a["text"] == STORY) for a in written] == [
-        ("w", None, True), ("d", "w", True)]
-    changed = {**articles[0], "article_id": "w-edited"}             # the file changed between the passes
+        ("w", None, True),
+        ("d", "w", True),
+    ]
+    changed = {**articles[0], "article_id": "w-edited"}  # the file changed between the passes
     (reject,) = list(with_decision(changed, decisions))
     assert reject.tag == "changed" and (reject.value["stage"], reject.value["error"]) == ("read", "changed_during_run")
     assert "w-edited" in reject.value["detail"]
@@ -120,6 +157,8 @@ def test_apply_decisions_in_a_pipeline():
         winners = p | "Winners" >> beam.Create([keys[0]])
         duplicates = p | "Duplicates" >> beam.Create([{**keys[1], "duplicate_of": "w", "duplicate_reason": "near"}])
         written, changed = p | "Articles" >> beam.Create(articles) | ApplyDecisions(winners, duplicates)
-        assert_that(written | beam.Map(lambda a: (a["article_id"], a["duplicate_of"], len(a["text"]))),
-                    equal_to([("w", None, len(STORY)), ("d", "w", len(STORY))]))
+        assert_that(
+            written | beam.Map(lambda a: (a["article_id"], a["duplicate_of"], len(a["text"]))),
+            equal_to([("w", None, len(STORY)), ("d", "w", len(STORY))]),
+        )
         assert_that(changed, equal_to([]), label="nothing changed")

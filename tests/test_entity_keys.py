@@ -1,17 +1,17 @@
 """Entity keys across articles: `entities.entity_key`, `quotes.speaker_key` and the DuckDB views
 `entity_aliases`, `entities_resolved`, `quotes_resolved` (real spaCy model, real `newsbeam run`)."""
+
 from pipeline.cli import main
 from schemas.duckdb_views import open_output
 from transforms.nlp.entity_keys import entity_key
 
 ARTICLES = {
-    "full.txt": "Ohio rally\nFormer president Donald Trump spoke in Ohio on Monday. "
-                "Trump said the economy was weak.",
+    "full.txt": "Ohio rally\nFormer president Donald Trump spoke in Ohio on Monday. Trump said the economy was weak.",
     "short.txt": "Iowa rally\nTrump held a rally in Iowa on Tuesday night. "
-                 "\"We will win this state,\" Trump told the crowd.",
+    '"We will win this state," Trump told the crowd.',
     "clintons.txt": "Dinner\nBill Clinton and Hillary Clinton attended a dinner in New York. "
-                    "Hillary Clinton said it was a good night.",
-    "clinton.txt": "Plan\nClinton criticised the plan on Wednesday. \"It will not work,\" Clinton said.",
+    "Hillary Clinton said it was a good night.",
+    "clinton.txt": 'Plan\nClinton criticised the plan on Wednesday. "It will not work," Clinton said.',
 }
 JUNIOR = "Georgia\nDonald Trump Jr. campaigned in Georgia on Thursday and spoke to voters for an hour."
 
@@ -38,15 +38,26 @@ def test_keys_meet_across_articles_and_aliases_follow_the_data(tmp_path):
     run(inputs, output)
     con = open_output(str(output))
 
-    stored = {k for (k,) in con.execute("SELECT DISTINCT entity_key FROM entities "
-                                        "WHERE entity_key LIKE 'person:%'").fetchall()}
-    assert set(stored) == {"person:donald trump", "person:trump", "person:bill clinton",
-                           "person:hillary clinton", "person:clinton"}
+    stored = {
+        k
+        for (k,) in con.execute("SELECT DISTINCT entity_key FROM entities WHERE entity_key LIKE 'person:%'").fetchall()
+    }
+    assert set(stored) == {
+        "person:donald trump",
+        "person:trump",
+        "person:bill clinton",
+        "person:hillary clinton",
+        "person:clinton",
+    }
     # a bare "Trump" joins the one Trump; a bare "Clinton" joins neither Clinton
     assert con.execute("SELECT alias_key, entity_key FROM entity_aliases").fetchall() == [
-        ("person:trump", "person:donald trump")]
-    resolved = dict(con.execute("SELECT DISTINCT entity_key, resolved_key FROM entities_resolved "
-                                "WHERE entity_key LIKE 'person:%'").fetchall())
+        ("person:trump", "person:donald trump")
+    ]
+    resolved = dict(
+        con.execute(
+            "SELECT DISTINCT entity_key, resolved_key FROM entities_resolved WHERE entity_key LIKE 'person:%'"
+        ).fetchall()
+    )
     assert resolved["person:trump"] == "person:donald trump"
     assert resolved["person:clinton"] == "person:clinton"
     assert resolved["person:bill clinton"] != resolved["person:hillary clinton"]
@@ -60,6 +71,8 @@ def test_keys_meet_across_articles_and_aliases_follow_the_data(tmp_path):
     con = open_output(str(output))
     assert "person:donald trump jr" in {k for (k,) in con.execute("SELECT entity_key FROM entities").fetchall()}
     assert con.execute("SELECT alias_key FROM entity_aliases").fetchall() == []
-    now = {k for (k,) in con.execute("SELECT DISTINCT entity_key FROM entities "
-                                     "WHERE entity_key LIKE 'person:%'").fetchall()}
+    now = {
+        k
+        for (k,) in con.execute("SELECT DISTINCT entity_key FROM entities WHERE entity_key LIKE 'person:%'").fetchall()
+    }
     assert now == stored | {"person:donald trump jr"}

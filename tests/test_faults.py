@@ -7,6 +7,7 @@ Runs are real processes (`python -m pipeline run ...`). A kill point is made exa
 by a launcher that wraps one function of the pipeline so that it sends SIGKILL to
 its own process at that moment: no hook exists in the product code.
 """
+
 import json
 import os
 import shutil
@@ -16,12 +17,12 @@ import sys
 import time
 
 import pytest
-
 from conftest import REPO, SEEDS
+from test_end_to_end import table_snapshot
+
 from pipeline.cli import main
 from pipeline.maintenance import check_output
 from schemas.duckdb_views import open_output
-from test_end_to_end import table_snapshot
 
 sys.path.insert(0, str(REPO / "bench"))
 from corpus import generate, write_corpus  # noqa: E402
@@ -103,18 +104,30 @@ def clean_tables(corpus, tmp_path_factory):
     output = tmp_path_factory.mktemp("clean") / "out"
     assert main(["run", "--input", str(corpus), "--output", str(output)]) == 0
     tables = table_snapshot(output)
-    duplicates = open_output(str(output)).execute(
-        "SELECT count(*) FROM articles WHERE duplicate_of IS NOT NULL").fetchone()[0]
-    assert tables["entities"] and tables["quotes"] and duplicates, \
+    duplicates = (
+        open_output(str(output)).execute("SELECT count(*) FROM articles WHERE duplicate_of IS NOT NULL").fetchone()[0]
+    )
+    assert tables["entities"] and tables["quotes"] and duplicates, (
         "the corpus must give entities, quotes and duplicates for the comparison to mean anything"
+    )
     return tables
 
 
 def start_run(output, corpus, *extra, patch: str = "", env=None):
-    args = [sys.executable, "-c", LAUNCHER.format(patch=patch), "run", "--input", str(corpus),
-            "--output", str(output), *extra]
-    return subprocess.Popen(args, cwd=REPO, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    args = [
+        sys.executable,
+        "-c",
+        LAUNCHER.format(patch=patch),
+        "run",
+        "--input",
+        str(corpus),
+        "--output",
+        str(output),
+        *extra,
+    ]
+    return subprocess.Popen(
+        args, cwd=REPO, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
 
 
 def finish(process, timeout=300) -> tuple[int, str]:
@@ -139,7 +152,8 @@ def assert_sound(output):
 
 @pytest.mark.parametrize("point", sorted(KILL_POINTS))
 def test_a_run_killed_at_any_stage_then_rerun_gives_the_tables_of_one_clean_run(
-        point, corpus, clean_tables, tmp_path, capsys):
+    point, corpus, clean_tables, tmp_path, capsys
+):
     output = tmp_path / "out"
     code, printed = finish(start_run(output, corpus, patch=KILL_POINTS[point]))
     assert code == -signal.SIGKILL, printed  # it really died at that point
@@ -188,10 +202,13 @@ k.commit_staged = commit_then_die
     checkpointed = con.execute("SELECT count(*) FROM articles").fetchone()[0]
     assert 0 < checkpointed < len(clean_tables["articles"])
     # whole: every checkpointed winner has its signature, and entities only of checkpointed articles
-    assert con.execute("SELECT count(*) FROM articles a WHERE duplicate_of IS NULL AND NOT EXISTS "
-                       "(SELECT 1 FROM signatures s WHERE s.article_id = a.article_id)").fetchone() == (0,)
-    assert con.execute("SELECT count(*) FROM entities e WHERE NOT EXISTS "
-                       "(SELECT 1 FROM articles a WHERE a.article_id = e.article_id)").fetchone() == (0,)
+    assert con.execute(
+        "SELECT count(*) FROM articles a WHERE duplicate_of IS NULL AND NOT EXISTS "
+        "(SELECT 1 FROM signatures s WHERE s.article_id = a.article_id)"
+    ).fetchone() == (0,)
+    assert con.execute(
+        "SELECT count(*) FROM entities e WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.article_id = e.article_id)"
+    ).fetchone() == (0,)
     printed = rerun(output, corpus, capsys)
     assert f"already_ingested={checkpointed}" in printed, printed
     assert table_snapshot(output) == clean_tables
@@ -222,11 +239,14 @@ def test_two_runs_at_once_with_wait_for_lock_both_finish_and_write_once(corpus, 
 
 def mount_tmpfs(folder, size: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True
+    )
     if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip()}); "
-                    "test_run_error_classification covers the same errors injected")
+        pytest.skip(
+            f"cannot mount a tmpfs here ({result.stderr.strip()}); "
+            "test_run_error_classification covers the same errors injected"
+        )
 
 
 @pytest.fixture
@@ -237,8 +257,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
-def test_a_full_disk_is_one_line_then_a_rerun_with_space_gives_one_clean_run(
-        small_disk, corpus, clean_tables, capsys):
+def test_a_full_disk_is_one_line_then_a_rerun_with_space_gives_one_clean_run(small_disk, corpus, clean_tables, capsys):
     output = small_disk / "out"
     code, printed = finish(start_run(output, corpus))
     assert code == 1 and "no space left on device" in printed and "nothing of run" in printed, printed
@@ -285,8 +304,7 @@ def test_a_read_only_table_folder_at_publish_is_finished_by_the_next_run(corpus,
     assert_sound(output)
 
 
-def test_a_corrupt_stored_file_stops_a_run_in_one_line_and_check_repair_lets_it_go_on(
-        corpus, tmp_path, capsys):
+def test_a_corrupt_stored_file_stops_a_run_in_one_line_and_check_repair_lets_it_go_on(corpus, tmp_path, capsys):
     output = tmp_path / "out"
     assert main(["run", "--input", str(SEEDS), "--output", str(output), "--no-nlp"]) == 0
     victim = sorted((output / "articles").rglob("*.parquet"))[0]
@@ -306,10 +324,13 @@ def test_run_error_classification():
     """Errors as runners re-raise them (the worker's exception as text) become one line."""
     from pipeline.run import operator_error
 
-    wrapped = RuntimeError("Pipeline failed: ... OSError: [Errno 28] No space left on device: "
-                           "'/data/out/_staging/r1/articles/date=2026-01-01/.part-x.tmp' [while running 'Write']")
-    assert operator_error(wrapped) == \
-        "no space left on device: /data/out/_staging/r1/articles/date=2026-01-01/.part-x.tmp"
+    wrapped = RuntimeError(
+        "Pipeline failed: ... OSError: [Errno 28] No space left on device: "
+        "'/data/out/_staging/r1/articles/date=2026-01-01/.part-x.tmp' [while running 'Write']"
+    )
+    assert (
+        operator_error(wrapped) == "no space left on device: /data/out/_staging/r1/articles/date=2026-01-01/.part-x.tmp"
+    )
     assert operator_error(OSError(30, "Read-only file system", "/x")) == "read-only file system: /x"
     chained = ValueError("outer")
     chained.__cause__ = PermissionError(13, "Permission denied", "/out/_runs")

@@ -1,5 +1,7 @@
 """Feed lists: text files and OPML, local and served."""
+
 from feed_server import Response, feed_server  # noqa: F401 - pytest fixture
+
 from transforms.ingest.feed_lists import load_feed_list, load_feed_lists, parse_feed_list_text, parse_opml
 from transforms.ingest.http_fetch import FetchConfig
 
@@ -11,12 +13,15 @@ def test_text_list_with_comments_blanks_and_junk(tmp_path):
     listing = tmp_path / "feeds.txt"
     listing.write_text(
         "# my feeds\n\nhttps://example.com/a.xml\n  https://example.com/b.xml   # inline comment\n"
-        "https://example.com/a.xml\nlocal.xml\nmissing.xml\nftp://example.com/c\nhttp://\n")
+        "https://example.com/a.xml\nlocal.xml\nmissing.xml\nftp://example.com/c\nhttp://\n"
+    )
     feeds, rejects = load_feed_list(str(listing))
-    assert feeds == ["https://example.com/a.xml", "https://example.com/b.xml",
-                     str(tmp_path / "local.xml")]
+    assert feeds == ["https://example.com/a.xml", "https://example.com/b.xml", str(tmp_path / "local.xml")]
     assert [(r["input"], r["error"]) for r in rejects] == [
-        (f"{listing}:7", "not_found"), (f"{listing}:8", "bad_url"), (f"{listing}:9", "bad_url")]
+        (f"{listing}:7", "not_found"),
+        (f"{listing}:8", "bad_url"),
+        (f"{listing}:9", "bad_url"),
+    ]
     assert all(r["stage"] == "read" and r["detail"] for r in rejects)
 
 
@@ -32,15 +37,18 @@ def test_opml_nested_outlines(tmp_path):
         '<outline text="Tech"><outline text="Deep"><outline xmlUrl="https://a.example/rss"/></outline>'
         '<outline text="B" xmlURL="https://b.example/atom"/></outline>'
         '<outline text="site only" htmlUrl="https://c.example/"/>'
-        '<outline text="bad" xmlUrl="javascript:alert(1)"/></body></opml>')
+        '<outline text="bad" xmlUrl="javascript:alert(1)"/></body></opml>'
+    )
     feeds, rejects = load_feed_list(str(opml))
     assert feeds == ["https://a.example/rss", "https://b.example/atom"]
     assert len(rejects) == 1 and rejects[0]["error"] == "bad_url" and "bad" in rejects[0]["detail"]
 
 
 def test_opml_entity_expansion_is_refused():
-    data = (b'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY a "x"><!ENTITY b "&a;&a;">]>'
-            b'<opml><body><outline xmlUrl="https://a.example/&b;"/></body></opml>')
+    data = (
+        b'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY a "x"><!ENTITY b "&a;&a;">]>'
+        b'<opml><body><outline xmlUrl="https://a.example/&b;"/></body></opml>'
+    )
     feeds, rejects = parse_opml(data, "evil.opml")
     assert feeds == [] and rejects[0]["error"] == "unsafe_xml"
 
@@ -59,8 +67,7 @@ def test_served_opml_and_text_lists(feed_server):
 
 
 def test_remote_list_cannot_name_local_files(feed_server):
-    feed_server.route("/evil.txt", lambda r: Response(
-        200, {"Content-Type": "text/plain"}, b"/etc/passwd\n"))
+    feed_server.route("/evil.txt", lambda r: Response(200, {"Content-Type": "text/plain"}, b"/etc/passwd\n"))
     feeds, rejects = load_feed_list(feed_server.url("/evil.txt"), LOCAL)
     assert feeds == [] and rejects[0]["error"] == "bad_url"
 
@@ -72,12 +79,14 @@ def test_remote_list_fetch_failure_is_a_fetch_reject(feed_server):
 
 def test_unparseable_urls_in_lists_are_rejects(tmp_path, feed_server):
     listing = tmp_path / "feeds.txt"
-    listing.write_text("http://[::1\nhttps://example.com/a.xml\nhttp://[example]/rss\n"
-                       "https://example.com:rss/\n")
+    listing.write_text("http://[::1\nhttps://example.com/a.xml\nhttp://[example]/rss\nhttps://example.com:rss/\n")
     feeds, rejects = load_feed_list(str(listing))
     assert feeds == ["https://example.com/a.xml"]
     assert [(r["input"], r["error"]) for r in rejects] == [
-        (f"{listing}:1", "bad_url"), (f"{listing}:3", "bad_url"), (f"{listing}:4", "bad_url")]
+        (f"{listing}:1", "bad_url"),
+        (f"{listing}:3", "bad_url"),
+        (f"{listing}:4", "bad_url"),
+    ]
     assert "Invalid IPv6 URL" in rejects[0]["detail"]
 
     opml = b'<opml><body><outline text="x" xmlUrl="http://[::1/feed"/></body></opml>'

@@ -1,12 +1,18 @@
 """parse_feed: articles, rejects, dates, languages and hostile XML."""
+
 import os
 import time
 from datetime import datetime, timezone
 
 import pytest
 
-from transforms.ingest.feeds import (MAX_ENTITY_EXPANSION, MAX_ENTRY_TEXT_CHARS, entity_expansion, html_to_text,
-                                     parse_feed)
+from transforms.ingest.feeds import (
+    MAX_ENTITY_EXPANSION,
+    MAX_ENTRY_TEXT_CHARS,
+    entity_expansion,
+    html_to_text,
+    parse_feed,
+)
 from transforms.ingest.timeparse import parse_datetime
 from transforms.languages import normalise_language
 
@@ -66,7 +72,7 @@ def test_atom_authors_language_and_dates():
 
 def test_recoverable_bozo_is_still_ingested():
     # A wrong charset header makes feedparser flag CharacterEncodingOverride.
-    data = RSS.replace(b"Storm hits city", "Stürm hits city".encode("utf-8"))
+    data = RSS.replace(b"Storm hits city", "Stürm hits city".encode())
     articles, _ = parse_feed(data, "f", FETCHED, content_type="text/xml; charset=us-ascii")
     assert len(articles) == 2
 
@@ -82,8 +88,10 @@ def test_valid_feed_without_entries_is_empty_feed():
     assert parse_feed(data, "e", FETCHED)[1][0]["error"] == "empty_feed"
 
 
-@pytest.mark.parametrize("data", [b"", b"   ", b"\x00\xff\xfe garbage", os.urandom(4096),
-                                  b"<html><body><p>not a feed</p></body></html>", None])
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"   ", b"\x00\xff\xfe garbage", os.urandom(4096), b"<html><body><p>not a feed</p></body></html>", None],
+)
 def test_never_raises(data):
     articles, rejects = parse_feed(data, "x", FETCHED)
     assert articles or rejects
@@ -114,11 +122,12 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 
 
 def xxe_feed(target: str, parameter: bool = False) -> bytes:
-    declaration = (f'<!ENTITY % ext SYSTEM "{target}"> %ext;' if parameter
-                   else f'<!ENTITY ext SYSTEM "{target}">')
-    return (f'<?xml version="1.0"?><!DOCTYPE rss [{declaration}]>'
-            '<rss version="2.0"><channel><title>t</title>'
-            '<item><title>x</title><description>&ext;</description></item></channel></rss>').encode()
+    declaration = f'<!ENTITY % ext SYSTEM "{target}"> %ext;' if parameter else f'<!ENTITY ext SYSTEM "{target}">'
+    return (
+        f'<?xml version="1.0"?><!DOCTYPE rss [{declaration}]>'
+        '<rss version="2.0"><channel><title>t</title>'
+        "<item><title>x</title><description>&ext;</description></item></channel></rss>"
+    ).encode()
 
 
 def test_billion_laughs_is_rejected_quickly():
@@ -144,20 +153,25 @@ def test_external_entities_are_rejected_and_never_read(tmp_path, parameter):
 
 
 def test_harmless_internal_entity_still_works():
-    data = (b'<!DOCTYPE rss [<!ENTITY id "tag:example.com,">]><rss version="2.0"><channel>'
-            b'<item><guid isPermaLink="false">&id;2006</guid><description>Body</description></item>'
-            b'</channel></rss>')
+    data = (
+        b'<!DOCTYPE rss [<!ENTITY id "tag:example.com,">]><rss version="2.0"><channel>'
+        b'<item><guid isPermaLink="false">&id;2006</guid><description>Body</description></item>'
+        b"</channel></rss>"
+    )
     articles, rejects = parse_feed(data, "ok", FETCHED)
     assert len(articles) == 1 and rejects == []
 
 
 # --- internal entities: bounded by their expanded size -------------------------------
 
+
 def entity_feed(value: str, uses: int, quote: str = '"') -> bytes:
     """One internal entity, each declaration on its own line (where feedparser keeps it)."""
-    return (f'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY e {quote}{value}{quote}>\n]>\n'
-            '<rss version="2.0"><channel><title>t</title><item><title>x</title>'
-            f'<description>{"&e;" * uses}</description></item></channel></rss>').encode()
+    return (
+        f'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY e {quote}{value}{quote}>\n]>\n'
+        '<rss version="2.0"><channel><title>t</title><item><title>x</title>'
+        f"<description>{'&e;' * uses}</description></item></channel></rss>"
+    ).encode()
 
 
 def test_entity_used_too_often_is_rejected_before_parsing():
@@ -193,8 +207,10 @@ def test_many_short_entity_uses_are_fine():  # &nbsp;, &copy; and friends, decla
 
 def test_entry_text_over_the_cap_is_rejected():
     text = "word " * (MAX_ENTRY_TEXT_CHARS // 5 + 1)
-    data = (f'<rss version="2.0"><channel><item><title>huge</title><description>{text}</description></item>'
-            '<item><title>small</title><description>fine</description></item></channel></rss>').encode()
+    data = (
+        f'<rss version="2.0"><channel><item><title>huge</title><description>{text}</description></item>'
+        "<item><title>small</title><description>fine</description></item></channel></rss>"
+    ).encode()
     articles, rejects = parse_feed(data, "big", FETCHED)
     assert [a["title"] for a in articles] == ["small"]
     assert [(r["input"], r["error"]) for r in rejects] == [("big#0", "text_too_long")]
@@ -218,35 +234,51 @@ def test_entries_with_unparseable_links_are_bad_url_rejects(tmp_path):
     articles, rejects = parse_feed(feed_file.read_bytes(), str(feed_file), FETCHED)
     assert [a["url"] for a in articles] == ["https://example.com/good", "/relative"]
     assert [(r["input"].rsplit("#", 1)[1], r["stage"], r["error"]) for r in rejects] == [
-        (str(n), "parse", "bad_url") for n in range(4)]
+        (str(n), "parse", "bad_url") for n in range(4)
+    ]
     assert "http://[::1" in rejects[0]["detail"] and "Invalid IPv6 URL" in rejects[0]["detail"]
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("2024-04-30T10:00:00", datetime(2024, 4, 30, 10, tzinfo=timezone.utc)),
-    ("2024-04-30T12:00:00+02:00", datetime(2024, 4, 30, 10, tzinfo=timezone.utc)),
-    ("Tue, 30 Apr 2024 10:00:00", datetime(2024, 4, 30, 10, tzinfo=timezone.utc)),
-    ("yesterday-ish", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("2024-04-30T10:00:00", datetime(2024, 4, 30, 10, tzinfo=timezone.utc)),
+        ("2024-04-30T12:00:00+02:00", datetime(2024, 4, 30, 10, tzinfo=timezone.utc)),
+        ("Tue, 30 Apr 2024 10:00:00", datetime(2024, 4, 30, 10, tzinfo=timezone.utc)),
+        ("yesterday-ish", None),
+        ("", None),
+    ],
+)
 def test_feed_date_strings_parse_to_utc(raw, expected):
     assert parse_datetime(raw) == expected
 
 
-@pytest.mark.parametrize("pub", [
-    "30 Apr 2024 10:00", "2024-04-30", "Tuesday, April 30th 2024", "not a date at all",
-    "Tue, 31 Feb 2024 25:61:00 GMT", "9999-12-31T23:59:59+14:00", "0000-00-00T00:00:00Z",
-])
+@pytest.mark.parametrize(
+    "pub",
+    [
+        "30 Apr 2024 10:00",
+        "2024-04-30",
+        "Tuesday, April 30th 2024",
+        "not a date at all",
+        "Tue, 31 Feb 2024 25:61:00 GMT",
+        "9999-12-31T23:59:59+14:00",
+        "0000-00-00T00:00:00Z",
+    ],
+)
 def test_odd_dates_are_utc_or_none(pub):
-    data = (f'<rss version="2.0"><channel><item><title>t</title><pubDate>{pub}</pubDate>'
-            f'<description>body</description></item></channel></rss>').encode()
+    data = (
+        f'<rss version="2.0"><channel><item><title>t</title><pubDate>{pub}</pubDate>'
+        f"<description>body</description></item></channel></rss>"
+    ).encode()
     (article,), _ = parse_feed(data, "d", FETCHED)
     when = article["published_at"]
     assert when is None or (when.tzinfo is not None and when.utcoffset().total_seconds() == 0)
 
 
-@pytest.mark.parametrize("raw, expected", [("en-US", "en"), ("FR", "fr"), ("english", "en"), ("klingon", None),
-                                           ("", None), (None, None), ("zh_Hant", "zh")])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [("en-US", "en"), ("FR", "fr"), ("english", "en"), ("klingon", None), ("", None), (None, None), ("zh_Hant", "zh")],
+)
 def test_normalise_language(raw, expected):
     assert normalise_language(raw) == expected
 

@@ -1,5 +1,7 @@
 """`newsbeam run --feed URL` end to end against a real HTTP server on 127.0.0.1."""
+
 from feed_server import Response, feed_server, rss_feed  # noqa: F401 (fixture)
+
 from pipeline.cli import main
 from schemas.duckdb_views import open_output
 
@@ -35,17 +37,27 @@ def test_url_feed_pages_conditional_get_and_per_feed_outcomes(tmp_path, capsys, 
     sent = feed_server.requests_to("/feed.xml")[-1].headers
     assert sent.get("if-none-match") == '"v1"' and "newsbeam/" in sent.get("user-agent", "")
     assert rows(output, "SELECT outcome, count(*) FROM feed_state GROUP BY 1 ORDER BY 1") == [
-        ("new", 1), ("not_modified", 1)]
+        ("new", 1),
+        ("not_modified", 1),
+    ]
 
 
 def test_changed_feed_ingests_only_new_entries(tmp_path, capsys, feed_server):
     output = tmp_path / "out"
     base = feed_server.url("")
     entries = [("One", f"{base}/n/1", "<p>First story text.</p>")]
-    feed_server.route("/grow.xml", lambda r: Response(200, {"Content-Type": "application/rss+xml"},
-                                                      rss_feed("Grow", entries)))
-    args = ("--feed", feed_server.url("/grow.xml"), "--output", str(output), "--no-nlp",
-            "--no-fetch-articles", PRIVATE_OK)
+    feed_server.route(
+        "/grow.xml", lambda r: Response(200, {"Content-Type": "application/rss+xml"}, rss_feed("Grow", entries))
+    )
+    args = (
+        "--feed",
+        feed_server.url("/grow.xml"),
+        "--output",
+        str(output),
+        "--no-nlp",
+        "--no-fetch-articles",
+        PRIVATE_OK,
+    )
     assert run(capsys, *args)[0] == 0
     entries.insert(0, ("Two", f"{base}/n/2", "<p>Second story text.</p>"))
     code, printed = run(capsys, *args)
@@ -67,8 +79,9 @@ def test_feeds_file_with_comments(tmp_path, capsys, feed_server):
     listing = tmp_path / "feeds.txt"
     listing.write_text(f"# my feeds\n{feed_server.url('/gzip.xml')}\n\nnot a url\n")
     output = tmp_path / "out"
-    code, printed = run(capsys, "--feeds-file", str(listing), "--output", str(output), "--no-nlp",
-                        "--no-fetch-articles", PRIVATE_OK)
+    code, printed = run(
+        capsys, "--feeds-file", str(listing), "--output", str(output), "--no-nlp", "--no-fetch-articles", PRIVATE_OK
+    )
     assert code == 0 and "feeds (new=1)" in printed
     assert rows(output, "SELECT count(*) FROM articles") == [(2,)]  # the third entry has no text
     assert (f"{listing}:4", "read") in rows(output, "SELECT input, stage FROM rejects")

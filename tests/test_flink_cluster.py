@@ -8,6 +8,7 @@ install's Python SDK (2.77) with LOOPBACK workers, and is checked twice: its tab
 against the in-process engine's (what DirectRunner runs for batch) on the same input,
 and its job's final state in the cluster's REST API (`/jobs/overview`).
 """
+
 import os
 import signal
 import subprocess
@@ -15,28 +16,40 @@ import sys
 import time
 
 import pytest
-
 from conftest import REPO, SEEDS
 from feed_server import FeedServer, Response, article_page, rss_feed
-from schemas.duckdb_views import open_output
 from test_runners import flink_args, newsbeam, reference, snapshot  # noqa: F401 (fixture)
+
+from schemas.duckdb_views import open_output
 
 pytestmark = pytest.mark.runners
 
 # Three distinct stories with people, places and quotes, so entities and quotes are compared too.
 STORIES = {
-    1: ("Harbour plan wins council vote",
-        ["The city council of Springfield approved the harbour plan on Tuesday after a long debate.",
-         '"This is a good day for the waterfront," said Maria Lopez, the mayor of Springfield.',
-         "Critics led by Tom Baker of the Residents Association said they would appeal the decision."]),
-    2: ("Rail strike ends after talks",
-        ["Train drivers in Leeds returned to work on Monday after the union reached a deal with Northern Rail.",
-         '"Our members have secured a fair offer," Sarah Khan, the union\'s general secretary, told reporters.',
-         "Services across Yorkshire were expected to run normally by Wednesday morning."]),
-    3: ("Museum reopens with new wing",
-        ["The National Museum in Cardiff reopened its doors on Saturday with a new wing for Welsh art.",
-         '"We wanted every visitor to find something of their own here," said director Owen Price.',
-         "The building work took three years and cost the Welsh Government twelve million pounds."]),
+    1: (
+        "Harbour plan wins council vote",
+        [
+            "The city council of Springfield approved the harbour plan on Tuesday after a long debate.",
+            '"This is a good day for the waterfront," said Maria Lopez, the mayor of Springfield.',
+            "Critics led by Tom Baker of the Residents Association said they would appeal the decision.",
+        ],
+    ),
+    2: (
+        "Rail strike ends after talks",
+        [
+            "Train drivers in Leeds returned to work on Monday after the union reached a deal with Northern Rail.",
+            '"Our members have secured a fair offer," Sarah Khan, the union\'s general secretary, told reporters.',
+            "Services across Yorkshire were expected to run normally by Wednesday morning.",
+        ],
+    ),
+    3: (
+        "Museum reopens with new wing",
+        [
+            "The National Museum in Cardiff reopened its doors on Saturday with a new wing for Welsh art.",
+            '"We wanted every visitor to find something of their own here," said director Owen Price.',
+            "The building work took three years and cost the Welsh Government twelve million pounds.",
+        ],
+    ),
 }
 
 
@@ -50,8 +63,10 @@ def serve_stories(server: FeedServer, numbers) -> str:
         page = article_page(title, paragraphs, url, "Desk Reporter", "2026-11-20T09:00:00Z")
         server.route(f"/news/{n}", lambda r, page=page: Response(200, {"Content-Type": "text/html"}, page))
         entries.append((title, url, " ".join(f"<p>{p}</p>" for p in paragraphs[:2])))
-    server.route("/live.xml", lambda r: Response(200, {"Content-Type": "application/rss+xml"},
-                                                 rss_feed("Live desk", list(entries))))
+    server.route(
+        "/live.xml",
+        lambda r: Response(200, {"Content-Type": "application/rss+xml"}, rss_feed("Live desk", list(entries))),
+    )
     return server.url("/live.xml")
 
 
@@ -68,8 +83,9 @@ def test_seeds_batch_on_the_session_cluster(flink_cluster, tmp_path, reference):
     before = flink_cluster.jobs()
     output = tmp_path / "out"
     started = time.monotonic()
-    done = newsbeam(sys.executable, "run", ["--input", str(SEEDS), "--output", str(output),
-                                            *flink_args(flink_cluster.address)])
+    done = newsbeam(
+        sys.executable, "run", ["--input", str(SEEDS), "--output", str(output), *flink_args(flink_cluster.address)]
+    )
     print(f"seeds batch on the cluster: {time.monotonic() - started:.1f} s")
     assert_ran(done, flink_cluster)
     assert list(new_jobs(flink_cluster, before).values()) == ["FINISHED"]
@@ -95,9 +111,24 @@ def test_stream_on_the_session_cluster_gives_the_batch_tables(variant, flink_clu
         assert batch.returncode == 0, batch.stderr[-3000:]
         before = flink_cluster.jobs()
         started = time.monotonic()
-        done = newsbeam(sys.executable, "stream", [
-            "--feed", feed, "--output", str(tmp_path / "stream"), "--poll-interval", "2", "--window", "4",
-            "--duration", "20", *flags, *flink_args(flink_cluster.address)])
+        done = newsbeam(
+            sys.executable,
+            "stream",
+            [
+                "--feed",
+                feed,
+                "--output",
+                str(tmp_path / "stream"),
+                "--poll-interval",
+                "2",
+                "--window",
+                "4",
+                "--duration",
+                "20",
+                *flags,
+                *flink_args(flink_cluster.address),
+            ],
+        )
         print(f"stream ({variant}) on the cluster: {time.monotonic() - started:.1f} s")
     assert_ran(done, flink_cluster)
     assert list(new_jobs(flink_cluster, before).values()) == ["FINISHED"]
@@ -130,17 +161,34 @@ def test_a_stream_cancelled_on_the_cluster_and_restarted_loses_and_repeats_nothi
 
     output = tmp_path / "out"
     numbers = [1, 2]
-    stream_args = ["--output", str(output), "--poll-interval", "1", "--window", "12", "--allow-private-hosts",
-                   "--no-fetch-articles", *flink_args(flink_cluster.address)]
+    stream_args = [
+        "--output",
+        str(output),
+        "--poll-interval",
+        "1",
+        "--window",
+        "12",
+        "--allow-private-hosts",
+        "--no-fetch-articles",
+        *flink_args(flink_cluster.address),
+    ]
     with FeedServer() as server:
         feed = serve_stories(server, numbers)
         before = flink_cluster.jobs()
-        first = subprocess.Popen([sys.executable, "-m", "pipeline", "stream", "--feed", feed, "--duration", "150",
-                                  *stream_args], cwd=REPO, text=True, start_new_session=True,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        first = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "stream", "--feed", feed, "--duration", "150", *stream_args],
+            cwd=REPO,
+            text=True,
+            start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         try:
-            wait_for(lambda: committed_titles(output) == sorted(STORIES[n][0] for n in (1, 2)), 150,
-                     "stories 1 and 2 committed")
+            wait_for(
+                lambda: committed_titles(output) == sorted(STORIES[n][0] for n in (1, 2)),
+                150,
+                "stories 1 and 2 committed",
+            )
             numbers.append(3)
             serve_stories(server, numbers)
             polls = len(server.requests_to("/live.xml"))
@@ -156,8 +204,10 @@ def test_a_stream_cancelled_on_the_cluster_and_restarted_loses_and_repeats_nothi
         assert flink_cluster.jobs()[running[0]] == "CANCELED"
         # the submitting command says so in one line and sums up the windows it committed
         cancelled_out = cancelled_out.decode() if isinstance(cancelled_out, bytes) else cancelled_out
-        assert first.returncode == 0 and "stopped: the job was cancelled on the cluster" in cancelled_out, \
-            (cancelled_out, cancelled_err)
+        assert first.returncode == 0 and "stopped: the job was cancelled on the cluster" in cancelled_out, (
+            cancelled_out,
+            cancelled_err,
+        )
         assert "[inputs = articles + duplicates + rejects: ok]" in cancelled_out
         # story 3 was polled in a window that never closed: nothing of it is visible
         assert committed_titles(output) == sorted(STORIES[n][0] for n in (1, 2))

@@ -1,4 +1,5 @@
 """The format registry, and splittable inputs read in ranges whatever their size."""
+
 import gzip
 import json
 from datetime import datetime, timezone
@@ -38,28 +39,34 @@ SITEMAP = b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/
 FEED_BYTES = b"<?xml version='1.0'?><rss version='2.0'><channel></channel></rss>"
 
 
-@pytest.mark.parametrize("name,data,expected", [
-    ("news.xml", SITEMAP, "sitemap"),          # a sitemap under any .xml name, by its root
-    ("world.xml", FEED_BYTES, "feed"),
-    ("sitemap.xml", FEED_BYTES, "feed"),       # the bytes win over the name
-    ("news-sitemap.xml", b"<broken", "sitemap"),  # nothing recognised: the longest matching suffix
-    ("world.xml", b"<broken", "feed"),
-])
+@pytest.mark.parametrize(
+    "name,data,expected",
+    [
+        ("news.xml", SITEMAP, "sitemap"),  # a sitemap under any .xml name, by its root
+        ("world.xml", FEED_BYTES, "feed"),
+        ("sitemap.xml", FEED_BYTES, "feed"),  # the bytes win over the name
+        ("news-sitemap.xml", b"<broken", "sitemap"),  # nothing recognised: the longest matching suffix
+        ("world.xml", b"<broken", "feed"),
+    ],
+)
 def test_a_shared_extension_is_decided_by_the_bytes(name, data, expected):
     assert detect_format({"name": name, "data": data}) == expected
 
 
-@pytest.mark.parametrize("data,expected", [
-    (b"WARC/1.0\r\nWARC-Type: warcinfo\r\n", "warc"),
-    (b'{"a": 1}\n{"a": 2}\n', "jsonl"),
-    (b'\xef\xbb\xbf {"a": 1}', "json"),
-    (b"[1, 2]\n{", "json"),
-    (b"<?xml version='1.0'?><rss version='2.0'>", "feed"),
-    (b"<feed xmlns='http://www.w3.org/2005/Atom'>", "feed"),
-    (b"<!doctype html><html><body>", "html"),
-    (b"Headline\nbody", "txt"),
-    (b"", "txt"),
-])
+@pytest.mark.parametrize(
+    "data,expected",
+    [
+        (b"WARC/1.0\r\nWARC-Type: warcinfo\r\n", "warc"),
+        (b'{"a": 1}\n{"a": 2}\n', "jsonl"),
+        (b'\xef\xbb\xbf {"a": 1}', "json"),
+        (b"[1, 2]\n{", "json"),
+        (b"<?xml version='1.0'?><rss version='2.0'>", "feed"),
+        (b"<feed xmlns='http://www.w3.org/2005/Atom'>", "feed"),
+        (b"<!doctype html><html><body>", "html"),
+        (b"Headline\nbody", "txt"),
+        (b"", "txt"),
+    ],
+)
 def test_sniffing(data, expected):
     assert sniff_format(data) == expected
 
@@ -72,14 +79,19 @@ def test_unknown_forced_format_is_a_reject_not_a_crash():
 
 
 def json_lines(count: int) -> bytes:
-    return b"".join(json.dumps({"title": f"T{i}", "text": f"Story {i}. " + "word " * (i % 9)}).encode() + b"\n"
-                    for i in range(count))
+    return b"".join(
+        json.dumps({"title": f"T{i}", "text": f"Story {i}. " + "word " * (i % 9)}).encode() + b"\n"
+        for i in range(count)
+    )
 
 
 def outcomes(path, limits):
-    return [record for rng in file_ranges((str(path), "input"), limits)
-            for raw in read_listed(rng, NOW, limits)
-            for record in ([raw] if is_reject(raw) else parse_raw(raw))]
+    return [
+        record
+        for rng in file_ranges((str(path), "input"), limits)
+        for raw in read_listed(rng, NOW, limits)
+        for record in ([raw] if is_reject(raw) else parse_raw(raw))
+    ]
 
 
 def test_json_lines_over_the_file_cap_are_read_fully_in_ranges(tmp_path):
@@ -102,8 +114,9 @@ def test_json_line_over_the_record_cap_is_a_reject_and_its_neighbours_stay(tmp_p
     path = tmp_path / "lines.jsonl"
     path.write_bytes(b"\n".join(lines))
     out = outcomes(path, ReadLimits(range_bytes=1500, max_record_bytes=2000))
-    assert [(r["input"].rsplit("/", 1)[1], r["stage"], r["error"]) for r in out if is_reject(r)] == \
-        [("lines.jsonl#30", "read", "too_large")]
+    assert [(r["input"].rsplit("/", 1)[1], r["stage"], r["error"]) for r in out if is_reject(r)] == [
+        ("lines.jsonl#30", "read", "too_large")
+    ]
     assert [r["title"] for r in out if not is_reject(r)] == [f"T{i}" for i in range(60) if i != 30]
 
 
@@ -118,8 +131,8 @@ def test_gzipped_json_lines_are_read_whole_within_the_cap(tmp_path):
 def test_read_inputs_reads_a_json_lines_file_over_the_cap_in_a_beam_pipeline(tmp_path):
     import apache_beam as beam
     from apache_beam.testing.util import assert_that, equal_to
-
     from conftest import beam_pipeline
+
     from transforms.ingest.parse import Parse
     from transforms.ingest.read import ReadInputs
 
@@ -129,6 +142,7 @@ def test_read_inputs_reads_a_json_lines_file_over_the_cap_in_a_beam_pipeline(tmp
     with beam_pipeline() as p:
         raw, read_rejects = p | ReadInputs([str(tmp_path)], [], NOW, limits)
         articles, parse_rejects = raw | Parse()
-        assert_that(articles | beam.Map(lambda a: a["title"]), equal_to([f"T{i}" for i in range(300)]),
-                    label="articles")
+        assert_that(
+            articles | beam.Map(lambda a: a["title"]), equal_to([f"T{i}" for i in range(300)]), label="articles"
+        )
         assert_that((read_rejects, parse_rejects) | beam.Flatten(), equal_to([]), label="rejects")

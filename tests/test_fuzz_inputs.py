@@ -7,6 +7,7 @@ Whatever the bytes and the file name, nothing raises, and every output is exactl
 one of: an article (with a key row, valid UTF-8 strings and a row pyarrow accepts
 under schemas.tables.ARTICLES) or a reject with a stage and an error (#13).
 """
+
 import codecs
 import gzip
 import json
@@ -27,12 +28,17 @@ from transforms.ingest.read import list_files, read_file
 from transforms.rejects import is_reject
 
 NOW = datetime(2026, 11, 28, tzinfo=timezone.utc)
-FUZZ = settings(max_examples=40, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 EXTENSIONS = [".txt", ".html", ".json", ".jsonl", ".rss", ".xml", ".md", ".ndjson", ".dat", ""]
 
 
 # --- running one file through the pipeline's functions -----------------------------
+
 
 def all_strings(value):
     if isinstance(value, str):
@@ -104,6 +110,7 @@ def run_file(name: bytes, data: bytes) -> list[tuple[str, dict]]:
 
 # --- strategies --------------------------------------------------------------------
 
+
 def json_escape_surrogates(text: str) -> str:
     return json.dumps(text)  # json.dumps writes a lone surrogate as a \udXXX escape
 
@@ -111,25 +118,54 @@ def json_escape_surrogates(text: str) -> str:
 lone_surrogates = st.sampled_from(["\ud800", "\udfff", "\udce9", "\ud83d", "\ude00"])
 hostile_text = st.one_of(
     st.text(max_size=200),
-    st.lists(st.one_of(st.text(max_size=20), lone_surrogates,
-                       st.sampled_from(["\x00", "\ufeff", "\u2028", "\r", "\r\n", "\n", "\x85", " "])),
-             max_size=30).map("".join),
+    st.lists(
+        st.one_of(
+            st.text(max_size=20),
+            lone_surrogates,
+            st.sampled_from(["\x00", "\ufeff", "\u2028", "\r", "\r\n", "\n", "\x85", " "]),
+        ),
+        max_size=30,
+    ).map("".join),
 )
 json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True), hostile_text,
-    st.sampled_from([10 ** 30, -(10 ** 30), 1e308, 4102444800, -1, 0]),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    hostile_text,
+    st.sampled_from([10**30, -(10**30), 1e308, 4102444800, -1, 0]),
 )
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
-article_records = st.fixed_dictionaries({}, optional={
-    "title": json_values, "text": st.one_of(hostile_text, json_values), "body": json_values,
-    "content": hostile_text, "url": st.one_of(hostile_text, st.sampled_from(
-        ["https://ex.com/a?utm_source=x", "http://[", "http://ex.com:99999/", "https://\ud800.com/"])),
-    "published": st.one_of(json_values, st.sampled_from(
-        ["2026-01-02T03:04:05Z", "0001-01-01", "9999-12-31T23:59:59-01:00", "Mon, 02 Jan 2026 10:00:00 +0000"])),
-    "published_at": json_values, "source": json_values, "authors": json_values, "author": json_values,
-    "language": json_values,
-})
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+article_records = st.fixed_dictionaries(
+    {},
+    optional={
+        "title": json_values,
+        "text": st.one_of(hostile_text, json_values),
+        "body": json_values,
+        "content": hostile_text,
+        "url": st.one_of(
+            hostile_text,
+            st.sampled_from(
+                ["https://ex.com/a?utm_source=x", "http://[", "http://ex.com:99999/", "https://\ud800.com/"]
+            ),
+        ),
+        "published": st.one_of(
+            json_values,
+            st.sampled_from(
+                ["2026-01-02T03:04:05Z", "0001-01-01", "9999-12-31T23:59:59-01:00", "Mon, 02 Jan 2026 10:00:00 +0000"]
+            ),
+        ),
+        "published_at": json_values,
+        "source": json_values,
+        "authors": json_values,
+        "author": json_values,
+        "language": json_values,
+    },
+)
 
 
 def dump_json(value) -> str:
@@ -151,11 +187,16 @@ def hostile_json_lines(draw) -> bytes:
     if kind == "huge":
         return b'{"text": "story", "published": ' + b"9" * draw(st.integers(4000, 6000)) + b"}"
     if kind == "nan":
-        return draw(st.sampled_from([b'{"text": "story", "published": NaN, "title": Infinity}',
-                                     b'{"text": NaN}', b"-Infinity", b"NaN"]))
+        return draw(
+            st.sampled_from(
+                [b'{"text": "story", "published": NaN, "title": Infinity}', b'{"text": NaN}', b"-Infinity", b"NaN"]
+            )
+        )
     if kind == "surrogate":
-        return ('{"title": %s, "text": %s}' % (json_escape_surrogates(draw(hostile_text)),
-                                               json_escape_surrogates(draw(hostile_text)))).encode()
+        return (
+            '{"title": %s, "text": %s}'
+            % (json_escape_surrogates(draw(hostile_text)), json_escape_surrogates(draw(hostile_text)))
+        ).encode()
     if kind == "bytes":
         return draw(st.binary(max_size=80)).replace(b"\n", b"")
     return draw(st.sampled_from([b"", b"   ", b"\t\r", b"\xef\xbb\xbf", b"\xe2\x80\xa8"]))
@@ -163,12 +204,14 @@ def hostile_json_lines(draw) -> bytes:
 
 def encoded(text: str) -> st.SearchStrategy:
     """UTF-8 (with or without a BOM) or UTF-16 with a BOM, as the readers accept."""
-    return st.sampled_from([
-        text.encode("utf-8", "surrogatepass"),
-        codecs.BOM_UTF8 + text.encode("utf-8", "surrogatepass"),
-        text.encode("utf-16", "surrogatepass"),
-        text.encode("utf-16-be", "surrogatepass"),  # no BOM: NULs, a binary reject
-    ])
+    return st.sampled_from(
+        [
+            text.encode("utf-8", "surrogatepass"),
+            codecs.BOM_UTF8 + text.encode("utf-8", "surrogatepass"),
+            text.encode("utf-16", "surrogatepass"),
+            text.encode("utf-16-be", "surrogatepass"),  # no BOM: NULs, a binary reject
+        ]
+    )
 
 
 @st.composite
@@ -178,19 +221,26 @@ def hostile_documents(draw) -> bytes:
     if kind == "json":
         text = dump_json(draw(st.one_of(article_records, st.lists(article_records, max_size=4), json_values)))
     elif kind == "jsonl":
-        text = "\n".join(line.decode("utf-8", "surrogateescape")
-                         for line in draw(st.lists(hostile_json_lines(), max_size=6)))
+        text = "\n".join(
+            line.decode("utf-8", "surrogateescape") for line in draw(st.lists(hostile_json_lines(), max_size=6))
+        )
     elif kind == "feed":
-        items = "".join(f"<item><title>{draw(hostile_text)}</title><description>{draw(hostile_text)}"
-                        f"</description><pubDate>{draw(hostile_text)}</pubDate></item>"
-                        for _ in range(draw(st.integers(0, 3))))
+        items = "".join(
+            f"<item><title>{draw(hostile_text)}</title><description>{draw(hostile_text)}"
+            f"</description><pubDate>{draw(hostile_text)}</pubDate></item>"
+            for _ in range(draw(st.integers(0, 3)))
+        )
         text = f"<?xml version='1.0'?><rss version='2.0'><channel><title>{draw(hostile_text)}</title>{items}</channel></rss>"
         if draw(st.booleans()):
             text = text.replace("<item>", "<item>" + "<x>" * draw(st.integers(1, 3000)), 1)
     elif kind == "html":
         depth = draw(st.integers(0, 3000))
-        text = (f"<html><head><title>{draw(hostile_text)}</title></head><body>" + "<div>" * depth
-                + f"<p>{draw(hostile_text)}</p><p>&#xD800; &#0; {draw(hostile_text)}</p>" + "</div>" * depth)
+        text = (
+            f"<html><head><title>{draw(hostile_text)}</title></head><body>"
+            + "<div>" * depth
+            + f"<p>{draw(hostile_text)}</p><p>&#xD800; &#0; {draw(hostile_text)}</p>"
+            + "</div>" * depth
+        )
     else:
         text = draw(hostile_text)
     newline = draw(st.sampled_from(["\n", "\r\n", "\r", "\u2028"]))
@@ -200,13 +250,15 @@ def hostile_documents(draw) -> bytes:
 
 
 file_bytes = st.one_of(st.binary(max_size=400), hostile_documents())
-names = st.builds(lambda stem, ext: stem + ext.encode(),
-                  st.binary(min_size=1, max_size=30).filter(lambda b: b"/" not in b and b"\x00" not in b
-                                                            and b not in (b".", b"..")),
-                  st.sampled_from(EXTENSIONS))
+names = st.builds(
+    lambda stem, ext: stem + ext.encode(),
+    st.binary(min_size=1, max_size=30).filter(lambda b: b"/" not in b and b"\x00" not in b and b not in (b".", b"..")),
+    st.sampled_from(EXTENSIONS),
+)
 
 
 # --- properties --------------------------------------------------------------------
+
 
 @FUZZ
 @given(ext=st.sampled_from(EXTENSIONS), data=file_bytes, gzipped=st.booleans())
@@ -234,8 +286,9 @@ def non_blank(line: bytes) -> bool:
 
 
 @FUZZ
-@given(lines=st.lists(hostile_json_lines(), max_size=12), crlf=st.booleans(),
-       ext=st.sampled_from([".jsonl", ".ndjson"]))
+@given(
+    lines=st.lists(hostile_json_lines(), max_size=12), crlf=st.booleans(), ext=st.sampled_from([".jsonl", ".ndjson"])
+)
 def test_json_lines_give_one_article_or_reject_per_non_blank_line(lines, crlf, ext):
     data = (b"\r\n" if crlf else b"\n").join(lines)
     out = run_file(b"lines" + ext.encode(), data)
@@ -264,5 +317,16 @@ def test_the_properties_can_fail():
     with pytest.raises(AssertionError):
         check_reject({"input": "a", "stage": "", "error": "x", "detail": None})
     with pytest.raises(Exception):
-        check_article({"input": "/a", "url": None, "source": None, "title": None, "text": "t\ud800",
-                       "authors": [], "language": None, "published_at": None, "text_source": "file"})
+        check_article(
+            {
+                "input": "/a",
+                "url": None,
+                "source": None,
+                "title": None,
+                "text": "t\ud800",
+                "authors": [],
+                "language": None,
+                "published_at": None,
+                "text_source": "file",
+            }
+        )

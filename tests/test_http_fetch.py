@@ -1,4 +1,5 @@
 """fetch() against a real local server: validators, retries, limits, SSRF."""
+
 import http.client
 import time
 from datetime import datetime, timezone
@@ -6,19 +7,39 @@ from datetime import datetime, timezone
 import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that
-
 from conftest import beam_pipeline
 from feed_server import Response, feed_server  # noqa: F401 - pytest fixture
-from transforms.ingest.fetch import (FetchArticlePages, FetchFeeds, feed_state_row, finalize_feed_state,
-                              politeness_key, stable_hash)
-from transforms.ingest.feeds import parse_feed
-from transforms.ingest.http_fetch import (USER_AGENT, FetchConfig, address_block_reason, attempt_seconds,
-                                   budget_seconds, classify_exception, fetch, parse_retry_after,
-                                   with_overrides)
 
-LOCAL = FetchConfig(allow_private_hosts=True, connect_timeout=2, read_timeout=1,
-                    backoff_seconds=0.05, max_retry_after=2, per_host_delay=0,
-                    max_bytes=1024 * 1024)
+from transforms.ingest.feeds import parse_feed
+from transforms.ingest.fetch import (
+    FetchArticlePages,
+    FetchFeeds,
+    feed_state_row,
+    finalize_feed_state,
+    politeness_key,
+    stable_hash,
+)
+from transforms.ingest.http_fetch import (
+    USER_AGENT,
+    FetchConfig,
+    address_block_reason,
+    attempt_seconds,
+    budget_seconds,
+    classify_exception,
+    fetch,
+    parse_retry_after,
+    with_overrides,
+)
+
+LOCAL = FetchConfig(
+    allow_private_hosts=True,
+    connect_timeout=2,
+    read_timeout=1,
+    backoff_seconds=0.05,
+    max_retry_after=2,
+    per_host_delay=0,
+    max_bytes=1024 * 1024,
+)
 
 
 def test_fetch_sends_user_agent_and_gets_validators(feed_server):
@@ -62,6 +83,7 @@ def test_slow_endpoint_times_out_after_retries(feed_server):
 
 # --- time limits: a deadline per attempt and a budget per fetch ---------------------
 
+
 @pytest.mark.parametrize("path", ["/drip-body.xml", "/drip-headers.xml"])
 def test_dripping_server_is_cut_off_at_total_timeout(feed_server, path):
     # A byte (or a header line) comes every 0.2 s, so the 1 s read timeout never
@@ -76,8 +98,7 @@ def test_dripping_server_is_cut_off_at_total_timeout(feed_server, path):
 def test_retries_stop_at_fetch_budget(feed_server):
     # /slow.xml answers after 3 s: every attempt is a (retryable) read timeout. Ten
     # attempts with doubling waits would take ~55 s; the budget stops them at 1.5 s.
-    config = with_overrides(LOCAL, read_timeout=0.3, max_attempts=10, backoff_seconds=0.1,
-                            fetch_budget=1.5)
+    config = with_overrides(LOCAL, read_timeout=0.3, max_attempts=10, backoff_seconds=0.1, fetch_budget=1.5)
     started = time.monotonic()
     result = fetch(feed_server.url("/slow.xml"), None, config)
     assert time.monotonic() - started < 4
@@ -87,8 +108,7 @@ def test_retries_stop_at_fetch_budget(feed_server):
 
 def test_time_limits_follow_the_read_timeout_unless_set():
     assert (attempt_seconds(FetchConfig()), budget_seconds(FetchConfig())) == (60, 120)
-    assert (attempt_seconds(FetchConfig(read_timeout=100)), budget_seconds(FetchConfig(read_timeout=100))) \
-        == (200, 400)
+    assert (attempt_seconds(FetchConfig(read_timeout=100)), budget_seconds(FetchConfig(read_timeout=100))) == (200, 400)
     config = FetchConfig(total_timeout=5, fetch_budget=7)
     assert (attempt_seconds(config), budget_seconds(config)) == (5, 7)
 
@@ -156,6 +176,7 @@ def test_entity_expansion_feed_is_rejected(feed_server):
 
 # --- SSRF ------------------------------------------------------------------------
 
+
 def test_loopback_is_refused_without_allow_private_hosts(feed_server):
     result = fetch(feed_server.url("/feed.xml"), None, FetchConfig())
     assert result.error == "blocked_host" and result.attempts == 1
@@ -194,47 +215,78 @@ def test_invalid_url_from_http_client_is_bad_url_not_retried():
     assert error.code == "bad_url"
 
 
-@pytest.mark.parametrize("url, error", [
-    ("file:///etc/passwd", "bad_scheme"), ("ftp://example.com/x", "bad_scheme"),
-    ("http://", "bad_url"), ("http://[::1", "bad_url"), ("not a url", "bad_scheme"),
-    ("http://[example]/x", "bad_url"), ("http://example.com:abc/", "bad_url"),
-    ("http://[2002:a9fe:a9fe::1]/latest/meta-data", "blocked_host"), ("http://[fec0::1]/", "blocked_host"),
-    ("http://[64:ff9b::a9fe:a9fe]/", "blocked_host"), ("http://[2001:0:a00:1::f7f7:f7f7]/", "blocked_host"),
-    ("http://no-such-host.invalid/feed", "unresolvable"),
-    ("http://169.254.169.254/latest/meta-data", "blocked_host"),
-    ("http://[::ffff:127.0.0.1]/", "blocked_host"), ("http://0.0.0.0/", "blocked_host"),
-    ("http://10.1.2.3/", "blocked_host"), ("http://2130706433/", "blocked_host"),
-])
+@pytest.mark.parametrize(
+    "url, error",
+    [
+        ("file:///etc/passwd", "bad_scheme"),
+        ("ftp://example.com/x", "bad_scheme"),
+        ("http://", "bad_url"),
+        ("http://[::1", "bad_url"),
+        ("not a url", "bad_scheme"),
+        ("http://[example]/x", "bad_url"),
+        ("http://example.com:abc/", "bad_url"),
+        ("http://[2002:a9fe:a9fe::1]/latest/meta-data", "blocked_host"),
+        ("http://[fec0::1]/", "blocked_host"),
+        ("http://[64:ff9b::a9fe:a9fe]/", "blocked_host"),
+        ("http://[2001:0:a00:1::f7f7:f7f7]/", "blocked_host"),
+        ("http://no-such-host.invalid/feed", "unresolvable"),
+        ("http://169.254.169.254/latest/meta-data", "blocked_host"),
+        ("http://[::ffff:127.0.0.1]/", "blocked_host"),
+        ("http://0.0.0.0/", "blocked_host"),
+        ("http://10.1.2.3/", "blocked_host"),
+        ("http://2130706433/", "blocked_host"),
+    ],
+)
 def test_refused_urls(url, error):
     result = fetch(url, None, FetchConfig(backoff_seconds=0))
     assert result.error == error and result.attempts == 1
 
 
-@pytest.mark.parametrize("ip, reason", [("127.0.0.1", "loopback"), ("10.0.0.1", "private"),
-                                        ("169.254.1.1", "link-local"), ("224.0.0.1", "multicast"),
-                                        ("::1", "loopback"), ("100.64.0.1", "non-global"),
-                                        ("93.184.216.34", None), ("2606:4700::1111", None)])
+@pytest.mark.parametrize(
+    "ip, reason",
+    [
+        ("127.0.0.1", "loopback"),
+        ("10.0.0.1", "private"),
+        ("169.254.1.1", "link-local"),
+        ("224.0.0.1", "multicast"),
+        ("::1", "loopback"),
+        ("100.64.0.1", "non-global"),
+        ("93.184.216.34", None),
+        ("2606:4700::1111", None),
+    ],
+)
 def test_address_block_reason(ip, reason):
     assert address_block_reason(ip) == reason
 
 
 # An IPv6 address that carries an IPv4 address is judged by that address (93.184.216.34
 # is 5db8:d822, 8.8.8.8 is 0808:0808; a Teredo client is stored inverted).
-@pytest.mark.parametrize("ip, reason", [
-    ("::ffff:127.0.0.1", "loopback (ipv4-mapped 127.0.0.1)"), ("::ffff:93.184.216.34", None),
-    ("::a9fe:a9fe", "link-local (ipv4-compatible 169.254.169.254)"),
-    ("::5db8:d822", "reserved"),  # deprecated form: refused even for a public address
-    ("2002:a9fe:a9fe::1", "link-local (6to4 169.254.169.254)"),
-    ("2002:a00:1::1", "private (6to4 10.0.0.1)"), ("2002:5db8:d822::1", None),
-    ("64:ff9b::7f00:1", "loopback (nat64 127.0.0.1)"), ("64:ff9b::5db8:d822", None),
-    ("64:ff9b:1::a9fe:a9fe", "link-local (nat64 169.254.169.254)"), ("64:ff9b:1::5db8:d822", None),
-    ("2001:0:a00:1::f7f7:f7f7", "private (teredo 10.0.0.1)"),             # server 10.0.0.1
-    ("2001:0:5db8:d822::80ff:fffe", "loopback (teredo 127.0.0.1)"),      # client 127.0.0.1
-    ("2001:0:5db8:d822::f7f7:f7f7", None),                               # both public
-    ("fec0::1", "site-local"), ("feff:ffff::1", "site-local"),
-    ("fe80::1%eth0", "link-local"), ("fc00::1", "private"), ("ff02::1", "multicast"),
-    ("::", "unspecified"), ("2001:db8::1", "private"),
-])
+@pytest.mark.parametrize(
+    "ip, reason",
+    [
+        ("::ffff:127.0.0.1", "loopback (ipv4-mapped 127.0.0.1)"),
+        ("::ffff:93.184.216.34", None),
+        ("::a9fe:a9fe", "link-local (ipv4-compatible 169.254.169.254)"),
+        ("::5db8:d822", "reserved"),  # deprecated form: refused even for a public address
+        ("2002:a9fe:a9fe::1", "link-local (6to4 169.254.169.254)"),
+        ("2002:a00:1::1", "private (6to4 10.0.0.1)"),
+        ("2002:5db8:d822::1", None),
+        ("64:ff9b::7f00:1", "loopback (nat64 127.0.0.1)"),
+        ("64:ff9b::5db8:d822", None),
+        ("64:ff9b:1::a9fe:a9fe", "link-local (nat64 169.254.169.254)"),
+        ("64:ff9b:1::5db8:d822", None),
+        ("2001:0:a00:1::f7f7:f7f7", "private (teredo 10.0.0.1)"),  # server 10.0.0.1
+        ("2001:0:5db8:d822::80ff:fffe", "loopback (teredo 127.0.0.1)"),  # client 127.0.0.1
+        ("2001:0:5db8:d822::f7f7:f7f7", None),  # both public
+        ("fec0::1", "site-local"),
+        ("feff:ffff::1", "site-local"),
+        ("fe80::1%eth0", "link-local"),
+        ("fc00::1", "private"),
+        ("ff02::1", "multicast"),
+        ("::", "unspecified"),
+        ("2001:db8::1", "private"),
+    ],
+)
 def test_embedded_ipv4_and_site_local(ip, reason):
     assert address_block_reason(ip) == reason
 
@@ -247,10 +299,13 @@ def test_parse_retry_after():
 
 # --- Beam transforms ---------------------------------------------------------------
 
+
 def check(expectation):
     """assert_that matcher that runs `expectation(list_of_elements)`."""
+
     def matcher(elements):
         expectation(list(elements))
+
     return matcher
 
 
@@ -267,8 +322,7 @@ def test_fetch_feeds_pipeline(feed_server):
         (url("/feed.xml"), None),
         (url("/same-body.xml"), {"body_hash": feed_hash}),
         (url("/redirect-once"), {"etag": '"v1"', "last_modified": None, "body_hash": "old"}),
-        (url("/loop-a"), {"etag": '"kept"', "last_modified": "Mon, 01 Jan 2024 00:00:00 GMT",
-                          "body_hash": "h"}),
+        (url("/loop-a"), {"etag": '"kept"', "last_modified": "Mon, 01 Jan 2024 00:00:00 GMT", "body_hash": "h"}),
     ]
 
     def raw_ok(raws):
@@ -289,8 +343,9 @@ def test_fetch_feeds_pipeline(feed_server):
         assert failed["etag"] == '"kept"' and failed["body_hash"] == "h"
 
     def rejects_ok(rejects):
-        assert rejects == [{"input": url("/loop-a"), "stage": "fetch", "error": "too_many_redirects",
-                            "detail": rejects[0]["detail"]}]
+        assert rejects == [
+            {"input": url("/loop-a"), "stage": "fetch", "error": "too_many_redirects", "detail": rejects[0]["detail"]}
+        ]
 
     with beam_pipeline() as pipeline:
         outputs = pipeline | beam.Create(inputs) | FetchFeeds(LOCAL)
@@ -322,7 +377,8 @@ def test_fetch_article_pages_pipeline(feed_server):
 
     def rejects_ok(rejects):
         assert [(r["input"], r["stage"], r["error"]) for r in rejects] == [
-            (url("/articles/missing.html"), "fetch", "http_error")]
+            (url("/articles/missing.html"), "fetch", "http_error")
+        ]
 
     with beam_pipeline() as pipeline:
         outputs = pipeline | beam.Create(articles + [undated, no_link]) | FetchArticlePages(LOCAL)
@@ -333,11 +389,12 @@ def test_fetch_article_pages_pipeline(feed_server):
 def test_politeness_key_is_stable_and_bounded():
     keys = {politeness_key(f"https://example.com/feed{i}", 2) for i in range(50)}
     assert keys == {("example.com", 0), ("example.com", 1)}
-    assert stable_hash("x") == stable_hash("x") == 0x2d711642b726b044
+    assert stable_hash("x") == stable_hash("x") == 0x2D711642B726B044
 
 
 def test_feed_state_row_matches_table():
     from schemas.tables import FEED_STATE
+
     result = fetch("file:///etc/passwd", None, LOCAL)
     row = finalize_feed_state(feed_state_row("file:///etc/passwd", None, result), "run-1")
     assert sorted(row) == sorted(FEED_STATE.column_names)

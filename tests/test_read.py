@@ -52,8 +52,8 @@ def test_vanished_file_is_a_read_reject(tmp_path):
 def test_jsonl_files_are_cut_into_line_ranges_that_parse_like_the_whole_file(tmp_path):
     import json
 
-    from transforms.ingest.parse import parse_raw
     from transforms.ingest.formats import ReadLimits
+    from transforms.ingest.parse import parse_raw
     from transforms.ingest.read import file_ranges, line_ranges, read_listed
 
     lines = [json.dumps({"title": f"t{i}", "text": f"story {i} " + "word " * (i % 7)}) for i in range(50)]
@@ -63,12 +63,13 @@ def test_jsonl_files_are_cut_into_line_ranges_that_parse_like_the_whole_file(tmp
     path.write_bytes(data)
     ranges = line_ranges(data, range_bytes=300)
     assert len(ranges) > 3 and ranges[0][0] == 0 and ranges[-1][1] == len(data)
-    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))          # contiguous, no overlap
-    assert all(data[end - 1:end] == b"\n" for _, end, _ in ranges)          # cut after a newline
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))  # contiguous, no overlap
+    assert all(data[end - 1 : end] == b"\n" for _, end, _ in ranges)  # cut after a newline
 
     def parsed(records):
-        return [(r["input"].rsplit("/", 1)[-1], r.get("title"), r.get("error")) for raw in records
-                for r in parse_raw(raw)]
+        return [
+            (r["input"].rsplit("/", 1)[-1], r.get("title"), r.get("error")) for raw in records for r in parse_raw(raw)
+        ]
 
     limits = ReadLimits(range_bytes=300)
     in_ranges = [raw for rng in file_ranges((str(path), "input"), limits) for raw in read_listed(rng, NOW, limits)]
@@ -126,8 +127,9 @@ def test_unlistable_subfolder_is_a_read_reject_naming_it(tmp_path, monkeypatch):
     for spec in (str(tmp_path), str(tmp_path / "**.txt")):
         paths, rejects = list_files(spec)
         assert [os.path.basename(p) for p in paths] == ["ok.txt"], spec
-        assert [(r["input"], r["stage"], r["error"]) for r in rejects] == \
-            [(str(tmp_path / "locked"), "read", "unreadable")], spec
+        assert [(r["input"], r["stage"], r["error"]) for r in rejects] == [
+            (str(tmp_path / "locked"), "read", "unreadable")
+        ], spec
         assert "PermissionError" in rejects[0]["detail"]
 
 
@@ -165,8 +167,12 @@ def symlink_loops(tmp_path):
 
 def test_walks_and_globs_visit_each_folder_once_through_symlink_loops(tmp_path):
     symlink_loops(tmp_path)
-    for spec in (str(tmp_path), str(tmp_path / "**"), str(tmp_path / "**" / "*.txt"),
-                 str(tmp_path / "a" / "up" / "**")):
+    for spec in (
+        str(tmp_path),
+        str(tmp_path / "**"),
+        str(tmp_path / "**" / "*.txt"),
+        str(tmp_path / "a" / "up" / "**"),
+    ):
         paths, rejects = finishes_within(20, list_files, spec)
         assert [os.path.basename(p) for p in paths] == ["x.txt"] and rejects == [], spec
 
@@ -178,12 +184,15 @@ def test_run_argument_check_finishes_on_a_symlink_loop_glob(tmp_path):
     import sys
 
     symlink_loops(tmp_path)
-    code = ("import sys; from pipeline.cli import local_matches; "
-            "print(len(local_matches(sys.argv[1])))")
+    code = "import sys; from pipeline.cli import local_matches; print(len(local_matches(sys.argv[1])))"
     try:
-        done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "**" / "*.txt")],
-                              cwd=os.path.dirname(os.path.dirname(__file__)), capture_output=True,
-                              text=True, timeout=20)
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(tmp_path / "**" / "*.txt")],
+            cwd=os.path.dirname(os.path.dirname(__file__)),
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("local_matches still running after 20 s")
     assert done.returncode == 0 and done.stdout.strip() == "1", done.stderr
@@ -250,8 +259,8 @@ def test_read_inputs_routes_listing_rejects_and_non_utf8_names(tmp_path, monkeyp
     folder it cannot list is a read reject. (Listing error injected: tests run as root.)"""
     import apache_beam as beam
     from apache_beam.testing.util import assert_that, equal_to
-
     from conftest import beam_pipeline
+
     from transforms.ingest.read import ReadInputs
 
     non_utf8_file(tmp_path, b"caf\xe9.txt", b"Headline\n\nBody.")
@@ -259,10 +268,12 @@ def test_read_inputs_routes_listing_rejects_and_non_utf8_names(tmp_path, monkeyp
     deny_listing(monkeypatch, "locked")
     with beam_pipeline() as p:
         raw, rejects = p | ReadInputs([str(tmp_path)], [], NOW)
-        assert_that(raw | beam.Map(lambda r: r["input"].rsplit("/", 1)[-1]),
-                    equal_to(["caf\\xe9.txt"]), label="raw")
-        assert_that(rejects | beam.Map(lambda r: (r["input"].rsplit("/", 1)[-1], r["stage"], r["error"])),
-                    equal_to([("locked", "read", "unreadable")]), label="rejects")
+        assert_that(raw | beam.Map(lambda r: r["input"].rsplit("/", 1)[-1]), equal_to(["caf\\xe9.txt"]), label="raw")
+        assert_that(
+            rejects | beam.Map(lambda r: (r["input"].rsplit("/", 1)[-1], r["stage"], r["error"])),
+            equal_to([("locked", "read", "unreadable")]),
+            label="rejects",
+        )
 
 
 def test_gunzip_reads_every_member_and_refuses_a_truncated_one():

@@ -1,10 +1,11 @@
 """The README's query cookbook runs as written, through `newsbeam query`, on a real output."""
+
 import re
 from pathlib import Path
 
 import pytest
-
 from conftest import SEEDS
+
 from pipeline.cli import main
 from schemas.duckdb_views import open_output
 
@@ -33,8 +34,11 @@ def test_the_cookbook_has_its_recipes():
 def test_cookbook_query_runs(seeds_output, capsys, index):
     sql = cookbook_queries()[index]
     if "'ID'" in sql:  # the copies of a story: ask about a real article
-        (article_id,), = open_output(str(seeds_output)).execute(
-            "SELECT article_id FROM articles ORDER BY article_id LIMIT 1").fetchall()
+        ((article_id,),) = (
+            open_output(str(seeds_output))
+            .execute("SELECT article_id FROM articles ORDER BY article_id LIMIT 1")
+            .fetchall()
+        )
         sql = sql.replace("'ID'", f"'{article_id}'")
     capsys.readouterr()
     code = main(["query", "--output", str(seeds_output), sql])

@@ -5,6 +5,7 @@ duplicate), an empty file (a reject), an article whose title, source, URL and qu
 hostile markup, and two feeds served from 127.0.0.1 (one polled twice: a 304; one that
 answers 404). Chromium is Debian's (`make test` installs it), driven by playwright.
 """
+
 import os
 import shutil
 import sys
@@ -42,10 +43,12 @@ HOSTILE_ARTICLE = {
     "source": HOSTILE_SOURCE,
     "url": "javascript:alert(1)",
     "published": "2026-03-14T09:00:00Z",
-    "text": ("Northfield's harbour board met on Saturday to vote on the new mooring fees. "
-             f'"We will {HOSTILE_QUOTE_WORDS} for <script>this</script> mooring," said Maria Lopez, '
-             "the chair of the Northfield Boat Owners Association. The board will meet again next month "
-             "to hear from the fishermen, who say the fees would close the old fish market."),
+    "text": (
+        "Northfield's harbour board met on Saturday to vote on the new mooring fees. "
+        f'"We will {HOSTILE_QUOTE_WORDS} for <script>this</script> mooring," said Maria Lopez, '
+        "the chair of the Northfield Boat Owners Association. The board will meet again next month "
+        "to hear from the fishermen, who say the fees would close the old fish market."
+    ),
 }
 
 
@@ -55,8 +58,10 @@ def chromium_path() -> str:
     if path:
         return path
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip("chromium is not installed and this user cannot `apt-get install chromium` "
-                    "(`make test` installs it as root)")
+        pytest.skip(
+            "chromium is not installed and this user cannot `apt-get install chromium` "
+            "(`make test` installs it as root)"
+        )
     pytest.fail("chromium is not installed: `make test` (or `make chromium`) installs it")
 
 
@@ -100,6 +105,7 @@ def output(tmp_path_factory) -> Output:
 
 # --- the data queries, without the browser -------------------------------------------------
 
+
 def test_articles_per_day_counts_unique_articles_by_day_and_source(output):
     found = articles_per_day(open_output(str(output.path)), Period())
     expected = Counter((r["date"], r["source"]) for r in output.rows["articles"] if r["duplicate_of"] is None)
@@ -124,7 +130,7 @@ def aliases(keys) -> dict:
     people = {k for k in keys if k and k.startswith("person:")}
     full = {}
     for key in people:
-        words = [w for w in key[len("person:"):].split() if w not in ("jr", "sr", "ii", "iii", "iv")]
+        words = [w for w in key[len("person:") :].split() if w not in ("jr", "sr", "ii", "iii", "iv")]
         if len(words) > 1 and f"person:{words[-1]}" in people:
             full.setdefault(f"person:{words[-1]}", set()).add(key)
     return {alias: next(iter(names)) for alias, names in full.items() if len(names) == 1}
@@ -140,32 +146,40 @@ def test_top_speakers_and_entities_match_the_rows(output):
             speaker_of.setdefault(key, []).append(r["speaker"])
     found = top_speakers(con, Period(), 100)
     assert sorted((r["speaker"], r["quotes"]) for r in found) == sorted(
-        (max(names, key=len), len(names)) for names in speaker_of.values())
+        (max(names, key=len), len(names)) for names in speaker_of.values()
+    )
     assert [r["quotes"] for r in found] == sorted((r["quotes"] for r in found), reverse=True)
     entities = top_entities(con, Period(), 5)
     assert 0 < len(entities) <= 5 and not {r["label"] for r in entities} & {"DATE", "CARDINAL", "ORDINAL"}
     first = entities[0]
-    articles_naming = {r["article_id"] for r in output.rows["entities"]
-                       if joined.get(r["entity_key"], r["entity_key"]) == first["entity"]}
+    articles_naming = {
+        r["article_id"]
+        for r in output.rows["entities"]
+        if joined.get(r["entity_key"], r["entity_key"]) == first["entity"]
+    }
     assert first["articles"] == len(articles_naming)
 
 
 def test_top_entities_join_a_surname_to_the_full_name():
-    """"Putin" in one article and "Vladimir Putin" in another are one entity in the report."""
+    """ "Putin" in one article and "Vladimir Putin" in another are one entity in the report."""
     import duckdb
 
     from schemas.duckdb_views import ENTITY_KEY_VIEWS
 
     con = duckdb.connect()
-    con.execute("CREATE TABLE entities AS SELECT * FROM (VALUES "
-                "('a1', 'Vladimir Putin', 'PERSON', 'person:vladimir putin', DATE '2026-03-11'), "
-                "('a2', 'Putin', 'PERSON', 'person:putin', DATE '2026-03-12'), "
-                "('a3', 'Bill Clinton', 'PERSON', 'person:bill clinton', DATE '2026-03-12'), "
-                "('a3', 'Hillary Clinton', 'PERSON', 'person:hillary clinton', DATE '2026-03-12'), "
-                "('a4', 'Clinton', 'PERSON', 'person:clinton', DATE '2026-03-12')"
-                ") AS t(article_id, canonical, label, entity_key, date)")
-    con.execute("CREATE TABLE quotes AS SELECT 'a1' AS article_id, 'x' AS speaker, NULL AS speaker_key, "
-                "DATE '2026-03-11' AS date")
+    con.execute(
+        "CREATE TABLE entities AS SELECT * FROM (VALUES "
+        "('a1', 'Vladimir Putin', 'PERSON', 'person:vladimir putin', DATE '2026-03-11'), "
+        "('a2', 'Putin', 'PERSON', 'person:putin', DATE '2026-03-12'), "
+        "('a3', 'Bill Clinton', 'PERSON', 'person:bill clinton', DATE '2026-03-12'), "
+        "('a3', 'Hillary Clinton', 'PERSON', 'person:hillary clinton', DATE '2026-03-12'), "
+        "('a4', 'Clinton', 'PERSON', 'person:clinton', DATE '2026-03-12')"
+        ") AS t(article_id, canonical, label, entity_key, date)"
+    )
+    con.execute(
+        "CREATE TABLE quotes AS SELECT 'a1' AS article_id, 'x' AS speaker, NULL AS speaker_key, "
+        "DATE '2026-03-11' AS date"
+    )
     for sql in ENTITY_KEY_VIEWS:
         con.execute(sql)
     found = {r["name"]: r["articles"] for r in top_entities(con, Period(), 10)}
@@ -180,8 +194,9 @@ def test_feed_health_has_last_success_304_rate_and_failures(output):
     assert good["fetches"] == fetches[output.feed_url] == 2 and good["failed"] == 0
     assert good["rate_304"] == 0.5 and good["last_success"] is not None and good["last_error"] is None
     assert bad["failed"] == bad["fetches"] == fetches[output.failing_feed_url] and bad["last_success"] is None
-    assert bad["last_error"] == next(r["error"] for r in output.rows["feed_state"]
-                                     if r["url"] == output.failing_feed_url)
+    assert bad["last_error"] == next(
+        r["error"] for r in output.rows["feed_state"] if r["url"] == output.failing_feed_url
+    )
 
 
 def test_newest_quotes_first_with_their_articles(output):
@@ -203,8 +218,9 @@ def test_a_period_keeps_only_its_days(output):
 
 
 def test_pivot_keeps_the_largest_series_and_sums_the_rest():
-    rows = [{"day": d, "source": s, "n": n} for d, s, n in
-            [(1, "a", 5), (1, "b", 3), (2, "a", 1), (2, "c", 2), (2, "d", 1)]]
+    rows = [
+        {"day": d, "source": s, "n": n} for d, s, n in [(1, "a", 5), (1, "b", 3), (2, "a", 1), (2, "c", 2), (2, "d", 1)]
+    ]
     days, table = pivot(rows, "day", "source", "n", keep=2)
     assert days == [1, 2]
     assert table == {"a": [5, 1], "b": [3, 0], "other": [0, 3]}
@@ -219,6 +235,7 @@ def test_only_http_urls_become_links():
 
 # --- the command -----------------------------------------------------------------------------
 
+
 def test_a_folder_that_is_no_output_is_one_line_and_exit_2(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("hello")
     code, out, err = report(capsys, "--output", str(tmp_path), "--to", str(tmp_path / "r.html"))
@@ -230,8 +247,9 @@ def test_bad_dates_are_usage_errors(output, tmp_path, capsys):
     target = str(tmp_path / "r.html")
     code, _, err = report(capsys, "--output", str(output.path), "--since", "2026-02-30", "--to", target)
     assert code == 2 and "--since takes a date YYYY-MM-DD" in err
-    code, _, err = report(capsys, "--output", str(output.path), "--since", "2026-03-02", "--until", "2026-03-01",
-                          "--to", target)
+    code, _, err = report(
+        capsys, "--output", str(output.path), "--since", "2026-03-02", "--until", "2026-03-01", "--to", target
+    )
     assert code == 2 and "is after --until" in err
 
 
@@ -243,16 +261,17 @@ def test_without_the_report_extra_it_says_what_to_install(output, tmp_path, caps
 
 # --- the page in Chromium ----------------------------------------------------------------------
 
+
 @dataclass
 class Opened:
     console_errors: list
     outside_requests: list
     dialogs: list
-    charts: dict          # section -> (width, height) of its chart, or None without one
-    chart_colours: dict   # section -> distinct colours in a screenshot of its chart
+    charts: dict  # section -> (width, height) of its chart, or None without one
+    chart_colours: dict  # section -> distinct colours in a screenshot of its chart
     page_colours: int
     text: str
-    counts: dict          # CSS selector -> matches
+    counts: dict  # CSS selector -> matches
 
 
 def open_in_chromium(html: Path, screenshot: Path, selectors: tuple = ()) -> Opened:
@@ -288,9 +307,16 @@ def open_in_chromium(html: Path, screenshot: Path, selectors: tuple = ()) -> Ope
                     chart.screenshot(path=str(shot))
                     chart_colours[section] = distinct_colours(shot)
             page.screenshot(path=str(screenshot), full_page=True)
-            return Opened(console_errors, outside_requests, dialogs, charts, chart_colours,
-                          distinct_colours(screenshot), page.inner_text("body"),
-                          {selector: page.locator(selector).count() for selector in selectors})
+            return Opened(
+                console_errors,
+                outside_requests,
+                dialogs,
+                charts,
+                chart_colours,
+                distinct_colours(screenshot),
+                page.inner_text("body"),
+                {selector: page.locator(selector).count() for selector in selectors},
+            )
         finally:
             browser.close()
 
@@ -306,8 +332,11 @@ def test_report_page_renders_every_chart_offline(output, tmp_path, capsys):
     assert code == 0 and f"report {html}:" in out
     page = html.read_text()
     assert "<script" not in page and "&lt;script&gt;" in page  # the hostile title, escaped
-    opened = open_in_chromium(html, tmp_path / "report.png", selectors=(
-        "section#quotes tr", "a[href^='javascript:']", "img", "script", "section#quotes b"))
+    opened = open_in_chromium(
+        html,
+        tmp_path / "report.png",
+        selectors=("section#quotes tr", "a[href^='javascript:']", "img", "script", "section#quotes b"),
+    )
     assert opened.outside_requests == [] and opened.console_errors == [] and opened.dialogs == []
     for section in CHART_SECTIONS:
         width, height = opened.charts[section]
@@ -316,22 +345,34 @@ def test_report_page_renders_every_chart_offline(output, tmp_path, capsys):
     assert opened.page_colours > 100
     # hostile input shows as text: no element, no link, no script came out of it
     assert HOSTILE_TITLE in opened.text and HOSTILE_SOURCE in opened.text
-    assert opened.counts == {"section#quotes tr": 1 + min(25, len(output.rows["quotes"])),
-                             "a[href^='javascript:']": 0, "img": 0, "script": 0, "section#quotes b": 0}
+    assert opened.counts == {
+        "section#quotes tr": 1 + min(25, len(output.rows["quotes"])),
+        "a[href^='javascript:']": 0,
+        "img": 0,
+        "script": 0,
+        "section#quotes b": 0,
+    }
     assert f"{output.failing_feed_url}" in opened.text and "50 %" in opened.text
 
 
 def test_a_period_without_rows_is_a_page_saying_so(output, tmp_path, capsys):
     html = tmp_path / "empty.html"
-    code, _, _ = report(capsys, "--output", str(output.path), "--since", "1990-01-01", "--until", "1990-12-31",
-                        "--to", str(html))
+    code, _, _ = report(
+        capsys, "--output", str(output.path), "--since", "1990-01-01", "--until", "1990-12-31", "--to", str(html)
+    )
     assert code == 0
     opened = open_in_chromium(html, tmp_path / "empty.png")
     assert opened.outside_requests == [] and opened.console_errors == []
     assert all(box is None for box in opened.charts.values())
-    for line in ("Nothing was ingested in this period.", "No articles in this period.", "No entities in this period.",
-                 "No duplicates in this period.", "No rejects in this period.", "No feed fetches in this period.",
-                 "No quotes in this period."):
+    for line in (
+        "Nothing was ingested in this period.",
+        "No articles in this period.",
+        "No entities in this period.",
+        "No duplicates in this period.",
+        "No rejects in this period.",
+        "No feed fetches in this period.",
+        "No quotes in this period.",
+    ):
         assert line in opened.text
 
 

@@ -9,14 +9,15 @@ serves; `scripts/fetch_flink_jobserver.sh` assembles it from Beam 2.62.0's
 beam-runners-flink-1.19 library. The main install's Python SDK (2.77) submits to it:
 tests/test_flink_cluster.py runs the same pipeline on a real Flink session cluster.
 """
+
 import os
 import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO, SEEDS
 from feed_server import FeedServer, Response, rss_feed
+
 from schemas.duckdb_views import open_output
 
 pytestmark = pytest.mark.runners
@@ -30,23 +31,36 @@ def flink_args(master: str = "[local]") -> list[str]:
     fetched = subprocess.run(["bash", str(FETCH_JOBSERVER)], capture_output=True, text=True, cwd=REPO)
     if fetched.returncode != 0:
         pytest.skip(f"Flink job server not available (`make flink` fetches it): {fetched.stderr.strip()[-300:]}")
-    return ["--runner=FlinkRunner", f"--flink_job_server_jar={fetched.stdout.strip()}",
-            f"--flink_master={master}", "--environment_type=LOOPBACK", "--job_server_jvm_properties=-Xmx768m"]
+    return [
+        "--runner=FlinkRunner",
+        f"--flink_job_server_jar={fetched.stdout.strip()}",
+        f"--flink_master={master}",
+        "--environment_type=LOOPBACK",
+        "--job_server_jvm_properties=-Xmx768m",
+    ]
 
 
 RUNNERS = {
     "in_process": (sys.executable, []),
     "multi_process": (sys.executable, ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]),
-    "portable_embed": (sys.executable, ["--runner=PortableRunner", "--job_endpoint=embed",
-                                        "--environment_type=LOOPBACK"]),
+    "portable_embed": (
+        sys.executable,
+        ["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK"],
+    ),
     "flink": (sys.executable, None),
 }
 
 
 def newsbeam(python: str, command: str, args: list[str]) -> subprocess.CompletedProcess:
     """Run the CLI in its own process group, killed whole (with any JVM) on timeout."""
-    process = subprocess.Popen([python, "-m", "pipeline", command, *args], cwd=REPO, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    process = subprocess.Popen(
+        [python, "-m", "pipeline", command, *args],
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         out, err = process.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -60,12 +74,14 @@ def snapshot(output) -> dict:
     con = open_output(str(output))
     published = "CASE WHEN date_inferred THEN NULL ELSE published_at END"
     return {
-        "articles": con.execute(f"SELECT * EXCLUDE (run_id, ingested_at, published_at, date), {published} "
-                                "FROM articles ORDER BY article_id").fetchall(),
+        "articles": con.execute(
+            f"SELECT * EXCLUDE (run_id, ingested_at, published_at, date), {published} FROM articles ORDER BY article_id"
+        ).fetchall(),
         "entities": con.execute("SELECT * EXCLUDE (run_id, date) FROM entities ORDER BY ALL").fetchall(),
         "quotes": con.execute("SELECT * EXCLUDE (run_id, date) FROM quotes ORDER BY ALL").fetchall(),
-        "signatures": con.execute("SELECT * EXCLUDE (run_id, date, published_at) FROM signatures "
-                                  "ORDER BY article_id").fetchall(),
+        "signatures": con.execute(
+            "SELECT * EXCLUDE (run_id, date, published_at) FROM signatures ORDER BY article_id"
+        ).fetchall(),
         "rejects": con.execute("SELECT reject_id, input, stage, error FROM rejects ORDER BY ALL").fetchall(),
     }
 
@@ -93,16 +109,34 @@ def test_seeds_give_identical_tables_on_every_runner(name, tmp_path, reference):
 
 def test_short_stream_on_flink_against_the_local_feed_server(tmp_path):
     extra = flink_args()
-    entries = [(f"Story {n}", f"http://127.0.0.1/s/{n}", f"<p>Story {n} text, told in its own words.</p>")
-               for n in (1, 2, 3)]
+    entries = [
+        (f"Story {n}", f"http://127.0.0.1/s/{n}", f"<p>Story {n} text, told in its own words.</p>") for n in (1, 2, 3)
+    ]
     output = tmp_path / "out"
     with FeedServer() as server:
-        server.route("/live.xml", lambda r: Response(200, {"Content-Type": "application/rss+xml"},
-                                                     rss_feed("Live", entries)))
-        done = newsbeam(sys.executable, "stream", [
-            "--feed", server.url("/live.xml"), "--output", str(output), "--poll-interval", "2",
-            "--window", "4", "--duration", "15", "--allow-private-hosts", "--no-fetch-articles", "--no-nlp",
-            *extra])
+        server.route(
+            "/live.xml", lambda r: Response(200, {"Content-Type": "application/rss+xml"}, rss_feed("Live", entries))
+        )
+        done = newsbeam(
+            sys.executable,
+            "stream",
+            [
+                "--feed",
+                server.url("/live.xml"),
+                "--output",
+                str(output),
+                "--poll-interval",
+                "2",
+                "--window",
+                "4",
+                "--duration",
+                "15",
+                "--allow-private-hosts",
+                "--no-fetch-articles",
+                "--no-nlp",
+                *extra,
+            ],
+        )
     assert done.returncode == 0, done.stderr[-3000:]
     titles = open_output(str(output)).execute("SELECT title FROM articles ORDER BY title").fetchall()
     assert titles == [("Story 1",), ("Story 2",), ("Story 3",)]

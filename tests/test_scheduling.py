@@ -9,6 +9,7 @@
   twice at once on one output, gives one run that writes, one that refuses (exit 75) and
   one that waits for the lock and then adds nothing twice.
 """
+
 import json
 import os
 import re
@@ -19,11 +20,11 @@ import sys
 import time
 
 import pytest
-
 from conftest import REPO, SEEDS
 from feed_server import FeedServer, Response, rss_feed
-from schemas.duckdb_views import open_output
 from test_runners import TIMEOUT, flink_args, reference, snapshot  # noqa: F401 (fixture)
+
+from schemas.duckdb_views import open_output
 
 pytestmark = pytest.mark.runners
 DEPLOY = REPO / "deploy"
@@ -33,10 +34,12 @@ EX_TEMPFAIL = 75
 
 # --- Airflow ---------------------------------------------------------------------------
 
+
 def run(command: list[str], env: dict, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
     """Run in its own process group, killed whole (pipeline, job server) on timeout."""
-    process = subprocess.Popen(command, cwd=REPO, env=env, text=True, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         out, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -52,8 +55,14 @@ def airflow_env(tmp_path_factory):
     if not AIRFLOW.exists():
         pytest.skip("no .venv-airflow: `make airflow` installs Airflow and the Beam provider (constraints-airflow.txt)")
     home = tmp_path_factory.mktemp("airflow-home")
-    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(DEPLOY / "airflow"),
-           "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "NEWSBEAM_PYTHON": sys.executable, "NEWSBEAM_RETRIES": "0"}
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DEPLOY / "airflow"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "NEWSBEAM_PYTHON": sys.executable,
+        "NEWSBEAM_RETRIES": "0",
+    }
     migrated = run([str(AIRFLOW), "db", "migrate"], env, timeout=300)
     assert migrated.returncode == 0, migrated.stdout[-3000:]
     return env
@@ -83,8 +92,14 @@ def test_airflow_dag_on_the_flink_cluster(airflow_env, flink_cluster, tmp_path, 
     jar = next(arg.split("=", 1)[1] for arg in flink_args() if arg.startswith("--flink_job_server_jar="))
     before = flink_cluster.jobs()
     output = tmp_path / "out"
-    dag_run = dag_test(airflow_env, "newsbeam_batch_flink", inputs=SEEDS, output=output,
-                       flink_master=flink_cluster.address, flink_job_server_jar=jar)
+    dag_run = dag_test(
+        airflow_env,
+        "newsbeam_batch_flink",
+        inputs=SEEDS,
+        output=output,
+        flink_master=flink_cluster.address,
+        flink_job_server_jar=jar,
+    )
     assert dag_run["state"] == "success"
     new = {jid: state for jid, state in flink_cluster.jobs().items() if jid not in before}
     assert list(new.values()) == ["FINISHED"]
@@ -93,10 +108,14 @@ def test_airflow_dag_on_the_flink_cluster(airflow_env, flink_cluster, tmp_path, 
 
 # --- cron and systemd ----------------------------------------------------------------------
 
+
 def cron_command() -> str:
     """The command of the crontab line in deploy/cron/newsbeam.cron."""
-    lines = [line for line in (DEPLOY / "cron" / "newsbeam.cron").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
+    lines = [
+        line
+        for line in (DEPLOY / "cron" / "newsbeam.cron").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert len(lines) == 1, lines
     return lines[0].split(None, 5)[5]
 
@@ -113,8 +132,11 @@ def test_systemd_units_verify(tmp_path):
     for name in ("newsbeam-batch.service", "newsbeam-batch.timer"):
         text = (DEPLOY / "systemd" / name).read_text().replace("/srv/newsbeam", str(REPO))
         (tmp_path / name).write_text(text.replace("User=newsbeam", "User=root"))
-    verified = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "newsbeam-batch.service"),
-                               str(tmp_path / "newsbeam-batch.timer")], capture_output=True, text=True)
+    verified = subprocess.run(
+        ["systemd-analyze", "verify", str(tmp_path / "newsbeam-batch.service"), str(tmp_path / "newsbeam-batch.timer")],
+        capture_output=True,
+        text=True,
+    )
     assert verified.returncode == 0 and not verified.stderr.strip(), verified.stderr
     calendar = subprocess.run(["systemd-analyze", "calendar", "*:0/30"], capture_output=True, text=True)
     assert calendar.returncode == 0 and "*-*-* *:00/30:00" in calendar.stdout
@@ -133,21 +155,32 @@ def test_the_recipe_run_twice_at_once_one_writes_one_refuses_one_waits(tmp_path)
 
     def slow_first(request):
         calls.append(time.monotonic())
-        entries = [(f"Story {n}", f"http://127.0.0.1/s/{n}", f"<p>Story {n} says something of its own, number {n}.</p>")
-                   for n in (1, 2, 3)]
-        return Response(200, {"Content-Type": "application/rss+xml"}, rss_feed("Slow desk", entries),
-                        delay=8 if len(calls) == 1 else 0)
+        entries = [
+            (f"Story {n}", f"http://127.0.0.1/s/{n}", f"<p>Story {n} says something of its own, number {n}.</p>")
+            for n in (1, 2, 3)
+        ]
+        return Response(
+            200,
+            {"Content-Type": "application/rss+xml"},
+            rss_feed("Slow desk", entries),
+            delay=8 if len(calls) == 1 else 0,
+        )
 
     with FeedServer() as server:
         server.route("/slow.xml", slow_first)
         (checkout / "feeds.txt").write_text(f"{server.url('/slow.xml')}\n")
-        line = (cron_command().replace("/srv/newsbeam", str(checkout)).replace("/data/news", str(output))
-                .replace("/var/log/newsbeam.log", str(log)))
+        line = (
+            cron_command()
+            .replace("/srv/newsbeam", str(checkout))
+            .replace("/data/news", str(output))
+            .replace("/var/log/newsbeam.log", str(log))
+        )
         # the feed is on 127.0.0.1, which the SSRF guard refuses unless told; no NLP: faster
         line = line.replace(" --wait-for-lock ", " --allow-private-hosts --no-nlp --wait-for-lock ")
         assert "--wait-for-lock 900" in line and str(checkout) in line
-        service = shlex.split(service_setting("ExecStart").replace("/srv/newsbeam", str(checkout))
-                              .replace("/data/news", str(output)))
+        service = shlex.split(
+            service_setting("ExecStart").replace("/srv/newsbeam", str(checkout)).replace("/data/news", str(output))
+        )
         refusing = [arg if arg != "900" else "0" for arg in service] + ["--allow-private-hosts", "--no-nlp"]
 
         a = subprocess.Popen(["bash", "-c", line], start_new_session=True)

@@ -1,11 +1,11 @@
 import importlib.util
 
 import duckdb
+from conftest import REPO
 
 from schemas.docs import tables_markdown
 from schemas.duckdb_views import open_output
 from schemas.tables import TABLES
-from conftest import REPO
 
 
 def test_readme_documents_every_column_from_schemas_and_includes_docs():

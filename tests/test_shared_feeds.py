@@ -1,5 +1,6 @@
 """feedparser's own well- and ill-formed test feeds through parse_feed: never a crash,
 never silence, and only tz-aware UTC dates."""
+
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 

@@ -1,14 +1,23 @@
 """Sitemaps and sitemap indexes: the parser, and `newsbeam run --sitemap URL` end to end
 against a real HTTP server on 127.0.0.1, with state across runs."""
+
 import gzip
 import hashlib
 from datetime import datetime, timezone
 
 from feed_server import BILLION_LAUGHS, FeedServer, Response, article_page
+
 from pipeline.cli import main
 from schemas.duckdb_views import open_output
-from transforms.ingest.sitemaps import (SITEMAPINDEX, URLSET, entry_stub, lastmod_moved, page_decisions,
-                                        parse_sitemap, parse_sitemap_input)
+from transforms.ingest.sitemaps import (
+    SITEMAPINDEX,
+    URLSET,
+    entry_stub,
+    lastmod_moved,
+    page_decisions,
+    parse_sitemap,
+    parse_sitemap_input,
+)
 
 NEWS = "http://www.google.com/schemas/sitemap-news/0.9"
 PRIVATE_OK = "--allow-private-hosts"  # the test server is on 127.0.0.1
@@ -17,30 +26,51 @@ PRIVATE_OK = "--allow-private-hosts"  # the test server is on 127.0.0.1
 def urlset(entries, news_namespace=NEWS) -> bytes:
     """entries: (loc, lastmod, news title, publication date, language)."""
     body = "".join(
-        f"<url><loc>{loc}</loc>" + (f"<lastmod>{lastmod}</lastmod>" if lastmod else "")
-        + (f"<news:news><news:publication><news:name>Example News</news:name>"
-           f"<news:language>{language}</news:language></news:publication>"
-           f"<news:publication_date>{published}</news:publication_date>"
-           f"<news:title>{title}</news:title></news:news>" if title else "")
-        + "</url>" for loc, lastmod, title, published, language in entries)
-    return ('<?xml version="1.0" encoding="UTF-8"?>'
-            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
-            f'xmlns:news="{news_namespace}">{body}</urlset>').encode()
+        f"<url><loc>{loc}</loc>"
+        + (f"<lastmod>{lastmod}</lastmod>" if lastmod else "")
+        + (
+            f"<news:news><news:publication><news:name>Example News</news:name>"
+            f"<news:language>{language}</news:language></news:publication>"
+            f"<news:publication_date>{published}</news:publication_date>"
+            f"<news:title>{title}</news:title></news:news>"
+            if title
+            else ""
+        )
+        + "</url>"
+        for loc, lastmod, title, published, language in entries
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+        f'xmlns:news="{news_namespace}">{body}</urlset>'
+    ).encode()
 
 
 def sitemap_index(children) -> bytes:
     """children: (loc, lastmod)."""
     body = "".join(f"<sitemap><loc>{loc}</loc><lastmod>{lastmod}</lastmod></sitemap>" for loc, lastmod in children)
-    return ('<?xml version="1.0" encoding="UTF-8"?>'
-            f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{body}</sitemapindex>').encode()
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{body}</sitemapindex>'
+    ).encode()
 
 
 # --- the parser -----------------------------------------------------------------------
 
+
 def test_urlset_with_news_extension():
-    data = urlset([("https://example.com/a", "2024-05-01T09:30:00+02:00", "Harbour plan approved",
-                    "2024-05-01T08:00:00Z", "en-GB"),
-                   ("https://example.com/b", None, None, None, None)])
+    data = urlset(
+        [
+            (
+                "https://example.com/a",
+                "2024-05-01T09:30:00+02:00",
+                "Harbour plan approved",
+                "2024-05-01T08:00:00Z",
+                "en-GB",
+            ),
+            ("https://example.com/b", None, None, None, None),
+        ]
+    )
     kind, entries, rejects = parse_sitemap(data, "sitemap.xml")
     assert kind == URLSET and rejects == []
     first, second = entries
@@ -62,38 +92,55 @@ def test_news_namespace_variants_are_read():
 
 
 def test_sitemap_index_and_gzip():
-    data = gzip.compress(sitemap_index([("https://example.com/s1.xml", "2024-05-01"),
-                                        ("https://example.com/s2.xml.gz", "2024-05-02")]))
+    data = gzip.compress(
+        sitemap_index([("https://example.com/s1.xml", "2024-05-01"), ("https://example.com/s2.xml.gz", "2024-05-02")])
+    )
     kind, entries, rejects = parse_sitemap(data, "index.xml.gz")
     assert kind == SITEMAPINDEX and rejects == []
     assert [e["url"] for e in entries] == ["https://example.com/s1.xml", "https://example.com/s2.xml.gz"]
 
 
 def test_bad_documents_and_entries_are_rejects():
-    cases = {b"": "empty_sitemap", b"this is no xml": "bad_sitemap", b"<urlset><url>": "bad_sitemap",
-             b"<rss><channel/></rss>": "not_sitemap", BILLION_LAUGHS: "unsafe_xml",
-             b"\x1f\x8b broken gzip": "bad_gzip",
-             b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"/>': "empty_sitemap"}
+    cases = {
+        b"": "empty_sitemap",
+        b"this is no xml": "bad_sitemap",
+        b"<urlset><url>": "bad_sitemap",
+        b"<rss><channel/></rss>": "not_sitemap",
+        BILLION_LAUGHS: "unsafe_xml",
+        b"\x1f\x8b broken gzip": "bad_gzip",
+        b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"/>': "empty_sitemap",
+    }
     for data, error in cases.items():
         _, entries, (reject,) = parse_sitemap(data, "bad.xml")
         assert entries == [] and (reject["stage"], reject["error"]) == ("parse", error), data
-    _, entries, rejects = parse_sitemap(urlset([("javascript:alert(1)", None, None, None, None),
-                                                ("http://[::1", None, None, None, None),
-                                                ("https://example.com/ok", None, None, None, None)]), "s.xml")
+    _, entries, rejects = parse_sitemap(
+        urlset(
+            [
+                ("javascript:alert(1)", None, None, None, None),
+                ("http://[::1", None, None, None, None),
+                ("https://example.com/ok", None, None, None, None),
+            ]
+        ),
+        "s.xml",
+    )
     assert [e["url"] for e in entries] == ["https://example.com/ok"]
     assert [(r["input"], r["error"]) for r in rejects] == [("s.xml#0", "bad_url"), ("s.xml#1", "bad_url")]
 
 
 def test_entity_expansion_in_a_sitemap_is_refused():
-    bomb = (b'<?xml version="1.0"?><!DOCTYPE urlset [<!ENTITY a "aaaaaaaaaa">'
-            b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
-            b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>https://e.com/&c;</loc></url></urlset>')
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE urlset [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+        b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>https://e.com/&c;</loc></url></urlset>'
+    )
     _, entries, (reject,) = parse_sitemap(bomb, "bomb.xml")
     assert entries == [] and reject["error"] == "unsafe_xml" and "Entities" in reject["detail"]
 
 
 def test_an_index_file_names_its_children_as_rejects():
-    records = parse_sitemap_input({"input": "index.xml", "data": sitemap_index([("https://e.com/s.xml", "2024-05-01")])})
+    records = parse_sitemap_input(
+        {"input": "index.xml", "data": sitemap_index([("https://e.com/s.xml", "2024-05-01")])}
+    )
     assert [(r["input"], r["error"]) for r in records] == [("index.xml#0", "index_file")]
 
 
@@ -116,18 +163,24 @@ def test_page_decisions():
 # --- end to end -----------------------------------------------------------------------
 
 STORIES = {
-    "a1": ["The river authority opened the new flood barrier on Monday after four years of construction "
-           "and a budget that grew by a third since the first plans were drawn up in 2019.",
-           "Engineers say the barrier can hold back a surge two metres higher than the record flood of 1953, "
-           "and that it will be tested twice a year with the gates fully closed."],
-    "a2": ["A small bakery in the old town won the national bread prize this weekend with a sourdough "
-           "made from a starter the owner's grandmother kept alive through the war.",
-           "The judges praised the crust and the open crumb, and the owner said she would keep her prices "
-           "the same despite the queue that formed outside the shop on Sunday morning."],
-    "b1": ["The regional orchestra announced a season of free concerts in village halls, paid for by a "
-           "legacy from a retired music teacher who left her house to the ensemble.",
-           "Each concert will pair a classical work with music written by pupils of the local schools, "
-           "who will rehearse with the players for a month before the first performance."],
+    "a1": [
+        "The river authority opened the new flood barrier on Monday after four years of construction "
+        "and a budget that grew by a third since the first plans were drawn up in 2019.",
+        "Engineers say the barrier can hold back a surge two metres higher than the record flood of 1953, "
+        "and that it will be tested twice a year with the gates fully closed.",
+    ],
+    "a2": [
+        "A small bakery in the old town won the national bread prize this weekend with a sourdough "
+        "made from a starter the owner's grandmother kept alive through the war.",
+        "The judges praised the crust and the open crumb, and the owner said she would keep her prices "
+        "the same despite the queue that formed outside the shop on Sunday morning.",
+    ],
+    "b1": [
+        "The regional orchestra announced a season of free concerts in village halls, paid for by a "
+        "legacy from a retired music teacher who left her house to the ensemble.",
+        "Each concert will pair a classical work with music written by pupils of the local schools, "
+        "who will rehearse with the players for a month before the first performance.",
+    ],
 }
 NEWS_TITLES = {"a1": "Flood barrier opens", "a2": "Bakery wins bread prize", "b1": "Free concerts for villages"}
 
@@ -141,13 +194,22 @@ class SitemapSite:
         self.lastmods = {"a1": "2024-05-01T10:00:00Z", "a2": "2024-05-01T11:00:00Z", "b1": "2024-05-02T09:00:00Z"}
         server.route("/sitemap_index.xml", self.document(self.index, "application/xml"))
         server.route("/sitemaps/news-1.xml", self.document(self.news_1, "application/xml"))
-        server.route("/sitemaps/news-2.xml.gz", self.document(lambda: gzip.compress(self.news_2(), mtime=0),
-                                                              "application/x-gzip"))
+        server.route(
+            "/sitemaps/news-2.xml.gz",
+            self.document(lambda: gzip.compress(self.news_2(), mtime=0), "application/x-gzip"),
+        )
         for key, paragraphs in STORIES.items():
-            page = article_page(f"{NEWS_TITLES[key]} | Example News", paragraphs, f"{self.base}/articles/{key}.html",
-                                "Jane Reporter", "2024-05-01")
-            server.route(f"/articles/{key}.html", lambda r, page=page: Response(
-                200, {"Content-Type": "text/html; charset=utf-8"}, page))
+            page = article_page(
+                f"{NEWS_TITLES[key]} | Example News",
+                paragraphs,
+                f"{self.base}/articles/{key}.html",
+                "Jane Reporter",
+                "2024-05-01",
+            )
+            server.route(
+                f"/articles/{key}.html",
+                lambda r, page=page: Response(200, {"Content-Type": "text/html; charset=utf-8"}, page),
+            )
 
     def entry(self, key):
         return (f"{self.base}/articles/{key}.html", self.lastmods[key], NEWS_TITLES[key], "2024-05-01T06:00:00Z", "en")
@@ -156,12 +218,18 @@ class SitemapSite:
         return urlset([self.entry("a1"), self.entry("a2")])
 
     def news_2(self):  # the news namespace with https: a variant sites use
-        return urlset([self.entry("b1"), ("javascript:alert(1)", None, None, None, None)],
-                      "https://www.google.com/schemas/sitemap-news/0.9")
+        return urlset(
+            [self.entry("b1"), ("javascript:alert(1)", None, None, None, None)],
+            "https://www.google.com/schemas/sitemap-news/0.9",
+        )
 
     def index(self):
-        return sitemap_index([(f"{self.base}/sitemaps/news-1.xml", max(self.lastmods["a1"], self.lastmods["a2"])),
-                              (f"{self.base}/sitemaps/news-2.xml.gz", self.lastmods["b1"])])
+        return sitemap_index(
+            [
+                (f"{self.base}/sitemaps/news-1.xml", max(self.lastmods["a1"], self.lastmods["a2"])),
+                (f"{self.base}/sitemaps/news-2.xml.gz", self.lastmods["b1"]),
+            ]
+        )
 
     @staticmethod
     def document(body_of, content_type):
@@ -171,6 +239,7 @@ class SitemapSite:
             if request.headers.get("if-none-match") == etag:
                 return Response(304, {"ETag": etag})
             return Response(200, {"Content-Type": content_type, "ETag": etag}, body)
+
         return handler
 
     def page_requests(self) -> dict:
@@ -196,16 +265,19 @@ def test_sitemap_index_end_to_end_with_state_across_runs(tmp_path, capsys):
         assert code == 0, printed
         assert "sitemap_entries (fetched=3)" in printed and ": ok]" in printed
         assert "inputs=4 articles=3 duplicates=0 rejects=1" in printed  # the javascript: entry
-        found = rows(output, "SELECT input, url, title, language, published_at, text_source, text FROM articles "
-                             "ORDER BY url")
+        found = rows(
+            output, "SELECT input, url, title, language, published_at, text_source, text FROM articles ORDER BY url"
+        )
         assert [(r[1], r[2], r[3], r[5]) for r in found] == [
-            (f"{site.base}/articles/{key}.html", NEWS_TITLES[key], "en", "page") for key in ("a1", "a2", "b1")]
+            (f"{site.base}/articles/{key}.html", NEWS_TITLES[key], "en", "page") for key in ("a1", "a2", "b1")
+        ]
         assert all(r[4] == datetime(2024, 5, 1, 6, tzinfo=timezone.utc) for r in found)
         for row, key in zip(found, ("a1", "a2", "b1")):
             assert STORIES[key][0] in row[6]
         assert found[0][0] == f"{site.base}/sitemaps/news-1.xml#0"
         assert rows(output, "SELECT input, stage, error FROM rejects") == [
-            (f"{site.base}/sitemaps/news-2.xml.gz#1", "parse", "bad_url")]
+            (f"{site.base}/sitemaps/news-2.xml.gz#1", "parse", "bad_url")
+        ]
         assert rows(output, "SELECT count(*) FROM entities")[0][0] > 0
         assert site.page_requests() == {"a1": 1, "a2": 1, "b1": 1}
 
@@ -225,23 +297,38 @@ def test_sitemap_index_end_to_end_with_state_across_runs(tmp_path, capsys):
         second_sitemap = server.requests_to("/sitemaps/news-2.xml.gz")
         assert len(second_sitemap) == 2 and second_sitemap[-1].headers.get("if-none-match")
     assert rows(output, "SELECT url, count(*) FROM sitemap_pages GROUP BY 1 ORDER BY 1") == [
-        (f"{site.base}/articles/a1.html", 2), (f"{site.base}/articles/a2.html", 1),
-        (f"{site.base}/articles/b1.html", 1)]
+        (f"{site.base}/articles/a1.html", 2),
+        (f"{site.base}/articles/a2.html", 1),
+        (f"{site.base}/articles/b1.html", 1),
+    ]
 
 
 def test_failed_pages_are_the_entries_rejects(tmp_path, capsys):
     output = tmp_path / "out"
     with FeedServer() as server:
         base = server.url("")
-        server.route("/sitemap.xml", lambda r: Response(200, {"Content-Type": "text/xml"}, urlset([
-            (f"{base}/missing.html", None, "Gone", "2024-05-01", "en"),
-            (f"{base}/not-html", None, "Data", "2024-05-01", "en")])))
+        server.route(
+            "/sitemap.xml",
+            lambda r: Response(
+                200,
+                {"Content-Type": "text/xml"},
+                urlset(
+                    [
+                        (f"{base}/missing.html", None, "Gone", "2024-05-01", "en"),
+                        (f"{base}/not-html", None, "Data", "2024-05-01", "en"),
+                    ]
+                ),
+            ),
+        )
         server.route("/not-html", lambda r: Response(200, {"Content-Type": "application/pdf"}, b"%PDF-1.4"))
-        code, printed = run(capsys, "--sitemap", server.url("/sitemap.xml"), "--output", str(output),
-                            "--no-nlp", PRIVATE_OK)
+        code, printed = run(
+            capsys, "--sitemap", server.url("/sitemap.xml"), "--output", str(output), "--no-nlp", PRIVATE_OK
+        )
     assert code == 0 and "inputs=2 articles=0 duplicates=0 rejects=2" in printed and ": ok]" in printed, printed
     assert rows(output, "SELECT input, stage, error FROM rejects ORDER BY input") == [
-        (f"{base}/sitemap.xml#0", "fetch", "http_error"), (f"{base}/sitemap.xml#1", "fetch", "not_html")]
+        (f"{base}/sitemap.xml#0", "fetch", "http_error"),
+        (f"{base}/sitemap.xml#1", "fetch", "not_html"),
+    ]
     assert rows(output, "SELECT count(*) FROM sitemap_pages") == [(0,)]  # tried again next time
 
 
@@ -249,13 +336,13 @@ def test_not_a_sitemap_url_and_usage_errors(tmp_path, capsys):
     output = tmp_path / "out"
     with FeedServer() as server:
         server.route("/page.html", lambda r: Response(200, {"Content-Type": "text/html"}, b"<html><p>hi</p></html>"))
-        code, printed = run(capsys, "--sitemap", server.url("/page.html"), "--output", str(output),
-                            "--no-nlp", PRIVATE_OK)
+        code, printed = run(
+            capsys, "--sitemap", server.url("/page.html"), "--output", str(output), "--no-nlp", PRIVATE_OK
+        )
     assert code == 0 and "inputs=1 articles=0 duplicates=0 rejects=1" in printed, printed
     assert rows(output, "SELECT stage, error FROM rejects") == [("parse", "not_sitemap")]
     assert run(capsys, "--sitemap", "sitemap.xml", "--output", str(output))[0] == 2
-    code, printed = run(capsys, "--sitemap", "http://example.com/s.xml", "--no-fetch-articles",
-                        "--output", str(output))
+    code, printed = run(capsys, "--sitemap", "http://example.com/s.xml", "--no-fetch-articles", "--output", str(output))
     assert code == 2 and "--no-fetch-articles" in printed
 
 
@@ -271,13 +358,17 @@ def test_a_sitemap_file_as_input(tmp_path, capsys):
         code, printed = run(capsys, "--input", str(sitemap_file), "--output", str(output), "--no-nlp", PRIVATE_OK)
         assert code == 0 and "inputs=2 articles=0 duplicates=0 rejects=2" in printed and ": ok]" in printed, printed
         assert rows(output, "SELECT input, stage, error FROM rejects ORDER BY input") == [
-            (f"{sitemap_file}#{n}", "validate", "page_not_fetched") for n in (0, 1)]
+            (f"{sitemap_file}#{n}", "validate", "page_not_fetched") for n in (0, 1)
+        ]
         assert site.page_requests() == {"a1": 0, "a2": 0, "b1": 0}
 
         output = tmp_path / "fetched"
-        code, printed = run(capsys, "--input", str(sitemap_file), "--output", str(output), "--no-nlp",
-                            "--fetch-articles", PRIVATE_OK)
+        code, printed = run(
+            capsys, "--input", str(sitemap_file), "--output", str(output), "--no-nlp", "--fetch-articles", PRIVATE_OK
+        )
         assert code == 0 and "inputs=2 articles=2 duplicates=0 rejects=0" in printed and ": ok]" in printed, printed
         assert rows(output, "SELECT input, title, text_source FROM articles ORDER BY input") == [
-            (f"{sitemap_file}#0", NEWS_TITLES["a1"], "page"), (f"{sitemap_file}#1", NEWS_TITLES["a2"], "page")]
+            (f"{sitemap_file}#0", NEWS_TITLES["a1"], "page"),
+            (f"{sitemap_file}#1", NEWS_TITLES["a2"], "page"),
+        ]
         assert site.page_requests() == {"a1": 1, "a2": 1, "b1": 0}

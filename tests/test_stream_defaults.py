@@ -3,6 +3,7 @@ subprocess, a real feed and real article pages on 127.0.0.1, the real spaCy mode
 
 Each stream gets only the flags a test needs: --allow-private-hosts (the server is on
 loopback), short polls, windows and duration, and the one switch under test."""
+
 import json
 import os
 import signal
@@ -14,15 +15,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 from feed_server import FeedServer, Response, article_page, rss_feed
+
 from pipeline.runners import local_prism_binary
 from schemas.duckdb_views import open_output
 from transforms.ingest.fetch import pause_before, politeness_key
 
-needs_prism = pytest.mark.skipif(local_prism_binary() is None,
-                                 reason="Prism not built: `make prism` builds it (Go module proxy)")
+needs_prism = pytest.mark.skipif(
+    local_prism_binary() is None, reason="Prism not built: `make prism` builds it (Go module proxy)"
+)
 
 POLL, WINDOW = 1, 2
 PER_HOST_LIMIT, PER_HOST_DELAY = 2, 0.5  # the command's defaults (--per-host-limit, FetchConfig)
@@ -35,27 +37,42 @@ PAGE_DELAY = 0.2  # each page answers this late, so overlapping requests would s
 # the pages never mention (Maria Lopez), so where a quote comes from tells which
 # text NLP read.
 STORIES = [
-    ("/story/1.html", "Harbour vote delayed",
-     '"It is a difficult decision for everyone in the town," said Maria Lopez, the mayor.',
-     ["The city council postponed its vote on the harbour plan on Tuesday after a long and heated "
-      "debate that ran late into the evening.",
-      '"We need more time to read the environmental report," said Harriet Vance, the council leader.',
-      "Residents packed the public gallery, and many of them held signs asking the council to "
-      "protect the old fish market.",
-      "“The market is the heart of this town,” Oliver Brandt said after the meeting."]),
-    ("/story/2.html", "Rail line to reopen",
-     "The valley line reopens next spring.",
-     ["The regional rail line between the two valleys will reopen next spring after three years of "
-      "repairs, the transport authority announced on Monday.",
-      '"Passengers have waited long enough," said Colin Marsh, the head of the authority.',
-      "Engineers replaced two bridges and more than ten kilometres of track during the closure, "
-      "which cost far more than the authority had planned."]),
-    ("/story/3.html", "School roof repaired",
-     "The school reopens after repairs.",
-     ["Workers finished repairing the roof of the primary school on Friday, two weeks ahead of the "
-      "date the education department had promised to parents.",
-      '"The children can come back to their own classrooms," said Amelia Hart, the head teacher.',
-      "The storm in March had torn away a large part of the roof and flooded three classrooms."]),
+    (
+        "/story/1.html",
+        "Harbour vote delayed",
+        '"It is a difficult decision for everyone in the town," said Maria Lopez, the mayor.',
+        [
+            "The city council postponed its vote on the harbour plan on Tuesday after a long and heated "
+            "debate that ran late into the evening.",
+            '"We need more time to read the environmental report," said Harriet Vance, the council leader.',
+            "Residents packed the public gallery, and many of them held signs asking the council to "
+            "protect the old fish market.",
+            "“The market is the heart of this town,” Oliver Brandt said after the meeting.",
+        ],
+    ),
+    (
+        "/story/2.html",
+        "Rail line to reopen",
+        "The valley line reopens next spring.",
+        [
+            "The regional rail line between the two valleys will reopen next spring after three years of "
+            "repairs, the transport authority announced on Monday.",
+            '"Passengers have waited long enough," said Colin Marsh, the head of the authority.',
+            "Engineers replaced two bridges and more than ten kilometres of track during the closure, "
+            "which cost far more than the authority had planned.",
+        ],
+    ),
+    (
+        "/story/3.html",
+        "School roof repaired",
+        "The school reopens after repairs.",
+        [
+            "Workers finished repairing the roof of the primary school on Friday, two weeks ahead of the "
+            "date the education department had promised to parents.",
+            '"The children can come back to their own classrooms," said Amelia Hart, the head teacher.',
+            "The storm in March had torn away a large part of the roof and flooded three classrooms.",
+        ],
+    ),
 ]
 GONE = ("/story/gone.html", "Missing page", "A story whose page is gone.")
 
@@ -81,6 +98,7 @@ class NewsSite:
             with self.lock:
                 self.feed_requests.append(time.monotonic())
             return response
+
         return handler
 
     def page(self, response: Response):
@@ -90,6 +108,7 @@ class NewsSite:
             with self.lock:
                 self.page_requests.append((self.server.url(request.path), start, time.monotonic()))
             return response
+
         return handler
 
     @property
@@ -101,11 +120,27 @@ class NewsSite:
 def stream(url: str, output: Path, duration: float, *switches: str):
     """The default command line, with only what a test needs for speed and loopback;
     killed (with its Prism) if the test fails before it ends."""
-    command = [sys.executable, "-m", "pipeline", "stream", "--feed", url, "--output", str(output),
-               "--allow-private-hosts", "--poll-interval", str(POLL), "--window", str(WINDOW),
-               "--duration", str(duration), *switches]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "stream",
+        "--feed",
+        url,
+        "--output",
+        str(output),
+        "--allow-private-hosts",
+        "--poll-interval",
+        str(POLL),
+        "--window",
+        str(WINDOW),
+        "--duration",
+        str(duration),
+        *switches,
+    ]
+    process = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         yield process
     finally:
@@ -144,7 +179,7 @@ def has_tables(output: Path, *sql: str) -> bool:
     try:
         return all(rows(output, query) for query in sql)
     except Exception:  # nothing committed yet: views over no files are fine, but a
-        return False   # window being published may be read half-listed; retry
+        return False  # window being published may be read half-listed; retry
 
 
 def commit_tables(output: Path) -> dict:
@@ -165,6 +200,7 @@ def page_text(path: str) -> str:
 
 # --- the defaults ------------------------------------------------------------------
 
+
 @needs_prism
 def test_default_stream_fetches_pages_and_runs_nlp_within_poll_window_and_nlp_time(tmp_path):
     output = tmp_path / "out"
@@ -172,11 +208,15 @@ def test_default_stream_fetches_pages_and_runs_nlp_within_poll_window_and_nlp_ti
         site = NewsSite(server)
         with stream(site.feed_url, output, 10) as process:
             # Queryable: every page's text, its entities and its quotes with speakers.
-            seen = wait_for(lambda: has_tables(
-                output,
-                "SELECT 1 FROM articles WHERE text_source = 'page' HAVING count(*) = 3",
-                "SELECT 1 FROM entities WHERE text = 'Amelia Hart'",
-                "SELECT 1 FROM quotes WHERE speaker = 'Colin Marsh'"), process)
+            seen = wait_for(
+                lambda: has_tables(
+                    output,
+                    "SELECT 1 FROM articles WHERE text_source = 'page' HAVING count(*) = 3",
+                    "SELECT 1 FROM entities WHERE text = 'Amelia Hart'",
+                    "SELECT 1 FROM quotes WHERE speaker = 'Colin Marsh'",
+                ),
+                process,
+            )
             finished(process)
     # From the poll that found the entries: its pages, the window's end, spaCy's first
     # load and the window's commit.
@@ -193,15 +233,22 @@ def test_default_stream_fetches_pages_and_runs_nlp_within_poll_window_and_nlp_ti
 
     people = {row[0] for row in rows(output, "SELECT canonical FROM entities WHERE label = 'PERSON'")}
     assert people == {"Harriet Vance", "Oliver Brandt", "Colin Marsh", "Amelia Hart"}  # not Maria Lopez:
-    quotes = set(rows(output, "SELECT q.speaker, q.text, a.title "                # NLP read the pages
-                              "FROM quotes q JOIN articles a USING (article_id)"))
+    quotes = set(
+        rows(
+            output,
+            "SELECT q.speaker, q.text, a.title "  # NLP read the pages
+            "FROM quotes q JOIN articles a USING (article_id)",
+        )
+    )
     assert quotes == {
         ("Harriet Vance", "We need more time to read the environmental report,", "Harbour vote delayed"),
         ("Oliver Brandt", "The market is the heart of this town,", "Harbour vote delayed"),
         ("Colin Marsh", "Passengers have waited long enough,", "Rail line to reopen"),
-        ("Amelia Hart", "The children can come back to their own classrooms,", "School roof repaired")}
-    for start, end, quote, text in rows(output, 'SELECT q.start, q."end", q.text, a.text '
-                                                "FROM quotes q JOIN articles a USING (article_id)"):
+        ("Amelia Hart", "The children can come back to their own classrooms,", "School roof repaired"),
+    }
+    for start, end, quote, text in rows(
+        output, 'SELECT q.start, q."end", q.text, a.text FROM quotes q JOIN articles a USING (article_id)'
+    ):
         assert text[start:end] == quote  # offsets point into the stored page text
 
     # The window of the poll that found the entries commits all its rows together.
@@ -230,21 +277,23 @@ def assert_polite(page_requests: list, urls: list) -> None:
 
 # --- the switches ------------------------------------------------------------------
 
+
 @needs_prism
 def test_no_fetch_articles_keeps_the_feed_text_and_runs_nlp_on_it(tmp_path):
     output = tmp_path / "out"
     with FeedServer() as server:
         site = NewsSite(server)
         with stream(site.feed_url, output, 10, "--no-fetch-articles") as process:
-            seen = wait_for(lambda: has_tables(output, "SELECT 1 FROM quotes WHERE speaker = 'Maria Lopez'"),
-                            process)
+            seen = wait_for(lambda: has_tables(output, "SELECT 1 FROM quotes WHERE speaker = 'Maria Lopez'"), process)
             finished(process)
     assert seen - site.feed_requests[0] <= POLL + WINDOW + NLP_SECONDS
     assert site.page_requests == []  # no page was asked for
     assert sorted(rows(output, "SELECT title, text_source, text FROM articles")) == sorted(
-        [(title, "feed", summary) for _, title, summary, _ in STORIES] + [(GONE[1], "feed", GONE[2])])
+        [(title, "feed", summary) for _, title, summary, _ in STORIES] + [(GONE[1], "feed", GONE[2])]
+    )
     assert rows(output, "SELECT speaker, text FROM quotes") == [
-        ("Maria Lopez", "It is a difficult decision for everyone in the town,")]
+        ("Maria Lopez", "It is a difficult decision for everyone in the town,")
+    ]
     assert rows(output, "SELECT canonical FROM entities WHERE label = 'PERSON'") == [("Maria Lopez",)]
     assert rows(output, "SELECT count(*) FROM rejects") == [(0,)]
 

@@ -1,4 +1,5 @@
 """`newsbeam stream` on Prism against a real feed server on 127.0.0.1, and its stateful pieces."""
+
 import os
 import signal
 import subprocess
@@ -9,16 +10,17 @@ from datetime import datetime, timedelta, timezone
 import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
-
 from conftest import REPO, beam_pipeline
 from feed_server import FeedServer, Response, rss_feed
+
 from pipeline.runners import local_prism_binary
 from schemas.duckdb_views import open_output
 from transforms.ingest.streaming import DedupAgainstSeen, prune, shard_of
 
 NOW = datetime(2026, 11, 28, tzinfo=timezone.utc)
-needs_prism = pytest.mark.skipif(local_prism_binary() is None,
-                                 reason="Prism not built: `make prism` builds it (Go module proxy)")
+needs_prism = pytest.mark.skipif(
+    local_prism_binary() is None, reason="Prism not built: `make prism` builds it (Go module proxy)"
+)
 
 
 def test_prune_keeps_only_keys_inside_the_horizon():
@@ -32,15 +34,24 @@ def test_shards_are_stable_and_in_range():
 
 
 def test_dedup_against_seen_keeps_first_copy_across_elements(tmp_path):
-    rows = [{"article_id": "a", "content_hash": "h"}, {"article_id": "b", "content_hash": "h"},
-            {"article_id": "c", "content_hash": "x"}, {"article_id": "d", "content_hash": None}]
+    rows = [
+        {"article_id": "a", "content_hash": "h"},
+        {"article_id": "b", "content_hash": "h"},
+        {"article_id": "c", "content_hash": "x"},
+        {"article_id": "d", "content_hash": None},
+    ]
     with beam_pipeline() as p:
-        kept, dups = (p | beam.Create(rows)
-                      | DedupAgainstSeen("content_hash", "content", str(tmp_path), timedelta(days=7), shards=2))
-        assert_that(kept | "KeptIds" >> beam.Map(lambda r: r["article_id"]), equal_to(["a", "c", "d"]),
-                    label="kept")
-        assert_that(dups | "DupIds" >> beam.Map(lambda r: (r["duplicate_of"], r["duplicate_reason"])),
-                    equal_to([("a", "content")]), label="dups")
+        kept, dups = (
+            p
+            | beam.Create(rows)
+            | DedupAgainstSeen("content_hash", "content", str(tmp_path), timedelta(days=7), shards=2)
+        )
+        assert_that(kept | "KeptIds" >> beam.Map(lambda r: r["article_id"]), equal_to(["a", "c", "d"]), label="kept")
+        assert_that(
+            dups | "DupIds" >> beam.Map(lambda r: (r["duplicate_of"], r["duplicate_reason"])),
+            equal_to([("a", "content")]),
+            label="dups",
+        )
 
 
 class GrowingFeed:
@@ -49,12 +60,20 @@ class GrowingFeed:
     def __init__(self, server: FeedServer):
         self.entries = []
         self.server = server
-        server.route("/live.xml", lambda r: Response(200, {"Content-Type": "application/rss+xml"},
-                                                     rss_feed("Live", list(self.entries))))
+        server.route(
+            "/live.xml",
+            lambda r: Response(200, {"Content-Type": "application/rss+xml"}, rss_feed("Live", list(self.entries))),
+        )
 
     def add(self, n: int):
-        self.entries.insert(0, (f"Story {n}", f"http://127.0.0.1/s/{n}",
-                                f"<p>Story number {n} has its own distinct text, paragraph {n}.</p>"))
+        self.entries.insert(
+            0,
+            (
+                f"Story {n}",
+                f"http://127.0.0.1/s/{n}",
+                f"<p>Story number {n} has its own distinct text, paragraph {n}.</p>",
+            ),
+        )
 
     @property
     def url(self):
@@ -62,11 +81,27 @@ class GrowingFeed:
 
 
 def start_stream(url, output, *extra):
-    command = [sys.executable, "-m", "pipeline", "stream", "--feed", url, "--output", str(output),
-               "--poll-interval", "1", "--window", "2", "--allow-private-hosts", "--no-fetch-articles",
-               "--no-nlp", *extra]
-    return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "stream",
+        "--feed",
+        url,
+        "--output",
+        str(output),
+        "--poll-interval",
+        "1",
+        "--window",
+        "2",
+        "--allow-private-hosts",
+        "--no-fetch-articles",
+        "--no-nlp",
+        *extra,
+    ]
+    return subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
 
 
 def titles(output) -> list:

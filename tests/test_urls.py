@@ -5,12 +5,27 @@ from transforms.ingest.urls import canonical_url, is_absolute_http, preferred_ur
 BASE = "https://example.com/news/story-1"
 
 
-@pytest.mark.parametrize("url", [
-    None, "", "   ", "mailto:a@b.c", "javascript:alert(1)", "ftp://example.com/x",
-    "/relative/path", "example.com/no-scheme", "https://", "http:///path",
-    "https://exa mple..com/x", "https://example.com:99999/x", "https://example.com:abc/",
-    12345, b"https://example.com/", "data:text/html,hi",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        None,
+        "",
+        "   ",
+        "mailto:a@b.c",
+        "javascript:alert(1)",
+        "ftp://example.com/x",
+        "/relative/path",
+        "example.com/no-scheme",
+        "https://",
+        "http:///path",
+        "https://exa mple..com/x",
+        "https://example.com:99999/x",
+        "https://example.com:abc/",
+        12345,
+        b"https://example.com/",
+        "data:text/html,hi",
+    ],
+)
 def test_junk_gives_none_and_never_raises(url):
     assert canonical_url(url) is None
 
@@ -34,17 +49,20 @@ def test_trailing_dot_in_host():
     assert canonical_url("https://example.com./news/story-1") == BASE
 
 
-@pytest.mark.parametrize("url", [
-    "https://example.com/amp/news/story-1",
-    "https://example.com/news/amp/story-1",
-    "https://example.com/news/story-1/amp",
-    "https://example.com/news/story-1/amp/",
-    "https://example.com/news/story-1.amp",
-    "https://example.com/news/story-1?amp",
-    "https://example.com/news/story-1?amp=1",
-    "https://example.com/news/story-1?outputType=amp",
-    "https://amp.example.com/news/story-1",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/amp/news/story-1",
+        "https://example.com/news/amp/story-1",
+        "https://example.com/news/story-1/amp",
+        "https://example.com/news/story-1/amp/",
+        "https://example.com/news/story-1.amp",
+        "https://example.com/news/story-1?amp",
+        "https://example.com/news/story-1?amp=1",
+        "https://example.com/news/story-1?outputType=amp",
+        "https://amp.example.com/news/story-1",
+    ],
+)
 def test_amp_variants_folded(url):
     assert canonical_url(url) == BASE
 
@@ -55,15 +73,17 @@ def test_amp_html_extension():
 
 def test_amp_inside_a_word_is_kept():
     assert canonical_url("https://example.com/news/campaign") == "https://example.com/news/campaign"
-    assert canonical_url("https://example.com/news/amp-stock-rises") == \
-        "https://example.com/news/amp-stock-rises"
+    assert canonical_url("https://example.com/news/amp-stock-rises") == "https://example.com/news/amp-stock-rises"
 
 
-@pytest.mark.parametrize("url,want", [
-    ("http://example.com:80/news/story-1", BASE),
-    ("https://example.com:443/news/story-1", BASE),
-    ("https://example.com:8443/news/story-1", "https://example.com:8443/news/story-1"),
-])
+@pytest.mark.parametrize(
+    "url,want",
+    [
+        ("http://example.com:80/news/story-1", BASE),
+        ("https://example.com:443/news/story-1", BASE),
+        ("https://example.com:8443/news/story-1", "https://example.com:8443/news/story-1"),
+    ],
+)
 def test_default_ports_dropped(url, want):
     assert canonical_url(url) == want
 
@@ -77,12 +97,28 @@ def test_userinfo_dropped():
     assert canonical_url("https://user:pw@example.com/news/story-1") == BASE
 
 
-@pytest.mark.parametrize("param", [
-    "utm_source=twitter", "utm_medium=social&utm_campaign=x", "UTM_Content=a",
-    "fbclid=IwAR0abc", "gclid=abc", "ocid=msn", "cmpid=rss", "ref=homepage",
-    "mc_cid=1&mc_eid=2", "igshid=xyz", "_ga=2.1.2.3", "sid=abc123",
-    "sessionid=123", "jsessionid=ABC", "PHPSESSID=1", "msclkid=1", "smid=tw-share",
-])
+@pytest.mark.parametrize(
+    "param",
+    [
+        "utm_source=twitter",
+        "utm_medium=social&utm_campaign=x",
+        "UTM_Content=a",
+        "fbclid=IwAR0abc",
+        "gclid=abc",
+        "ocid=msn",
+        "cmpid=rss",
+        "ref=homepage",
+        "mc_cid=1&mc_eid=2",
+        "igshid=xyz",
+        "_ga=2.1.2.3",
+        "sid=abc123",
+        "sessionid=123",
+        "jsessionid=ABC",
+        "PHPSESSID=1",
+        "msclkid=1",
+        "smid=tw-share",
+    ],
+)
 def test_tracking_and_session_params_dropped(param):
     assert canonical_url(f"{BASE}?{param}") == BASE
 
@@ -122,8 +158,10 @@ def test_surrounding_whitespace_and_control_chars():
 
 
 def test_idempotent():
-    for url in ["http://www.Example.com:80/a/amp/?b=1&utm_source=x&a=2#f",
-                "https://m.example.com/x;jsessionid=1?z=1&y=2"]:
+    for url in [
+        "http://www.Example.com:80/a/amp/?b=1&utm_source=x&a=2#f",
+        "https://m.example.com/x;jsessionid=1?z=1&y=2",
+    ]:
         once = canonical_url(url)
         assert canonical_url(once) == once
 
@@ -140,8 +178,7 @@ def test_preferred_falls_back_to_page():
 
 
 def test_canonical_link_wins_over_og_and_page():
-    assert preferred_url(PAGE, "https://publisher.org/story", "https://og.example/x") == \
-        "https://publisher.org/story"
+    assert preferred_url(PAGE, "https://publisher.org/story", "https://og.example/x") == "https://publisher.org/story"
 
 
 def test_og_url_used_without_canonical_link():
@@ -166,14 +203,19 @@ def test_declared_home_page_ignored_for_article_page():
 
 
 def test_declared_url_is_canonicalised():
-    assert preferred_url(PAGE, "http://www.publisher.org/story/?utm_medium=x#top") == \
-        "https://publisher.org/story"
+    assert preferred_url(PAGE, "http://www.publisher.org/story/?utm_medium=x#top") == "https://publisher.org/story"
 
 
 # --- URLs urllib cannot take apart ------------------------------------------------
 
-UNPARSEABLE = ["http://[::1", "https://[::1/x", "http://[example]/x", "http://ex\uff0fample.com/",
-               "https://example.com:port/", "https://example.com:99999/"]
+UNPARSEABLE = [
+    "http://[::1",
+    "https://[::1/x",
+    "http://[example]/x",
+    "http://ex\uff0fample.com/",
+    "https://example.com:port/",
+    "https://example.com:99999/",
+]
 
 
 @pytest.mark.parametrize("url", UNPARSEABLE)
@@ -186,9 +228,17 @@ def test_unparseable_urls_are_none_everywhere(url):
     assert is_absolute_http(url) is False
 
 
-@pytest.mark.parametrize("url, host", [("https://Example.com:8080/x", "example.com"),
-                                       ("http://[::1]/x", "::1"), ("mailto:a@b.c", None),
-                                       ("/relative", None), (None, None), (42, None)])
+@pytest.mark.parametrize(
+    "url, host",
+    [
+        ("https://Example.com:8080/x", "example.com"),
+        ("http://[::1]/x", "::1"),
+        ("mailto:a@b.c", None),
+        ("/relative", None),
+        (None, None),
+        (42, None),
+    ],
+)
 def test_url_host_and_parseable_urls(url, host):
     assert url_host(url) == host
     if isinstance(url, str):

@@ -1,6 +1,7 @@
 """WARC input: records to articles or skips, ranges of a .warc.gz, and `newsbeam run` on one.
 
 The WARC files are written here with warcio, the library that reads them."""
+
 import io
 import json
 import subprocess
@@ -28,16 +29,23 @@ FETCHED = {"https://news.example/a": "2019-05-01T10:00:00Z", "https://news.examp
 
 def page(title: str, sentences: int, published: str | None = None) -> bytes:
     meta = f'<meta property="article:published_time" content="{published}">' if published else ""
-    body = "".join(f"<p>{title} paragraph {i}: the council met again on Tuesday to discuss the "
-                   f"new bridge over the river and its cost to the city.</p>" for i in range(sentences))
-    return (f"<html><head><title>{title}</title>{meta}</head><body><article><h1>{title}</h1>{body}"
-            "</article></body></html>").encode()
+    body = "".join(
+        f"<p>{title} paragraph {i}: the council met again on Tuesday to discuss the "
+        f"new bridge over the river and its cost to the city.</p>"
+        for i in range(sentences)
+    )
+    return (
+        f"<html><head><title>{title}</title>{meta}</head><body><article><h1>{title}</h1>{body}</article></body></html>"
+    ).encode()
 
 
 def response(writer, url, status, content_type, payload, date, headers=()):
     http = StatusAndHeaders(status, [("Content-Type", content_type), *headers], protocol="HTTP/1.1")
-    writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(payload), http_headers=http,
-                                                  warc_headers_dict={"WARC-Date": date}))
+    writer.write_record(
+        writer.create_warc_record(
+            url, "response", payload=io.BytesIO(payload), http_headers=http, warc_headers_dict={"WARC-Date": date}
+        )
+    )
 
 
 def crawl(gzip: bool = True, extra_pages: int = 0) -> bytes:
@@ -46,31 +54,70 @@ def crawl(gzip: bool = True, extra_pages: int = 0) -> bytes:
     out = io.BytesIO()
     writer = WARCWriter(out, gzip=gzip)
     writer.write_record(writer.create_warcinfo_record("crawl.warc.gz", {"software": "test"}))
-    writer.write_record(writer.create_warc_record(
-        "https://news.example/a", "request", payload=io.BytesIO(b"GET /a HTTP/1.1\r\nHost: news.example\r\n\r\n"),
-        warc_headers_dict={"WARC-Date": FETCHED["https://news.example/a"]}))
-    response(writer, "https://news.example/a", "200 OK", "text/html; charset=utf-8",
-             page("Bridge plans approved", 4), FETCHED["https://news.example/a"])
-    response(writer, "https://news.example/logo.png", "200 OK", "image/png", b"\x89PNG\r\n\x1a\n" + bytes(200),
-             "2019-05-01T10:00:01Z")
-    response(writer, "https://news.example/gone", "404 Not Found", "text/html", b"<html>gone</html>",
-             "2019-05-01T10:00:02Z")
-    response(writer, "https://news.example/old", "301 Moved Permanently", "text/html", b"",
-             "2019-05-01T10:00:03Z", headers=[("Location", "https://news.example/b")])
-    response(writer, "https://news.example/b", "200 OK", "text/html; charset=windows-1252",
-             page("Caf\xe9 owners protest", 5, "2019-04-30T08:00:00Z").decode().encode("cp1252"),
-             FETCHED["https://news.example/b"])
+    writer.write_record(
+        writer.create_warc_record(
+            "https://news.example/a",
+            "request",
+            payload=io.BytesIO(b"GET /a HTTP/1.1\r\nHost: news.example\r\n\r\n"),
+            warc_headers_dict={"WARC-Date": FETCHED["https://news.example/a"]},
+        )
+    )
+    response(
+        writer,
+        "https://news.example/a",
+        "200 OK",
+        "text/html; charset=utf-8",
+        page("Bridge plans approved", 4),
+        FETCHED["https://news.example/a"],
+    )
+    response(
+        writer,
+        "https://news.example/logo.png",
+        "200 OK",
+        "image/png",
+        b"\x89PNG\r\n\x1a\n" + bytes(200),
+        "2019-05-01T10:00:01Z",
+    )
+    response(
+        writer, "https://news.example/gone", "404 Not Found", "text/html", b"<html>gone</html>", "2019-05-01T10:00:02Z"
+    )
+    response(
+        writer,
+        "https://news.example/old",
+        "301 Moved Permanently",
+        "text/html",
+        b"",
+        "2019-05-01T10:00:03Z",
+        headers=[("Location", "https://news.example/b")],
+    )
+    response(
+        writer,
+        "https://news.example/b",
+        "200 OK",
+        "text/html; charset=windows-1252",
+        page("Caf\xe9 owners protest", 5, "2019-04-30T08:00:00Z").decode().encode("cp1252"),
+        FETCHED["https://news.example/b"],
+    )
     for i in range(extra_pages):
-        response(writer, f"https://news.example/more/{i}", "200 OK", "text/html",
-                 page(f"Story number {i} of the day", 3 + i % 4), "2019-05-03T09:00:00Z")
+        response(
+            writer,
+            f"https://news.example/more/{i}",
+            "200 OK",
+            "text/html",
+            page(f"Story number {i} of the day", 3 + i % 4),
+            "2019-05-03T09:00:00Z",
+        )
     return out.getvalue()
 
 
 def outcomes(path, limits=ReadLimits()) -> list[dict]:
     """Everything the reader and parser give for a file, without Beam."""
-    return [record for rng in file_ranges((str(path), "input"), limits)
-            for raw in read_listed(rng, NOW, limits)
-            for record in ([raw] if is_reject(raw) else parse_raw(raw))]
+    return [
+        record
+        for rng in file_ranges((str(path), "input"), limits)
+        for raw in read_listed(rng, NOW, limits)
+        for record in ([raw] if is_reject(raw) else parse_raw(raw))
+    ]
 
 
 def articles_of(records):
@@ -86,8 +133,12 @@ def test_only_html_200_responses_become_articles_and_the_rest_is_skipped_by_kind
     assert [a["url"] for a in articles] == ["https://news.example/a", "https://news.example/b"]
     assert [r for r in out if is_reject(r)] == []
     assert sorted(r["skipped"] for r in out if is_skipped(r)) == [
-        "warc_skipped.not_html", "warc_skipped.redirect", "warc_skipped.request", "warc_skipped.status_404",
-        "warc_skipped.warcinfo"]
+        "warc_skipped.not_html",
+        "warc_skipped.redirect",
+        "warc_skipped.request",
+        "warc_skipped.status_404",
+        "warc_skipped.warcinfo",
+    ]
     rows = {a["url"]: finalize_article(a, "run1", NOW) for a in articles}
     # No date on page a: its fetch time (WARC-Date) stands in, flagged as inferred.
     assert rows["https://news.example/a"]["published_at"] == datetime(2019, 5, 1, 10, tzinfo=timezone.utc)
@@ -122,7 +173,7 @@ def test_truncated_member_is_a_reject_and_the_records_before_it_stay(tmp_path):
     data = crawl()
     last_member = data.rfind(b"\x1f\x8b\x08")
     path = tmp_path / "cut.warc.gz"
-    path.write_bytes(data[:(last_member + len(data)) // 2])  # half of the last member: page b
+    path.write_bytes(data[: (last_member + len(data)) // 2])  # half of the last member: page b
     out = outcomes(path)
     assert [a["url"] for a in articles_of(out)] == ["https://news.example/a"]
     (reject,) = [r for r in out if is_reject(r)]
@@ -133,7 +184,7 @@ def test_truncated_member_is_a_reject_and_the_records_before_it_stay(tmp_path):
 def test_corrupt_member_is_a_reject_and_reading_goes_on_after_it(tmp_path):
     data = bytearray(crawl())
     second_member = data.find(b"\x1f\x8b\x08", 10)
-    data[second_member + 12:second_member + 40] = b"x" * 28  # the request record's deflate stream
+    data[second_member + 12 : second_member + 40] = b"x" * 28  # the request record's deflate stream
     path = tmp_path / "corrupt.warc.gz"
     path.write_bytes(bytes(data))
     out = outcomes(path)
@@ -166,12 +217,20 @@ def test_newsbeam_run_on_a_warc_gz(tmp_path, capsys):
     line = next(line for line in (printed.out + printed.err).splitlines() if line.startswith("run "))
     assert "inputs=2 articles=2 duplicates=0 rejects=0" in line and ": ok]" in line
     assert "warc_skipped (not_html=1, redirect=1, request=1, status_404=1, warcinfo=1)" in line.replace(
-        "warc_skipped(", "warc_skipped (")
-    found = open_output(str(output)).execute(
-        "SELECT url, strftime(published_at, '%Y-%m-%d %H:%M'), date_inferred, text_source FROM articles "
-        "ORDER BY url").fetchall()
-    assert found == [("https://news.example/a", "2019-05-01 10:00", True, "page"),
-                     ("https://news.example/b", "2019-04-30 00:00", False, "page")]
+        "warc_skipped(", "warc_skipped ("
+    )
+    found = (
+        open_output(str(output))
+        .execute(
+            "SELECT url, strftime(published_at, '%Y-%m-%d %H:%M'), date_inferred, text_source FROM articles "
+            "ORDER BY url"
+        )
+        .fetchall()
+    )
+    assert found == [
+        ("https://news.example/a", "2019-05-01 10:00", True, "page"),
+        ("https://news.example/b", "2019-04-30 00:00", False, "page"),
+    ]
     runs = list((output / "_runs").glob("*[0-9a-f].json"))
     summary = json.loads(next(p for p in runs if not p.name.endswith(".commit.json")).read_text())
     assert summary["balanced"] and summary["warc_skipped"]["request"] == 1
@@ -181,8 +240,13 @@ def test_newsbeam_extract_on_a_warc_prints_its_pages_only(tmp_path):
     """extract leaves skipped records out, as a run does: no error records for them."""
     source = tmp_path / "crawl.warc.gz"
     source.write_bytes(crawl())
-    done = subprocess.run([sys.executable, "-m", "pipeline", "extract", str(source)], capture_output=True,
-                          text=True, cwd=REPO, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "extract", str(source)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert sorted(r["title"] for r in records) == ["Bridge plans approved", "Café owners protest"]

@@ -2,24 +2,33 @@ import os
 from datetime import datetime, timedelta, timezone
 
 import apache_beam as beam
-from apache_beam.testing.util import assert_that, equal_to
 import duckdb
 import pyarrow.parquet as pq
-
+from apache_beam.testing.util import assert_that, equal_to
 from conftest import MULTI_WORKER_ARGS, beam_pipeline
+
 from schemas.tables import REJECTS
 from transforms.rejects import finalize_reject, make_reject
-from transforms.sinks.write import (MAX_PYTHON_BYTES, PartitionFiles, WriteTable, WriteTableInBundles, approximate_size,
-                              commit_files, file_schema,
-                              write_partition)
+from transforms.sinks.write import (
+    MAX_PYTHON_BYTES,
+    PartitionFiles,
+    WriteTable,
+    WriteTableInBundles,
+    approximate_size,
+    commit_files,
+    file_schema,
+    write_partition,
+)
 
 T1 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
 T2 = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
 
 
 def reject_rows(count, when):
-    return [finalize_reject(make_reject(f"/in/{when.day}-{i}", "parse", "bad_json", "x"), "run1", when)
-            for i in range(count)]
+    return [
+        finalize_reject(make_reject(f"/in/{when.day}-{i}", "parse", "bad_json", "x"), "run1", when)
+        for i in range(count)
+    ]
 
 
 def test_write_partition_lands_one_file_and_no_temporaries(tmp_path):
@@ -43,14 +52,23 @@ def test_write_table_stages_partitions_by_date_readable_by_duckdb(tmp_path):
     rows = reject_rows(2, T1) + reject_rows(3, T2)
     with beam_pipeline() as p:
         written = p | beam.Create(rows) | WriteTable(REJECTS, str(tmp_path), "run1")
-        assert_that(written | beam.Map(lambda cp: (cp[0], os.path.relpath(cp[1], tmp_path))), equal_to([
-            ("run1", "_staging/run1/rejects/date=2026-03-01/part-run1.parquet"),
-            ("run1", "_staging/run1/rejects/date=2026-03-02/part-run1.parquet")]))
-    assert all_files(tmp_path) == ["_staging/run1/rejects/date=2026-03-01/part-run1.parquet",
-                                   "_staging/run1/rejects/date=2026-03-02/part-run1.parquet"]
+        assert_that(
+            written | beam.Map(lambda cp: (cp[0], os.path.relpath(cp[1], tmp_path))),
+            equal_to(
+                [
+                    ("run1", "_staging/run1/rejects/date=2026-03-01/part-run1.parquet"),
+                    ("run1", "_staging/run1/rejects/date=2026-03-02/part-run1.parquet"),
+                ]
+            ),
+        )
+    assert all_files(tmp_path) == [
+        "_staging/run1/rejects/date=2026-03-01/part-run1.parquet",
+        "_staging/run1/rejects/date=2026-03-02/part-run1.parquet",
+    ]
     counts = duckdb.sql(
         f"SELECT date::VARCHAR, count(*) FROM read_parquet('{tmp_path}/_staging/run1/rejects/**/*.parquet', "
-        "hive_partitioning=true) GROUP BY 1 ORDER BY 1").fetchall()
+        "hive_partitioning=true) GROUP BY 1 ORDER BY 1"
+    ).fetchall()
     assert counts == [("2026-03-01", 2), ("2026-03-02", 3)]
 
 
@@ -90,7 +108,7 @@ def test_partition_files_bound_python_rows_over_many_partitions(tmp_path):
 def test_partition_files_make_big_row_groups_from_small_batches(tmp_path):
     rows = [row for day in range(3) for row in reject_rows(1500, datetime(2026, 3, 1 + day, 12, tzinfo=timezone.utc))]
     files = PartitionFiles(file_schema(REJECTS), lambda part: str(tmp_path / part), "run1")
-    for i in range(1500):                                   # the days interleaved, as inputs come
+    for i in range(1500):  # the days interleaved, as inputs come
         for day in range(3):
             files.add(rows[day * 1500 + i]["date"], rows[day * 1500 + i])
     for _, path in files.close():
@@ -118,8 +136,9 @@ def test_write_table_in_bundles_on_two_workers_lands_every_row(tmp_path):
         p | beam.Create(rows) | WriteTableInBundles(REJECTS, str(tmp_path), "run1")
     files = all_files(tmp_path)
     assert files and all(f.split("/")[-1].startswith("part-run1-") and f.endswith(".parquet") for f in files)
-    assert len([f for f in files if "2026-03-01" in f]) <= 2      # at most one per partition per worker
+    assert len([f for f in files if "2026-03-01" in f]) <= 2  # at most one per partition per worker
     counts = duckdb.sql(
         f"SELECT date::VARCHAR, count(*), count(DISTINCT input) FROM read_parquet('{tmp_path}/rejects/**/*.parquet', "
-        "hive_partitioning=true) GROUP BY 1 ORDER BY 1").fetchall()
+        "hive_partitioning=true) GROUP BY 1 ORDER BY 1"
+    ).fetchall()
     assert counts == [("2026-03-01", 40, 40), ("2026-03-02", 30, 30)]

@@ -1,4 +1,5 @@
 """Pure functions that turn a parsed article into a row of the articles table."""
+
 import hashlib
 import re
 import unicodedata
@@ -6,6 +7,7 @@ from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from transforms.ingest.urls import canonical_url
+
 
 def character_folder(mapping: dict):
     """A function replacing each character of `mapping` by its value, like str.translate
@@ -17,11 +19,25 @@ def character_folder(mapping: dict):
 
 # Typographic variants folded before hashing, so the same text with curly or
 # straight quotes, or other dashes, hashes the same.
-fold_quotes = character_folder({
-    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
-    "\u00ab": '"', "\u00bb": '"', "\u2013": "-", "\u2014": "-", "\u2212": "-",
-})
+fold_quotes = character_folder(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+        "\u2033": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2212": "-",
+    }
+)
 _WHITESPACE = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
 
@@ -41,7 +57,7 @@ def make_article_id(canonical: str | None, input_name: str, text_hash: str) -> s
     The file name, not its full path, so moving the input folder keeps the ids.
     """
     identity = canonical or input_name.rsplit("/", 1)[-1]
-    return hashlib.sha256(f"{identity}\n{text_hash}".encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(f"{identity}\n{text_hash}".encode()).hexdigest()[:16]
 
 
 def word_count(text: str) -> int:

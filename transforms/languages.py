@@ -8,6 +8,7 @@ has fewer than MIN_LETTERS letters or the best language's probability is below
 MIN_CONFIDENCE. Only the first DETECT_CHARS characters are read: the language of
 a news article shows in its first paragraphs, and the cost stays bounded.
 """
+
 import re
 
 import apache_beam as beam

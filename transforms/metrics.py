@@ -1,5 +1,6 @@
 """Run counters (Beam metrics) behind the end-of-run summary, and the same counts
 published while the run goes on for the live display (pipeline/progress.py)."""
+
 import json
 import os
 import time
@@ -113,8 +114,10 @@ def counter_totals(result) -> dict:
 
 
 # Beam's own RunInference metrics that the summary reports, as (name, unit divisor).
-RUN_INFERENCE_TIMINGS = {"inference_batch_latency_micro_secs": ("nlp_seconds", 1e6),
-                         "load_model_latency_milli_secs": ("model_load_seconds", 1e3)}
+RUN_INFERENCE_TIMINGS = {
+    "inference_batch_latency_micro_secs": ("nlp_seconds", 1e6),
+    "load_model_latency_milli_secs": ("model_load_seconds", 1e3),
+}
 
 
 def run_inference_timings(result) -> dict:

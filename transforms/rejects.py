@@ -1,4 +1,5 @@
 """Rejects: the record every stage emits for input it cannot use, and routing."""
+
 import hashlib
 from datetime import datetime, timezone
 
@@ -18,8 +19,7 @@ class RejectError(Exception):
 
 
 def make_reject(input_name: str, stage: str, error: str, detail: str | None = None) -> dict:
-    return {"input": input_name, "stage": stage, "error": error,
-            "detail": (detail or "")[:2000] or None}
+    return {"input": input_name, "stage": stage, "error": error, "detail": (detail or "")[:2000] or None}
 
 
 def is_reject(record: dict) -> bool:
@@ -34,8 +34,13 @@ def reject_id(reject: dict) -> str:
 
 def finalize_reject(reject: dict, run_id: str, rejected_at: datetime) -> dict:
     """Reject (docs/CONTRACTS.md) -> a row of schemas.tables.REJECTS."""
-    return {**reject, "reject_id": reject_id(reject), "run_id": run_id,
-            "rejected_at": rejected_at, "date": partition_date(rejected_at)}
+    return {
+        **reject,
+        "reject_id": reject_id(reject),
+        "run_id": run_id,
+        "rejected_at": rejected_at,
+        "date": partition_date(rejected_at),
+    }
 
 
 def finalize_reject_now(reject: dict, run_id: str) -> dict:
@@ -52,8 +57,7 @@ class SplitRejects(beam.PTransform):
     """One mixed PCollection -> (main, rejects)."""
 
     def expand(self, records):
-        split = records | "RouteRejects" >> beam.Map(route_reject).with_outputs(
-            REJECTS_TAG, main="main")
+        split = records | "RouteRejects" >> beam.Map(route_reject).with_outputs(REJECTS_TAG, main="main")
         return split.main, split[REJECTS_TAG]
 
 
@@ -73,8 +77,10 @@ class FinalizeRejects(beam.PTransform):
     def expand(self, rejects):
         rows = rejects | "ToRows" >> beam.Map(finalize_reject, self.run_id, self.rejected_at)
         return (
-            {"new": rows | "KeyNew" >> beam.Map(lambda r: (r["reject_id"], r)),
-             "old": self.stored_keys | "KeyOld" >> beam.Map(lambda r: (r["reject_id"], r))}
+            {
+                "new": rows | "KeyNew" >> beam.Map(lambda r: (r["reject_id"], r)),
+                "old": self.stored_keys | "KeyOld" >> beam.Map(lambda r: (r["reject_id"], r)),
+            }
             | "GroupByRejectId" >> beam.CoGroupByKey()
             | "OnlyNew" >> beam.FlatMap(first_new_reject)
         )

@@ -23,6 +23,7 @@ Safe by construction: a run holds the output's lock from start to commit, waits 
 NEWSBEAM_WAIT_FOR_LOCK seconds for another writer and otherwise exits 75 (the task
 fails and is retried); a run killed half-way is recovered by the next one.
 """
+
 import os
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,8 +39,10 @@ SCHEDULE = os.environ.get("NEWSBEAM_SCHEDULE", "@hourly")
 
 def newsbeam_options() -> dict:
     """The options of `newsbeam run`, as the operator passes them (`--name=value`, lists repeated)."""
-    options = {"output": os.environ.get("NEWSBEAM_OUTPUT"),
-               "wait-for-lock": int(os.environ.get("NEWSBEAM_WAIT_FOR_LOCK", "600"))}
+    options = {
+        "output": os.environ.get("NEWSBEAM_OUTPUT"),
+        "wait-for-lock": int(os.environ.get("NEWSBEAM_WAIT_FOR_LOCK", "600")),
+    }
     inputs = [p for p in os.environ.get("NEWSBEAM_INPUTS", "").split(":") if p]
     feeds_files = os.environ.get("NEWSBEAM_FEEDS_FILES", "").split()
     if inputs:
@@ -49,25 +52,50 @@ def newsbeam_options() -> dict:
     return options
 
 
-DEFAULTS = {"retries": int(os.environ.get("NEWSBEAM_RETRIES", "2")), "retry_delay": timedelta(minutes=5), "execution_timeout": timedelta(hours=2)}
+DEFAULTS = {
+    "retries": int(os.environ.get("NEWSBEAM_RETRIES", "2")),
+    "retry_delay": timedelta(minutes=5),
+    "execution_timeout": timedelta(hours=2),
+}
 
 
 def newsbeam_dag(dag_id: str, runner: str, extra_options: dict, doc: str) -> DAG:
-    with DAG(dag_id, schedule=SCHEDULE, start_date=datetime(2026, 1, 1), catchup=False,
-             max_active_runs=1, default_args=DEFAULTS, doc_md=doc, tags=["newsbeam"]) as dag:
+    with DAG(
+        dag_id,
+        schedule=SCHEDULE,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULTS,
+        doc_md=doc,
+        tags=["newsbeam"],
+    ) as dag:
         BeamRunPythonPipelineOperator(
-            task_id="newsbeam_run", runner=runner, py_file=LAUNCHER, py_interpreter=PYTHON,
-            pipeline_options={**newsbeam_options(), **extra_options})
+            task_id="newsbeam_run",
+            runner=runner,
+            py_file=LAUNCHER,
+            py_interpreter=PYTHON,
+            pipeline_options={**newsbeam_options(), **extra_options},
+        )
     return dag
 
 
-batch = newsbeam_dag("newsbeam_batch", "DirectRunner", {},
-                     "newsbeam batch run on DirectRunner (the local batch engine) on the Airflow worker.")
+batch = newsbeam_dag(
+    "newsbeam_batch",
+    "DirectRunner",
+    {},
+    "newsbeam batch run on DirectRunner (the local batch engine) on the Airflow worker.",
+)
 
 flink_environment = os.environ.get("NEWSBEAM_FLINK_ENVIRONMENT", "LOOPBACK")
-batch_flink = newsbeam_dag("newsbeam_batch_flink", "FlinkRunner", {
-    "flink_master": os.environ.get("NEWSBEAM_FLINK_MASTER"),
-    "flink_job_server_jar": os.environ.get("NEWSBEAM_FLINK_JOB_SERVER_JAR"),
-    "environment_type": flink_environment,
-    "environment_config": os.environ.get("NEWSBEAM_FLINK_ENVIRONMENT_CONFIG"),
-}, "newsbeam batch run on a Flink cluster, submitted through Beam's Flink job server.")
+batch_flink = newsbeam_dag(
+    "newsbeam_batch_flink",
+    "FlinkRunner",
+    {
+        "flink_master": os.environ.get("NEWSBEAM_FLINK_MASTER"),
+        "flink_job_server_jar": os.environ.get("NEWSBEAM_FLINK_JOB_SERVER_JAR"),
+        "environment_type": flink_environment,
+        "environment_config": os.environ.get("NEWSBEAM_FLINK_ENVIRONMENT_CONFIG"),
+    },
+    "newsbeam batch run on a Flink cluster, submitted through Beam's Flink job server.",
+)

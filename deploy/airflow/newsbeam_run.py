@@ -5,6 +5,7 @@ Run it with the interpreter of an environment where newsbeam is installed; it ta
 exactly the options of `newsbeam run` (and every Beam option) and exits with its code:
 0 done, 75 another run holds the output's lock (see README, Scheduling).
 """
+
 import sys
 
 from pipeline.cli import main

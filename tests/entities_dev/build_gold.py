@@ -13,6 +13,7 @@ Conventions: a span is the name only, without a leading "the", a title or honori
 "Ms", "Councillor") or a possessive "’s"; a nickname in quotes stays inside the name it splits
 (`Robert "Bobby" Lane`); a place or organisation used as a modifier is a mention ("the Vellmore
 team", "Russia-U.S. relations"); nationalities, products, events and works are not annotated."""
+
 import json
 import re
 import sys
@@ -141,9 +142,12 @@ def annotate(article_id: str, text: str, listing: str) -> tuple[list, list]:
         mentions.append(mention)
         cursor = start + len(name)
     covered = [(m["start"], m["end"]) for m in mentions]
-    warnings = [f"{article_id}: unannotated {name!r} at {s}"
-                for name in sorted({m["text"] for m in mentions}) for s in occurrences(text, name)
-                if not any(a <= s and s + len(name) <= b for a, b in covered)]
+    warnings = [
+        f"{article_id}: unannotated {name!r} at {s}"
+        for name in sorted({m["text"] for m in mentions})
+        for s in occurrences(text, name)
+        if not any(a <= s and s + len(name) <= b for a, b in covered)
+    ]
     return mentions, warnings
 
 
@@ -154,10 +158,14 @@ def main():
             mentions, warnings = annotate(article_id, texts[article_id], listing)
             for warning in warnings:
                 print(warning)
-            out.write(json.dumps({"id": article_id, "text": texts[article_id], "mentions": mentions},
-                                 ensure_ascii=False) + "\n")
-    print(f"{len(ANNOTATIONS)} articles, "
-          f"{sum(len(MENTION.findall(v.replace(chr(10), ' '))) for v in ANNOTATIONS.values())} mentions")
+            out.write(
+                json.dumps({"id": article_id, "text": texts[article_id], "mentions": mentions}, ensure_ascii=False)
+                + "\n"
+            )
+    print(
+        f"{len(ANNOTATIONS)} articles, "
+        f"{sum(len(MENTION.findall(v.replace(chr(10), ' '))) for v in ANNOTATIONS.values())} mentions"
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ on both sides. A predicted span is right when its offsets equal a gold span's af
 an error). Span precision/recall/F1 count spans whatever their label; label precision is the
 share of right spans whose label is the gold label (or its `also` label); labelled F1 asks for
 both. Run it for the table: .venv/bin/python tests/entities_dev/score_entities.py"""
+
 import json
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ def span_key(text: str, start: int, end: int) -> tuple[int, int]:
     for article in LEADING_ARTICLE:
         if piece.startswith(article) and len(piece) > len(article):
             start += len(article)
-            piece = piece[len(article):]
+            piece = piece[len(article) :]
     start += len(piece) - len(piece.lstrip())
     end -= len(piece) - len(piece.rstrip())
     return start, end
@@ -43,12 +44,15 @@ def scored_mentions(text: str, rows: list[dict], label_of=lambda row: row["label
 
 
 def gold_mentions(record: dict) -> dict:
-    return {span_key(record["text"], m["start"], m["end"]): {m["label"], m.get("also", m["label"])}
-            for m in record["mentions"]}
+    return {
+        span_key(record["text"], m["start"], m["end"]): {m["label"], m.get("also", m["label"])}
+        for m in record["mentions"]
+    }
 
 
 def predicted_mentions(record: dict, entity_rows: list[dict]) -> dict:
     from transforms.nlp.labels import common_label
+
     return scored_mentions(record["text"], entity_rows, lambda row: common_label(row["label"]))
 
 
@@ -64,8 +68,9 @@ def score(gold: dict, predicted: dict) -> dict:
     """gold, predicted: article id -> {span key: labels}. Counts and figures over all articles;
     `by_label` has span precision (by predicted label) and recall (by gold label) per label."""
     counts = {"gold": 0, "predicted": 0, "matched": 0, "label_right": 0}
-    by_label = {label: {"gold": 0, "predicted": 0, "matched_gold": 0, "matched_predicted": 0}
-                for label in SCORED_LABELS}
+    by_label = {
+        label: {"gold": 0, "predicted": 0, "matched_gold": 0, "matched_predicted": 0} for label in SCORED_LABELS
+    }
     errors = []
     for article_id, gold_spans in gold.items():
         predicted_spans = predicted.get(article_id, {})
@@ -95,12 +100,19 @@ def score(gold: dict, predicted: dict) -> dict:
     labelled_r = ratio(counts["label_right"], counts["gold"])
     return {
         **counts,
-        "span_precision": precision, "span_recall": recall, "span_f1": f1(precision, recall),
+        "span_precision": precision,
+        "span_recall": recall,
+        "span_f1": f1(precision, recall),
         "label_precision": ratio(counts["label_right"], counts["matched"]),
         "labelled_f1": f1(labelled_p, labelled_r),
-        "by_label": {label: {"precision": ratio(c["matched_predicted"], c["predicted"]),
-                             "recall": ratio(c["matched_gold"], c["gold"]), **c}
-                     for label, c in by_label.items()},
+        "by_label": {
+            label: {
+                "precision": ratio(c["matched_predicted"], c["predicted"]),
+                "recall": ratio(c["matched_gold"], c["gold"]),
+                **c,
+            }
+            for label, c in by_label.items()
+        },
         "errors": errors,
     }
 
@@ -113,8 +125,11 @@ def first_label(labels: set) -> str:
 def predict(nlp, records: list[dict]) -> dict:
     """article id -> predicted span keys, from extract_entities over the model's Docs."""
     from transforms.nlp.entities import extract_entities
-    return {record["id"]: predicted_mentions(record, extract_entities(doc))
-            for record, doc in zip(records, nlp.pipe(r["text"] for r in records))}
+
+    return {
+        record["id"]: predicted_mentions(record, extract_entities(doc))
+        for record, doc in zip(records, nlp.pipe(r["text"] for r in records))
+    }
 
 
 def evaluate(nlp, path: Path = GOLD) -> dict:
@@ -126,17 +141,22 @@ def table(result: dict) -> str:
     lines = [f"{'':8} {'P':>6} {'R':>6} {'gold':>5} {'pred':>5}"]
     for label, c in result["by_label"].items():
         lines.append(f"{label:8} {c['precision']:6.3f} {c['recall']:6.3f} {c['gold']:5d} {c['predicted']:5d}")
-    lines.append(f"{'all':8} {result['span_precision']:6.3f} {result['span_recall']:6.3f} "
-                 f"{result['gold']:5d} {result['predicted']:5d}")
-    lines.append(f"span P/R/F1 {result['span_precision']:.3f}/{result['span_recall']:.3f}/"
-                 f"{result['span_f1']:.3f}  label precision {result['label_precision']:.3f}  "
-                 f"labelled F1 {result['labelled_f1']:.3f}")
+    lines.append(
+        f"{'all':8} {result['span_precision']:6.3f} {result['span_recall']:6.3f} "
+        f"{result['gold']:5d} {result['predicted']:5d}"
+    )
+    lines.append(
+        f"span P/R/F1 {result['span_precision']:.3f}/{result['span_recall']:.3f}/"
+        f"{result['span_f1']:.3f}  label precision {result['label_precision']:.3f}  "
+        f"labelled F1 {result['labelled_f1']:.3f}"
+    )
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from transforms.nlp.inference import load_spacy_model
+
     records = load_gold()
     outcome = evaluate(load_spacy_model())
     if "-v" in sys.argv:

@@ -11,14 +11,20 @@ Each step groups by a key together with the compact signatures earlier runs
 stored (a PCollection, never a side input), so nothing is compared all-to-all
 and nothing has to fit in one worker's memory.
 """
+
 from datetime import datetime, timezone
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from transforms.dedup.near_duplicates import (
+    DEFAULT_THRESHOLD,
+    SIGNATURE_FIELDS,
+    MarkNearDuplicates,
+    record_from_signature,
+    verify,
+)
 from transforms.metrics import NAMESPACE, count, progress_tally
-from transforms.dedup.near_duplicates import (DEFAULT_THRESHOLD, SIGNATURE_FIELDS, MarkNearDuplicates,
-                                        record_from_signature, verify)
 from transforms.rejects import make_reject
 
 NEW, OLD = "new", "old"
@@ -113,7 +119,7 @@ def first_of_same_id(grouped):
     ordered = sorted(rows[NEW], key=lambda r: r["input"])
     kept = [] if rows[OLD] else ordered[:1]
     yield from kept
-    for row in ordered[len(kept):]:
+    for row in ordered[len(kept) :]:
         reason = REASON_STORED if rows[OLD] else REASON_SAME_ID
         yield beam.pvalue.TaggedOutput(SKIPPED, {**row, "duplicate_reason": reason})
 
@@ -166,8 +172,10 @@ class SkipAlreadyIngested(beam.PTransform):
 
     def expand(self, articles):
         split = (
-            {NEW: articles | "KeyById" >> beam.Map(key_by("article_id")),
-             OLD: self.stored_ids | "KeyStoredById" >> beam.Map(key_by("article_id"))}
+            {
+                NEW: articles | "KeyById" >> beam.Map(key_by("article_id")),
+                OLD: self.stored_ids | "KeyStoredById" >> beam.Map(key_by("article_id")),
+            }
             | "GroupById" >> beam.CoGroupByKey()
             | "KeepUnseen" >> beam.FlatMap(first_of_same_id).with_outputs(SKIPPED, main="kept")
         )
@@ -186,9 +194,11 @@ class GroupAndSplit(beam.PTransform):
     def expand(self, articles):
         field, split_group, args = self.field, self.split, self.split_args
         keyed = articles | "HasKey" >> beam.Partition(lambda row, _: int(bool(row.get(field))), 2)
-        old = (self.stored
-               | "StoredHasKey" >> beam.Filter(lambda row: bool(row.get(field)))
-               | "KeyStored" >> beam.Map(key_by(field)))
+        old = (
+            self.stored
+            | "StoredHasKey" >> beam.Filter(lambda row: bool(row.get(field)))
+            | "KeyStored" >> beam.Map(key_by(field))
+        )
         split = (
             {NEW: keyed[1] | "KeyNew" >> beam.Map(key_by(field)), OLD: old}
             | "GroupByKey" >> beam.CoGroupByKey()
@@ -224,18 +234,24 @@ class Deduplicate(beam.PTransform):
         slim = articles | "WithoutSignatures" >> beam.Map(without_signature)
         unseen, skipped = slim | "SkipAlreadyIngested" >> SkipAlreadyIngested(self.stored_ids)
         after_content, by_content = unseen | "SameContent" >> GroupAndSplit(
-            "content_hash", signatures | "StoredWithoutSignatures" >> beam.Map(without_signature),
-            split_winner, REASON_CONTENT)
+            "content_hash",
+            signatures | "StoredWithoutSignatures" >> beam.Map(without_signature),
+            split_winner,
+            REASON_CONTENT,
+        )
         after_url, by_url = (
             after_content
             | "RestoreSignatures" >> RestoreSignatures(article_signatures)
-            | "SameUrl" >> GroupAndSplit("canonical_url", signatures, split_revisions, threshold))
+            | "SameUrl" >> GroupAndSplit("canonical_url", signatures, split_revisions, threshold)
+        )
         marked = after_url | "NearDuplicates" >> MarkNearDuplicates(threshold, existing=signatures)
         split = marked | "SplitNear" >> beam.Partition(lambda row, _: int(is_duplicate(row)), 2)
         # Duplicates only point at their winner: their signatures are not needed further.
-        duplicates = ((by_content, by_url | "UrlDuplicatesSlim" >> beam.Map(without_signature),
-                       split[1] | "NearDuplicatesSlim" >> beam.Map(without_signature))
-                      | "AllDuplicates" >> beam.Flatten())
+        duplicates = (
+            by_content,
+            by_url | "UrlDuplicatesSlim" >> beam.Map(without_signature),
+            split[1] | "NearDuplicatesSlim" >> beam.Map(without_signature),
+        ) | "AllDuplicates" >> beam.Flatten()
         # Winners and duplicates are counted where they are written (CountDecided): what
         # the summary reports is what the tables hold. Skipped rows are written nowhere.
         return (
@@ -247,8 +263,12 @@ class Deduplicate(beam.PTransform):
 
 def decision(row: dict) -> tuple:
     """(input, what to write for it) of a winner or duplicate key row."""
-    return row["input"], (row["article_id"], row.get("duplicate_of"), row.get("duplicate_reason"),
-                           row.get("revision_of"))
+    return row["input"], (
+        row["article_id"],
+        row.get("duplicate_of"),
+        row.get("duplicate_reason"),
+        row.get("revision_of"),
+    )
 
 
 def with_decision(article: dict, decisions: dict):
@@ -288,11 +308,13 @@ class ApplyDecisions(beam.PTransform):
         self.winners, self.duplicates = winners, duplicates
 
     def expand(self, articles):
-        decisions = ((self.winners | "WinnerDecisions" >> beam.Map(decision),
-                      self.duplicates | "DuplicateDecisions" >> beam.Map(decision))
-                     | "Decisions" >> beam.Flatten())
-        applied = articles | "WithDecision" >> beam.FlatMap(
-            with_decision, beam.pvalue.AsDict(decisions)).with_outputs(CHANGED, main="decided")
+        decisions = (
+            self.winners | "WinnerDecisions" >> beam.Map(decision),
+            self.duplicates | "DuplicateDecisions" >> beam.Map(decision),
+        ) | "Decisions" >> beam.Flatten()
+        applied = articles | "WithDecision" >> beam.FlatMap(with_decision, beam.pvalue.AsDict(decisions)).with_outputs(
+            CHANGED, main="decided"
+        )
         return applied.decided, applied[CHANGED]
 
 
@@ -337,8 +359,10 @@ class ChangedBetweenReads(beam.PTransform):
 
     def expand(self, second_read_rejects):
         return (
-            {"first": self.first | "KeyFirst" >> beam.Map(lambda r: (r["input"], None)),
-             "second": second_read_rejects | "KeySecond" >> beam.Map(lambda r: (r["input"], None))}
+            {
+                "first": self.first | "KeyFirst" >> beam.Map(lambda r: (r["input"], None)),
+                "second": second_read_rejects | "KeySecond" >> beam.Map(lambda r: (r["input"], None)),
+            }
             | "GroupByInput" >> beam.CoGroupByKey()
             | "OnlySecond" >> beam.FlatMap(first_read_only)
         )

@@ -18,6 +18,7 @@ Determinism: every hash is blake2b or fixed 64-bit arithmetic in numpy with
 constants derived from blake2b; nothing depends on Python's hash(), the
 process, the worker or numpy's random streams.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,14 +36,14 @@ from transforms.articles import character_folder
 # ---------------------------------------------------------------------------
 # Parameters
 
-SIGNATURE_VERSION = 1      # bump when normalisation / shingling / hashing changes
-SHINGLE_SIZE = 5           # words per shingle
-NUM_PERM = 126             # minhash values per article (42 bands x 3 rows)
-BANDS = 42                 # LSH bands of NUM_PERM // BANDS = 3 rows (see docs/dedup_model.md)
-SKETCH_MAX = 512           # max shingle hashes kept per stored signature
-MIN_SHINGLES = 8           # shorter texts are left to exact dedup
-MAX_BUCKET = 3             # band buckets larger than this are chained, not compared all to all
-BUCKET_WINDOW = 2          # ... each member with its next 2 (by id): components still connect
+SIGNATURE_VERSION = 1  # bump when normalisation / shingling / hashing changes
+SHINGLE_SIZE = 5  # words per shingle
+NUM_PERM = 126  # minhash values per article (42 bands x 3 rows)
+BANDS = 42  # LSH bands of NUM_PERM // BANDS = 3 rows (see docs/dedup_model.md)
+SKETCH_MAX = 512  # max shingle hashes kept per stored signature
+MIN_SHINGLES = 8  # shorter texts are left to exact dedup
+MAX_BUCKET = 3  # band buckets larger than this are chained, not compared all to all
+BUCKET_WINDOW = 2  # ... each member with its next 2 (by id): components still connect
 
 # Decision: containment (overlap coefficient, |A∩B| / min(|A|,|B|)) at least
 # `threshold` and Jaccard at least `min_jaccard` (keeps a two-paragraph brief
@@ -55,9 +56,9 @@ _M64 = (1 << 64) - 1
 
 
 def _const64(name: str) -> int:
-    return int.from_bytes(hashlib.blake2b(
-        f"newsbeam/near-dup/v{SIGNATURE_VERSION}/{name}".encode(),
-        digest_size=8).digest(), "little")
+    return int.from_bytes(
+        hashlib.blake2b(f"newsbeam/near-dup/v{SIGNATURE_VERSION}/{name}".encode(), digest_size=8).digest(), "little"
+    )
 
 
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -78,15 +79,17 @@ def _splitmix(x: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------
 # Normalisation for shingling (boilerplate stripping)
 
-_fold_quotes = character_folder({c: "'" for c in "\u2018\u2019\u201a\u201b\u2032`\u00b4"}
-                        | {c: '"' for c in "\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb"}
-                        | {c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"})
+_fold_quotes = character_folder(
+    {c: "'" for c in "\u2018\u2019\u201a\u201b\u2032`\u00b4"}
+    | {c: '"' for c in "\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb"}
+    | {c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"}
+)
 
 _WIRES = r"(?:AP|A\.P\.|Reuters|AFP|UPI|dpa|DPA|Bloomberg|CNN|PA|ANSA|EFE|Xinhua|IANS|PTI|CP|Kyodo|Yonhap)"
 # "WASHINGTON (AP) — ", "LONDON, March 3 (Reuters) - ", "Reuters - ", "(AFP) -"
 _DATELINE = re.compile(
-    r"^\s*(?:[A-Z][A-Za-z0-9 .,'\-]{0,60}?\s*)?(?:\(\s*" + _WIRES + r"\s*\)|" + _WIRES +
-    r"\b)\s*[-:|]+\s*")
+    r"^\s*(?:[A-Z][A-Za-z0-9 .,'\-]{0,60}?\s*)?(?:\(\s*" + _WIRES + r"\s*\)|" + _WIRES + r"\b)\s*[-:|]+\s*"
+)
 _CAPS_DATELINE = re.compile(r"^\s*[A-Z][A-Z .,'\-]{2,40}\s*[-:]\s+(?=[A-Z])")
 
 # Whole paragraphs (lines) that are site furniture, when short.
@@ -109,7 +112,9 @@ _BOILERPLATE_LINE = re.compile(
       | (?:contact|email|follow)\ (?:the\ )?(?:reporter|author|writer|us)\b.*
       | \(?(?:ap|reuters|afp|upi|dpa|bloomberg)\)?\s*$
       | [-*_=#~.\s]+$
-    )""", re.IGNORECASE | re.VERBOSE)
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
 
 # Boilerplate sentences inside longer paragraphs.
 _BOILERPLATE_SENTENCE = re.compile(
@@ -117,12 +122,23 @@ _BOILERPLATE_SENTENCE = re.compile(
     r"|read more(?: at| on|:)[^.!?]*|click here[^.!?]*|follow us on [^.!?]*"
     r"|share (?:this|on) [^.!?]*|all rights reserved|copyright [^.!?]*"
     r"|this (?:article|story) (?:was )?(?:originally|first) (?:published|appeared)[^.!?]*)[.!?]?",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 # Words one of which every _BOILERPLATE_SENTENCE match contains: texts without any skip
 # that regex, which is slow (it tries every position).
-_SENTENCE_TRIGGERS = ("sign up", "subscribe", "read more", "click here", "follow us", "share",
-                      "rights reserved", "copyright", "this article", "this story")
+_SENTENCE_TRIGGERS = (
+    "sign up",
+    "subscribe",
+    "read more",
+    "click here",
+    "follow us",
+    "share",
+    "rights reserved",
+    "copyright",
+    "this article",
+    "this story",
+)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MAX_BOILERPLATE_WORDS = 40
@@ -174,13 +190,12 @@ def shingles(text: str | None, k: int = SHINGLE_SIZE) -> set:
         return set()
     if len(toks) < k:
         return {tuple(toks)}
-    return {tuple(toks[i:i + k]) for i in range(len(toks) - k + 1)}
+    return {tuple(toks[i : i + k]) for i in range(len(toks) - k + 1)}
 
 
 @lru_cache(maxsize=1 << 17)
 def _word_hash(word: str) -> int:
-    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8,
-                                          person=b"nb-word").digest(), "little")
+    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8, person=b"nb-word").digest(), "little")
 
 
 _POS = np.array([_const64(f"pos{i}") | 1 for i in range(16)], dtype=np.uint64)
@@ -201,13 +216,14 @@ def hash_token_shingles(toks: list, k: int = SHINGLE_SIZE) -> np.ndarray:
     n = len(w) - kk + 1
     acc = np.zeros(n, dtype=np.uint64)
     for j in range(kk):
-        acc ^= _splitmix(w[j:j + n] * _POS[j])
+        acc ^= _splitmix(w[j : j + n] * _POS[j])
     acc = _splitmix(acc + np.uint64(kk))
     return np.unique((acc >> np.uint64(32)).astype(np.uint32))
 
 
 # ---------------------------------------------------------------------------
 # MinHash and LSH bands
+
 
 @lru_cache(maxsize=8)
 def _perm_params(num_perm: int):
@@ -230,7 +246,7 @@ def minhash(hashes: np.ndarray, num_perm: int = NUM_PERM) -> np.ndarray:
     step = max(1, (1 << 20) // num_perm)  # bound the temporary to ~8 MB
     first = True
     for s in range(0, len(x), step):
-        chunk = x[s:s + step, None] * a[None, :] + b[None, :]
+        chunk = x[s : s + step, None] * a[None, :] + b[None, :]
         m = (chunk >> np.uint64(32)).min(axis=0).astype(np.uint32)
         out = m if first else np.minimum(out, m)
         first = False
@@ -255,15 +271,15 @@ def band_keys(signature: np.ndarray, bands: int = BANDS) -> list:
     return k.view(np.int64).tolist()
 
 
-def candidate_probability(jaccard: float, bands: int = BANDS,
-                          num_perm: int = NUM_PERM) -> float:
+def candidate_probability(jaccard: float, bands: int = BANDS, num_perm: int = NUM_PERM) -> float:
     """Probability that a pair with this Jaccard shares a band key."""
     r = num_perm // bands
-    return 1.0 - (1.0 - jaccard ** r) ** bands
+    return 1.0 - (1.0 - jaccard**r) ** bands
 
 
 # ---------------------------------------------------------------------------
 # Compact records and exact verification
+
 
 def sketch(hashes: np.ndarray, max_size: int = SKETCH_MAX):
     """(level, hashes below 2^32 >> level): a consistent sample of the shingle
@@ -285,8 +301,7 @@ def _cut(sorted_hashes: np.ndarray, level: int) -> int:
     return int(np.searchsorted(sorted_hashes, limit, side="left"))
 
 
-def similarity(a_hashes, a_level: int, a_count: int,
-               b_hashes, b_level: int, b_count: int):
+def similarity(a_hashes, a_level: int, a_count: int, b_hashes, b_level: int, b_count: int):
     """(jaccard, containment) of two shingle sets given as (sorted hashes,
     sample level, exact set size).  Exact when both levels are 0; otherwise an
     unbiased estimate from the consistent samples.  containment is the overlap
@@ -297,17 +312,17 @@ def similarity(a_hashes, a_level: int, a_count: int,
     level = max(a_level, b_level)
     a = np.asarray(a_hashes, dtype=np.uint32)
     b = np.asarray(b_hashes, dtype=np.uint32)
-    a = a[:_cut(a, level)]
-    b = b[:_cut(b, level)]
+    a = a[: _cut(a, level)]
+    b = b[: _cut(b, level)]
     inter = len(np.intersect1d(a, b, assume_unique=True)) * float(1 << level)
     inter = min(inter, float(a_count), float(b_count))
     union = a_count + b_count - inter
     return inter / union, inter / min(a_count, b_count)
 
 
-def is_near_duplicate(jaccard: float, containment: float,
-                      threshold: float = DEFAULT_THRESHOLD,
-                      min_jaccard: float = DEFAULT_MIN_JACCARD) -> bool:
+def is_near_duplicate(
+    jaccard: float, containment: float, threshold: float = DEFAULT_THRESHOLD, min_jaccard: float = DEFAULT_MIN_JACCARD
+) -> bool:
     return containment >= threshold and jaccard >= min_jaccard
 
 
@@ -315,13 +330,14 @@ def is_near_duplicate(jaccard: float, containment: float,
 class Record:
     """What the near-dup stages carry per article: ids, winner-choice data
     and the (sampled) shingle set.  No text."""
+
     article_id: str
     existing: bool
-    published: float          # POSIX seconds; +inf when unknown
+    published: float  # POSIX seconds; +inf when unknown
     text_length: int
-    count: int                # exact number of distinct shingles
-    level: int                # sample level of `hashes` (0 = all)
-    hashes: bytes             # sorted uint32 little-endian
+    count: int  # exact number of distinct shingles
+    level: int  # sample level of `hashes` (0 = all)
+    hashes: bytes  # sorted uint32 little-endian
 
     def array(self) -> np.ndarray:
         return np.frombuffer(self.hashes, dtype="<u4")
@@ -331,8 +347,9 @@ class Record:
         return (self.article_id, self.existing, self.published, self.text_length)
 
 
-def verify(a: Record, b: Record, threshold: float = DEFAULT_THRESHOLD,
-           min_jaccard: float = DEFAULT_MIN_JACCARD) -> bool:
+def verify(
+    a: Record, b: Record, threshold: float = DEFAULT_THRESHOLD, min_jaccard: float = DEFAULT_MIN_JACCARD
+) -> bool:
     """Exact check of an LSH candidate pair (estimated when one side is a
     stored, sampled signature)."""
     if a.article_id == b.article_id:
@@ -394,7 +411,9 @@ def article_key(article: dict) -> dict:
         "sketch_level": int(level),
         "sketch": np.asarray(sampled, dtype="<u4").tobytes(),
         "minhash": minhash(h).astype("<u4").tobytes(),
-        "duplicate_of": None, "duplicate_reason": None, "revision_of": None,
+        "duplicate_of": None,
+        "duplicate_reason": None,
+        "revision_of": None,
     }
 
 
@@ -417,12 +436,22 @@ def signature_row_from_key(key: dict, run_id: str | None = None, date: str | Non
     """The SIGNATURES row of an article's key row (write it for winners)."""
     published = key.get("published_at")
     if date is None:
-        date = key.get("date") or (published.strftime("%Y-%m-%d")
-                                   if isinstance(published, datetime) else None)
+        date = key.get("date") or (published.strftime("%Y-%m-%d") if isinstance(published, datetime) else None)
     return {
-        **{name: key.get(name) for name in ("article_id", "canonical_url", "content_hash", "published_at",
-                                            "text_length", "word_count", "signature_version",
-                                            "shingle_count", "sketch_level")},
+        **{
+            name: key.get(name)
+            for name in (
+                "article_id",
+                "canonical_url",
+                "content_hash",
+                "published_at",
+                "text_length",
+                "word_count",
+                "signature_version",
+                "shingle_count",
+                "sketch_level",
+            )
+        },
         "sketch": uint32s(key["sketch"]).tolist(),
         "minhash": uint32s(key["minhash"]).tolist(),
         "band_keys": signature_band_keys(key),
@@ -431,8 +460,7 @@ def signature_row_from_key(key: dict, run_id: str | None = None, date: str | Non
     }
 
 
-def signature_row(article: dict, run_id: str | None = None,
-                  date: str | None = None) -> dict:
+def signature_row(article: dict, run_id: str | None = None, date: str | None = None) -> dict:
     """The SIGNATURES row of an article with its text.  Only compact data, no text."""
     return signature_row_from_key(article_key(article), run_id, date)
 
@@ -446,11 +474,15 @@ def record_from_signature(row: dict, existing: bool = True) -> Record | None:
     count = int(row.get("shingle_count") or 0)
     if count < MIN_SHINGLES:
         return None
-    return Record(article_id=row["article_id"], existing=existing,
-                  published=_timestamp(row.get("published_at")),
-                  text_length=int(row.get("text_length") or 0), count=count,
-                  level=int(row.get("sketch_level") or 0),
-                  hashes=uint32s(row.get("sketch")).astype("<u4").tobytes())
+    return Record(
+        article_id=row["article_id"],
+        existing=existing,
+        published=_timestamp(row.get("published_at")),
+        text_length=int(row.get("text_length") or 0),
+        count=count,
+        level=int(row.get("sketch_level") or 0),
+        hashes=uint32s(row.get("sketch")).astype("<u4").tobytes(),
+    )
 
 
 def signature_band_keys(row: dict, bands: int = BANDS) -> list:
@@ -472,8 +504,8 @@ def signature_band_keys(row: dict, bands: int = BANDS) -> list:
 # ---------------------------------------------------------------------------
 # Candidates from band buckets, connected components
 
-def bucket_pairs(members, max_bucket: int = MAX_BUCKET,
-                 window: int = BUCKET_WINDOW):
+
+def bucket_pairs(members, max_bucket: int = MAX_BUCKET, window: int = BUCKET_WINDOW):
     """Candidate pairs (id_a, id_b), id_a < id_b, from one band bucket of
     (article_id, existing) members.  Pairs of two stored signatures are
     skipped (they were settled by earlier runs).  Buckets above max_bucket
@@ -485,7 +517,7 @@ def bucket_pairs(members, max_bucket: int = MAX_BUCKET,
         return
     w = len(members) if len(members) <= max_bucket else window + 1
     for i, (a, ea) in enumerate(members):
-        for b, eb in members[i + 1:i + w]:
+        for b, eb in members[i + 1 : i + w]:
             if not (ea and eb):
                 yield (a, b)
 
@@ -549,9 +581,15 @@ def resolve_winners(edges) -> dict:
 # ---------------------------------------------------------------------------
 # The pure (single-process) path: same functions, in-memory grouping.
 
-def find_near_duplicates(articles, threshold: float = DEFAULT_THRESHOLD,
-                         existing=None, min_jaccard: float = DEFAULT_MIN_JACCARD,
-                         bands: int = BANDS, stats: dict | None = None) -> dict:
+
+def find_near_duplicates(
+    articles,
+    threshold: float = DEFAULT_THRESHOLD,
+    existing=None,
+    min_jaccard: float = DEFAULT_MIN_JACCARD,
+    bands: int = BANDS,
+    stats: dict | None = None,
+) -> dict:
     """{loser article_id: winner article_id} for a list of article dicts
     (and optional stored SIGNATURES rows).  Reference implementation of what
     MarkNearDuplicates does; banding uses numpy sorting, so memory is linear."""
@@ -566,7 +604,7 @@ def find_near_duplicates(articles, threshold: float = DEFAULT_THRESHOLD,
         keys.append(k)
     if not records:
         return {}
-    key_matrix = np.asarray(keys, dtype=np.int64)          # n x bands
+    key_matrix = np.asarray(keys, dtype=np.int64)  # n x bands
     existing_flags = np.array([r.existing for r in records])
     ids = [r.article_id for r in records]
     candidates = set()
@@ -591,8 +629,7 @@ def find_near_duplicates(articles, threshold: float = DEFAULT_THRESHOLD,
         if verify(ra, rb, threshold, min_jaccard):
             edges.append((ra.meta, rb.meta))
     if stats is not None:
-        stats.update(records=len(records), candidates=len(candidates),
-                     edges=len(edges))
+        stats.update(records=len(records), candidates=len(candidates), edges=len(edges))
     return resolve_winners(edges)
 
 
@@ -718,9 +755,14 @@ if beam is not None:
         their articles always win and are never output.
         """
 
-        def __init__(self, threshold: float = DEFAULT_THRESHOLD, existing=None,
-                     min_jaccard: float = DEFAULT_MIN_JACCARD, bands: int = BANDS,
-                     label=None):
+        def __init__(
+            self,
+            threshold: float = DEFAULT_THRESHOLD,
+            existing=None,
+            min_jaccard: float = DEFAULT_MIN_JACCARD,
+            bands: int = BANDS,
+            label=None,
+        ):
             super().__init__(label)
             self.threshold = threshold
             self.existing = existing
@@ -732,36 +774,36 @@ if beam is not None:
             band_entries = [articles | "BandKeys" >> beam.FlatMap(_band_entries, bands, False)]
             all_records = [articles | "Records" >> beam.FlatMap(_records, False)]
             if self.existing is not None:
-                band_entries.append(self.existing | "ExistingBandKeys" >> beam.FlatMap(
-                    _band_entries, bands, True))
-                all_records.append(self.existing | "ExistingRecords" >> beam.FlatMap(
-                    _records, True))
+                band_entries.append(self.existing | "ExistingBandKeys" >> beam.FlatMap(_band_entries, bands, True))
+                all_records.append(self.existing | "ExistingRecords" >> beam.FlatMap(_records, True))
             pairs = (
                 band_entries
                 | "AllBandKeys" >> beam.Flatten()
                 | "GroupByBand" >> beam.GroupByKey()
                 | "CandidatePairs" >> beam.FlatMap(_bucket_pairs)
-                | "DistinctPairs" >> beam.Distinct())
+                | "DistinctPairs" >> beam.Distinct()
+            )
             recs_by_id = (
-                all_records
-                | "AllRecords" >> beam.Flatten()
-                | "KeyRecords" >> beam.Map(lambda r: (r.article_id, r)))
+                all_records | "AllRecords" >> beam.Flatten() | "KeyRecords" >> beam.Map(lambda r: (r.article_id, r))
+            )
             halves = (
-                {"rec": recs_by_id,
-                 "pair": pairs | "KeyByFirst" >> beam.Map(lambda p: (p[0], p[1]))}
+                {"rec": recs_by_id, "pair": pairs | "KeyByFirst" >> beam.Map(lambda p: (p[0], p[1]))}
                 | "JoinFirst" >> beam.CoGroupByKey()
-                | "Halves" >> beam.FlatMap(_halves))
+                | "Halves" >> beam.FlatMap(_halves)
+            )
             edges = (
                 {"rec": recs_by_id, "half": halves}
                 | "JoinSecond" >> beam.CoGroupByKey()
-                | "Verify" >> beam.FlatMap(_verified_edges, self.threshold,
-                                           self.min_jaccard))
+                | "Verify" >> beam.FlatMap(_verified_edges, self.threshold, self.min_jaccard)
+            )
             winners = (
                 edges
                 | "Components" >> beam.CombineGlobally(_ComponentsFn())
-                | "LoserWinner" >> beam.FlatMap(lambda d: sorted(d.items())))
+                | "LoserWinner" >> beam.FlatMap(lambda d: sorted(d.items()))
+            )
             keyed = articles | "KeyArticles" >> beam.Map(lambda a: (a["article_id"], a))
             return (
                 {"article": keyed, "winner": winners}
                 | "JoinDecisions" >> beam.CoGroupByKey()
-                | "MarkLosers" >> beam.FlatMap(_apply_decision))
+                | "MarkLosers" >> beam.FlatMap(_apply_decision)
+            )

@@ -5,14 +5,15 @@ before its commit are never "already stored". Read as a PCollection (one element
 per Parquet file, streamed in batches), so a million stored articles never have
 to fit in one worker's memory.
 """
+
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from schemas.tables import ARTICLES, PARTITION_COLUMN, REJECTS, SIGNATURES
-from transforms.sinks.commit import committed_files
 from transforms.dedup.near_duplicates import compact_signature
+from transforms.sinks.commit import committed_files
 
 ARTICLE_KEY_COLUMNS = ("article_id",)
 SIGNATURE_COLUMNS = tuple(c for c in SIGNATURES.column_names if c not in ("run_id", PARTITION_COLUMN))
@@ -24,8 +25,10 @@ class CorruptStoredFile(Exception):
     """A committed file cannot be read: one line naming it and the remedy."""
 
     def __init__(self, path: str, error: Exception):
-        super().__init__(f"corrupt stored file {path} ({type(error).__name__}: {error}); "
-                         "run `newsbeam check --output DIR --repair` to quarantine it")
+        super().__init__(
+            f"corrupt stored file {path} ({type(error).__name__}: {error}); "
+            "run `newsbeam check --output DIR --repair` to quarantine it"
+        )
         self.path = path
 
 
@@ -68,8 +71,11 @@ def stored_article_ids(pbegin, output_dir: str):
 
 
 def stored_signatures(pbegin, output_dir: str):
-    return (pbegin | "StoredSignatures" >> ReadStoredKeys(output_dir, SIGNATURES, SIGNATURE_COLUMNS)
-            | "CompactSignatures" >> beam.Map(compact_signature))
+    return (
+        pbegin
+        | "StoredSignatures" >> ReadStoredKeys(output_dir, SIGNATURES, SIGNATURE_COLUMNS)
+        | "CompactSignatures" >> beam.Map(compact_signature)
+    )
 
 
 def stored_reject_keys(pbegin, output_dir: str):

@@ -5,6 +5,7 @@ read from local disk only, existing local paths; rejects are Reject dicts naming
 the list and line (`list.txt:7`) or outline (`subs.opml#3`) with the reason.
 A list fetched from the web may only name URLs: it never makes us read local files.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,8 @@ from defusedxml import ElementTree as SafeElementTree
 from defusedxml.common import DefusedXmlException
 
 from transforms.ingest.http_fetch import FetchConfig, fetch
-from transforms.rejects import make_reject
 from transforms.ingest.urls import url_error
+from transforms.rejects import make_reject
 
 LIST_ACCEPT = "text/x-opml, application/xml;q=0.9, text/plain;q=0.9, */*;q=0.5"
 INLINE_COMMENT = re.compile(r"\s+#.*$")

@@ -10,6 +10,7 @@ entities would expand to too much text, is rejected before any XML parser sees
 it (see `dtd_problem`). An entry's text is capped (MAX_ENTRY_TEXT_CHARS), and an
 entry whose link urllib cannot parse is a reject, never an exception later on.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -37,21 +38,25 @@ MAX_ENTITY_EXPANSION = 1_000_000
 # Characters of text one entry may have after parsing (spaCy's default max_length).
 MAX_ENTRY_TEXT_CHARS = 1_000_000
 
-ENTITY_DECLARATION = re.compile(r'<!ENTITY\s+(%\s+)?([^\s>]+)\s+(.*?)>', re.DOTALL)
+ENTITY_DECLARATION = re.compile(r"<!ENTITY\s+(%\s+)?([^\s>]+)\s+(.*?)>", re.DOTALL)
 # The same declaration read up to the end of its quoted value (which may hold ">").
 ENTITY_LITERAL = re.compile(r'<!ENTITY\s+(?:%\s+)?[^\s>]+\s+("[^"]*"|\'[^\']*\')')
-CHARACTER_REFERENCE = re.compile(r'&#(?:[xX][0-9a-fA-F]+|[0-9]+);')
-ENTITY_REFERENCE = re.compile(r'[&%](?!#)[\w.:-]+;')
-EXTERNAL_ID = re.compile(r'^(SYSTEM|PUBLIC)\b', re.IGNORECASE)
+CHARACTER_REFERENCE = re.compile(r"&#(?:[xX][0-9a-fA-F]+|[0-9]+);")
+ENTITY_REFERENCE = re.compile(r"[&%](?!#)[\w.:-]+;")
+EXTERNAL_ID = re.compile(r"^(SYSTEM|PUBLIC)\b", re.IGNORECASE)
 QUOTED = re.compile(r'"([^"]*)"|\'([^\']*)\'')
 
 BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 NUL_PATTERNS = (
-    (b"<\x00\x00\x00", "utf-32-le"), (b"\x00\x00\x00<", "utf-32-be"),
-    (b"<\x00", "utf-16-le"), (b"\x00<", "utf-16-be"),
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00", "utf-16-le"),
+    (b"\x00<", "utf-16-be"),
 )
 
 
@@ -59,7 +64,7 @@ def decode_for_scan(data: bytes) -> str:
     """Text good enough to find markup in, for ASCII- and UTF-16/32-based encodings."""
     for bom, codec in BOMS:
         if data.startswith(bom):
-            return data[len(bom):].decode(codec, errors="replace")
+            return data[len(bom) :].decode(codec, errors="replace")
     for head, codec in NUL_PATTERNS:
         if data.startswith(head):
             return data.decode(codec, errors="replace")
@@ -101,8 +106,7 @@ def entity_sizes(text: str) -> dict:
 def entity_expansion(text: str) -> int:
     """Characters the document's references to its internal entities expand to.
     References are counted in the whole text: an over-count at worst (say in a comment)."""
-    return sum(size * text.count(f"{sigil}{name};")
-               for (sigil, name), size in entity_sizes(text).items() if size)
+    return sum(size * text.count(f"{sigil}{name};") for (sigil, name), size in entity_sizes(text).items() if size)
 
 
 def dtd_problem(data: bytes) -> tuple[str, str] | None:
@@ -127,17 +131,20 @@ def dtd_problem(data: bytes) -> tuple[str, str] | None:
             return "unsafe_xml", reason
     expansion = entity_expansion(text)
     if expansion > MAX_ENTITY_EXPANSION:
-        return "entity_expansion", (f"internal entities would expand to {expansion} characters "
-                                    f"(limit {MAX_ENTITY_EXPANSION})")
+        return "entity_expansion", (
+            f"internal entities would expand to {expansion} characters (limit {MAX_ENTITY_EXPANSION})"
+        )
     return None
 
 
 # --- HTML to plain text -----------------------------------------------------
 
-BLOCK_TAGS = frozenset("""
+BLOCK_TAGS = frozenset(
+    """
     address article aside blockquote dd div dl dt figcaption figure footer form
     h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tr ul
-""".split())
+""".split()
+)
 SKIPPED_TAGS = frozenset({"script", "style", "head", "title", "noscript", "template"})
 
 
@@ -218,6 +225,7 @@ def detail_to_text(value: str | None, content_type: str | None) -> str:
 
 
 # --- entry fields -------------------------------------------------------------
+
 
 def entry_text(entry) -> str:
     """The entry's content, else its summary, as plain text."""
@@ -305,6 +313,7 @@ def entry_published_at(entry) -> datetime | None:
 
 # --- assembling results -----------------------------------------------------
 
+
 def reject(input_name: str, error: str, detail: str | None) -> dict:
     return make_reject(input_name, "parse", error, detail)
 
@@ -358,8 +367,9 @@ def run_feedparser(data: bytes, content_type: str | None):
     return feedparser.parse(io.BytesIO(data), response_headers=headers)
 
 
-def parse_feed(data: bytes, input_name: str, fetched_at: datetime,
-               content_type: str | None = None) -> tuple[list[dict], list[dict]]:
+def parse_feed(
+    data: bytes, input_name: str, fetched_at: datetime, content_type: str | None = None
+) -> tuple[list[dict], list[dict]]:
     """Feed bytes -> (ParsedArticle dicts, Reject dicts). Never raises.
 
     `fetched_at` is accepted for the caller's symmetry with other parsers; entries

@@ -7,6 +7,7 @@ A bounded input is grouped by key (GroupByKey); an unbounded one (a stream) cann
 wait for a group's end, so a stateful DoFn takes each key's elements in turn (runners
 process one key's elements one at a time) and remembers when its last request ended.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,6 +58,7 @@ def fetch_reject(input_name: str, result: FetchResult) -> dict:
 
 # --- feed state ----------------------------------------------------------------
 
+
 def feed_state_row(url: str, previous: dict | None, result: FetchResult) -> dict:
     """The FEED_STATE row (without run_id/date) after fetching `url`.
 
@@ -74,8 +76,9 @@ def feed_state_row(url: str, previous: dict | None, result: FetchResult) -> dict
         "url": url,
         "final_url": result.final_url,
         "etag": previous.get("etag") if keep_old else (result.etag or previous.get("etag")),
-        "last_modified": (previous.get("last_modified") if keep_old
-                          else (result.last_modified or previous.get("last_modified"))),
+        "last_modified": (
+            previous.get("last_modified") if keep_old else (result.last_modified or previous.get("last_modified"))
+        ),
         "body_hash": previous.get("body_hash") if keep_old or not result.body_hash else result.body_hash,
         "last_status": result.status,
         "last_fetched_at": result.fetched_at,
@@ -90,8 +93,13 @@ def finalize_feed_state(row: dict, run_id: str) -> dict:
 
 
 def raw_input_for(url: str, result: FetchResult) -> dict:
-    return {"input": url, "name": urlsplit(result.final_url or url).path or url,
-            "data": result.body, "fetched_at": result.fetched_at, "format": "feed"}
+    return {
+        "input": url,
+        "name": urlsplit(result.final_url or url).path or url,
+        "data": result.body,
+        "fetched_at": result.fetched_at,
+        "format": "feed",
+    }
 
 
 def latest_states(rows) -> dict:
@@ -105,6 +113,7 @@ def latest_states(rows) -> dict:
 
 
 # --- FetchFeeds ------------------------------------------------------------------
+
 
 @beam.typehints.with_output_types(dict)  # the main output: RawInput dicts (tagged ones aside)
 class FetchFeedGroupDoFn(beam.DoFn):
@@ -141,13 +150,14 @@ class FetchFeeds(beam.PTransform):
             url_states
             | "KeyByHostSlot" >> beam.Map(lambda item: (politeness_key(item[0], limit), item))
             | "GroupByHostSlot" >> beam.GroupByKey()
-            | "FetchGroup" >> beam.ParDo(FetchFeedGroupDoFn(self.config)).with_outputs(
-                STATE_TAG, REJECTS_TAG, main=RAW_TAG)
+            | "FetchGroup"
+            >> beam.ParDo(FetchFeedGroupDoFn(self.config)).with_outputs(STATE_TAG, REJECTS_TAG, main=RAW_TAG)
         )
         return {tag: outputs[tag] for tag in (RAW_TAG, STATE_TAG, REJECTS_TAG)}
 
 
 # --- FetchArticlePages -----------------------------------------------------------
+
 
 def extract_page(result: FetchResult, url: str) -> dict:
     """The fetched page's article through the one HTML path (transforms/ingest/html.py),
@@ -161,8 +171,7 @@ def merge_page(article: dict, page: dict) -> dict:
     merged = dict(article, text=page["text"], text_source="page")
     canonical = page.get("url")
     # A page's declared URL that urllib cannot parse is ignored, like a relative one.
-    if isinstance(canonical, str) and re.match(r"https?://", canonical, re.IGNORECASE) \
-            and url_error(canonical) is None:
+    if isinstance(canonical, str) and re.match(r"https?://", canonical, re.IGNORECASE) and url_error(canonical) is None:
         merged["url"] = canonical
     merged["authors"] = article.get("authors") or page["authors"]
     merged["published_at"] = article.get("published_at") or page["published_at"]
@@ -182,8 +191,12 @@ def enrich_with_page(article: dict, config: FetchConfig) -> tuple[dict, dict | N
     if result.error:
         return article, fetch_reject(url, result)
     if not is_html(result.content_type):
-        return article, {"input": url, "stage": "fetch", "error": "not_html",
-                         "detail": f"Content-Type {result.content_type}"}
+        return article, {
+            "input": url,
+            "stage": "fetch",
+            "error": "not_html",
+            "detail": f"Content-Type {result.content_type}",
+        }
     try:
         page = extract_page(result, result.final_url or url)
     except RejectError as error:  # no article on the page, or not text at all
@@ -206,8 +219,11 @@ def wants_page(article: dict, only_from_url_feeds: bool = False) -> bool:
         return isinstance(url, str) and re.match(r"https?://", url, re.IGNORECASE) is not None
     if only_from_url_feeds and not re.match(r"https?://", article.get("input") or "", re.IGNORECASE):
         return False
-    return (article.get("text_source") == "feed" and isinstance(url, str)
-            and re.match(r"https?://", url, re.IGNORECASE) is not None)
+    return (
+        article.get("text_source") == "feed"
+        and isinstance(url, str)
+        and re.match(r"https?://", url, re.IGNORECASE) is not None
+    )
 
 
 def page_outputs(article: dict, config: FetchConfig):
@@ -215,8 +231,12 @@ def page_outputs(article: dict, config: FetchConfig):
     reject; an article with no text of its own is only the reject (ENTRY_REJECTS_TAG)."""
     merged, reject = enrich_with_page(article, config)
     if reject and not article.get("text"):
-        yield pvalue.TaggedOutput(ENTRY_REJECTS_TAG, make_reject(
-            article["input"], reject["stage"], reject["error"], f"page {article['url']}: {reject['detail']}"))
+        yield pvalue.TaggedOutput(
+            ENTRY_REJECTS_TAG,
+            make_reject(
+                article["input"], reject["stage"], reject["error"], f"page {article['url']}: {reject['detail']}"
+            ),
+        )
         return
     if reject:
         yield pvalue.TaggedOutput(REJECTS_TAG, reject)
@@ -248,6 +268,7 @@ class FetchPageInTurnDoFn(beam.DoFn):
     time (Prism only with its bundle splitting off: pipeline/stream_graph.py), so each
     key has at most one request open; the state holds when its last request ended
     (wall clock), for the pause. No timers: one float per key."""
+
     LAST_REQUEST_END = ReadModifyWriteStateSpec("last_request_end", FloatCoder())
 
     def __init__(self, config: FetchConfig):
@@ -281,20 +302,23 @@ class FetchArticlePages(beam.PTransform):
 
     def expand(self, articles):
         limit, only_urls = self.config.per_host_limit, self.only_urls
-        split = articles | "NeedsPage" >> beam.Partition(
-            lambda a, _: 0 if wants_page(a, only_urls) else 1, 2)
+        split = articles | "NeedsPage" >> beam.Partition(lambda a, _: 0 if wants_page(a, only_urls) else 1, 2)
         keyed = split[0] | "KeyByHostSlot" >> beam.Map(lambda a: (politeness_key(a["url"], limit), a))
         if articles.is_bounded:
-            fetched = (keyed
-                       | "GroupByHostSlot" >> beam.GroupByKey()
-                       | "FetchPages" >> beam.ParDo(FetchPageGroupDoFn(self.config)).with_outputs(
-                           REJECTS_TAG, ENTRY_REJECTS_TAG, main=ARTICLES_TAG))
+            fetched = (
+                keyed
+                | "GroupByHostSlot" >> beam.GroupByKey()
+                | "FetchPages"
+                >> beam.ParDo(FetchPageGroupDoFn(self.config)).with_outputs(
+                    REJECTS_TAG, ENTRY_REJECTS_TAG, main=ARTICLES_TAG
+                )
+            )
         else:
             fetched = keyed | "FetchPagesInTurn" >> beam.ParDo(FetchPageInTurnDoFn(self.config)).with_outputs(
-                REJECTS_TAG, ENTRY_REJECTS_TAG, main=ARTICLES_TAG)
+                REJECTS_TAG, ENTRY_REJECTS_TAG, main=ARTICLES_TAG
+            )
         merged = (fetched[ARTICLES_TAG], split[1]) | "AllArticles" >> beam.Flatten()
-        return {ARTICLES_TAG: merged, REJECTS_TAG: fetched[REJECTS_TAG],
-                ENTRY_REJECTS_TAG: fetched[ENTRY_REJECTS_TAG]}
+        return {ARTICLES_TAG: merged, REJECTS_TAG: fetched[REJECTS_TAG], ENTRY_REJECTS_TAG: fetched[ENTRY_REJECTS_TAG]}
 
 
 def stored_feed_states(output_dir: str) -> dict:
@@ -312,6 +336,8 @@ class FetchFeedsFromState(beam.PTransform):
 
     def expand(self, pbegin):
         states = stored_feed_states(self.output_dir)
-        return (pbegin
-                | "FeedUrls" >> beam.Create([(url, states.get(url)) for url in self.urls])
-                | "Fetch" >> FetchFeeds(self.config))
+        return (
+            pbegin
+            | "FeedUrls" >> beam.Create([(url, states.get(url)) for url in self.urls])
+            | "Fetch" >> FetchFeeds(self.config)
+        )

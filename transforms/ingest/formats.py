@@ -20,10 +20,11 @@ Contracts of the named functions (see read.py and parse.py for the records):
   and Skipped dicts: the records of one range. Ranges are read whatever the file
   size; `limits.max_record_bytes` caps each record instead.
 """
+
 import importlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -43,6 +44,7 @@ class ReadLimits:
     that cannot be split must fit in memory. Splittable formats are read in ranges
     of about range_bytes whatever their size, and max_record_bytes caps one record
     of them (a JSON line, a WARC record): a bigger one is a reject of its own."""
+
     max_input_bytes: int = 50 * 1024 * 1024
     max_record_bytes: int = 10 * 1024 * 1024  # as --max-fetch-bytes: one record is one page
     range_bytes: int = 1 << 18
@@ -104,18 +106,33 @@ def looks_like_markup(data: bytes) -> bool:
 
 # In sniffing order: the first whose sniff says yes is the format; text is the fallback.
 FORMATS = (
-    InputFormat("warc", (".warc",), "transforms.ingest.warc:parse_warc", looks_like_warc,
-                plan_ranges="transforms.ingest.warc:plan_warc_ranges",
-                read_range="transforms.ingest.warc:read_warc_range", judges_bytes=True),
-    InputFormat("jsonl", (".jsonl", ".ndjson"), "transforms.ingest.parse:parse_jsonl", looks_like_json_lines,
-                plan_ranges="transforms.ingest.read:plan_line_ranges",
-                read_range="transforms.ingest.read:read_line_range", judges_bytes=True),
+    InputFormat(
+        "warc",
+        (".warc",),
+        "transforms.ingest.warc:parse_warc",
+        looks_like_warc,
+        plan_ranges="transforms.ingest.warc:plan_warc_ranges",
+        read_range="transforms.ingest.warc:read_warc_range",
+        judges_bytes=True,
+    ),
+    InputFormat(
+        "jsonl",
+        (".jsonl", ".ndjson"),
+        "transforms.ingest.parse:parse_jsonl",
+        looks_like_json_lines,
+        plan_ranges="transforms.ingest.read:plan_line_ranges",
+        read_range="transforms.ingest.read:read_line_range",
+        judges_bytes=True,
+    ),
     InputFormat("json", (".json",), "transforms.ingest.parse:parse_json", looks_like_json),
     # Sitemaps and feeds share `.xml`: their bytes decide (format_by_extension).
-    InputFormat("sitemap", (".xml", "sitemap.xml", "sitemap_index.xml", "sitemap-index.xml"),
-                "transforms.ingest.sitemaps:parse_sitemap_input", looks_like_sitemap),
-    InputFormat(FEED, (".xml", ".rss", ".atom", ".rdf"), "transforms.ingest.parse:parse_feed_input",
-                looks_like_feed),
+    InputFormat(
+        "sitemap",
+        (".xml", "sitemap.xml", "sitemap_index.xml", "sitemap-index.xml"),
+        "transforms.ingest.sitemaps:parse_sitemap_input",
+        looks_like_sitemap,
+    ),
+    InputFormat(FEED, (".xml", ".rss", ".atom", ".rdf"), "transforms.ingest.parse:parse_feed_input", looks_like_feed),
     InputFormat("html", (".html", ".htm", ".xhtml"), "transforms.ingest.parse:parse_html", looks_like_markup),
     InputFormat("txt", (".txt", ".text", ".md"), "transforms.ingest.parse:parse_txt", lambda data: True),
 )
@@ -132,7 +149,7 @@ def format_named(name: str) -> InputFormat:
 def format_name(path: str) -> str:
     """The name whose extension picks the parser: `a.rss.gz` is parsed as `a.rss`."""
     name = path.rsplit("/", 1)[-1]
-    return name[:-len(COMPRESSED_SUFFIX)] if name.lower().endswith(COMPRESSED_SUFFIX) else name
+    return name[: -len(COMPRESSED_SUFFIX)] if name.lower().endswith(COMPRESSED_SUFFIX) else name
 
 
 def format_by_extension(name: str, data: bytes = b"") -> InputFormat | None:
@@ -146,8 +163,9 @@ def format_by_extension(name: str, data: bytes = b"") -> InputFormat | None:
     if len(candidates) <= 1:
         return candidates[0] if candidates else None
     recognised = next((fmt for fmt in candidates if fmt.sniff is not None and fmt.sniff(data)), None)
-    return recognised or max(candidates, key=lambda fmt: (max(len(e) for e in fmt.extensions if lowered.endswith(e)),
-                                                          fmt.name == FEED))
+    return recognised or max(
+        candidates, key=lambda fmt: (max(len(e) for e in fmt.extensions if lowered.endswith(e)), fmt.name == FEED)
+    )
 
 
 def sniff_format(data: bytes) -> str:
@@ -163,6 +181,7 @@ def detect_format(raw: dict) -> str:
 
 
 # --- skipped records -------------------------------------------------------------
+
 
 def make_skipped(input_name: str, counter: str) -> dict:
     """A record a reader or parser leaves out by design (a WARC request record, a 404

@@ -10,6 +10,7 @@ read the way browsers read them (`iso-8859-1` is windows-1252, `gb2312` is
 gb18030, ...); an unknown label is ignored, as browsers do, and counted
 (`charset_label_unknown`).
 """
+
 from __future__ import annotations
 
 import codecs
@@ -24,21 +25,41 @@ from transforms.languages import normalise_language
 from transforms.metrics import NAMESPACE
 from transforms.rejects import RejectError
 
-BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-        (codecs.BOM_UTF16_BE, "utf-16-be"))
+BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 PRESCAN_BYTES = 1024  # how far a browser looks for <meta charset> (WHATWG prescan)
 # Python codecs that browsers replace by a superset (WHATWG Encoding Standard, "Encodings").
-WHATWG_DECODERS = {"ascii": "cp1252", "iso8859-1": "cp1252", "iso8859-9": "cp1254",
-                   "iso8859-11": "cp874", "tis-620": "cp874", "gb2312": "gb18030",
-                   "gbk": "gb18030", "shift_jis": "cp932", "euc_kr": "cp949", "big5": "big5hkscs"}
+WHATWG_DECODERS = {
+    "ascii": "cp1252",
+    "iso8859-1": "cp1252",
+    "iso8859-9": "cp1254",
+    "iso8859-11": "cp874",
+    "tis-620": "cp874",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "shift_jis": "cp932",
+    "euc_kr": "cp949",
+    "big5": "big5hkscs",
+}
 # WHATWG labels that Python's codec registry does not know.
-WHATWG_LABELS = {"x-sjis": "cp932", "windows-31j": "cp932", "csshiftjis": "cp932",
-                 "windows-874": "cp874", "x-gbk": "gb18030", "x-mac-cyrillic": "mac-cyrillic",
-                 "x-mac-ukrainian": "mac-cyrillic", "x-mac-roman": "mac-roman",
-                 "iso-8859-8-i": "iso8859-8", "csiso88598i": "iso8859-8", "logical": "iso8859-8",
-                 "unicode-1-1-utf-8": "utf-8", "unicode11utf8": "utf-8", "unicode20utf8": "utf-8",
-                 "x-unicode20utf8": "utf-8", "x-euc-jp": "euc_jp",
-                 **{f"x-cp125{n}": f"cp125{n}" for n in range(9)}}
+WHATWG_LABELS = {
+    "x-sjis": "cp932",
+    "windows-31j": "cp932",
+    "csshiftjis": "cp932",
+    "windows-874": "cp874",
+    "x-gbk": "gb18030",
+    "x-mac-cyrillic": "mac-cyrillic",
+    "x-mac-ukrainian": "mac-cyrillic",
+    "x-mac-roman": "mac-roman",
+    "iso-8859-8-i": "iso8859-8",
+    "csiso88598i": "iso8859-8",
+    "logical": "iso8859-8",
+    "unicode-1-1-utf-8": "utf-8",
+    "unicode11utf8": "utf-8",
+    "unicode20utf8": "utf-8",
+    "x-unicode20utf8": "utf-8",
+    "x-euc-jp": "euc_jp",
+    **{f"x-cp125{n}": f"cp125{n}" for n in range(9)},
+}
 # Codecs a browser never uses for a page: UTF-7 smuggles markup past filters.
 REFUSED_CODECS = {"utf-7"}
 META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([^\s"'/>;]+)""", re.IGNORECASE)
@@ -46,10 +67,32 @@ XML_DECLARATION = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']+)["'
 XML_DECLARATION_TEXT = re.compile(r"^\s*<\?xml[^>]*\?>")
 # What a browser's detector guesses among (Firefox's chardetng), as Python codecs: with
 # every codec in play, short Polish text in iso-8859-2 passes for iso-8859-14.
-BROWSER_GUESSES = ("utf_8", "cp1252", "cp1250", "iso8859_2", "cp1251", "koi8_u", "cp866",
-                   "iso8859_5", "cp1253", "iso8859_7", "cp1254", "cp1255", "iso8859_8", "cp1256",
-                   "cp1257", "iso8859_4", "iso8859_13", "cp874", "cp932", "euc_jp", "iso2022_jp",
-                   "cp949", "big5", "gb18030")
+BROWSER_GUESSES = (
+    "utf_8",
+    "cp1252",
+    "cp1250",
+    "iso8859_2",
+    "cp1251",
+    "koi8_u",
+    "cp866",
+    "iso8859_5",
+    "cp1253",
+    "iso8859_7",
+    "cp1254",
+    "cp1255",
+    "iso8859_8",
+    "cp1256",
+    "cp1257",
+    "iso8859_4",
+    "iso8859_13",
+    "cp874",
+    "cp932",
+    "euc_jp",
+    "iso2022_jp",
+    "cp949",
+    "big5",
+    "gb18030",
+)
 # Replacement and control characters: in text a few, in bytes that are no text many.
 NOT_TEXT = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufffd]")
 MAX_GARBLED_SHARE = 0.1
@@ -141,8 +184,10 @@ def decode_page(data: bytes, declared_charset: str | None = None) -> tuple[str, 
         text = text[1:]
     garbled = len(NOT_TEXT.findall(text))
     if garbled > MAX_GARBLED_SHARE * max(1, len(text)):
-        raise RejectError("undecodable", f"not text: {garbled} of {len(text)} characters undecodable or "
-                                         f"control characters as {codec} ({source})")
+        raise RejectError(
+            "undecodable",
+            f"not text: {garbled} of {len(text)} characters undecodable or control characters as {codec} ({source})",
+        )
     return text, codec, source
 
 
@@ -178,11 +223,11 @@ def strip_site_name(title: str | None, site_name: str | None, url: str | None) -
     title, keys = title.strip(), site_name_keys(site_name, url)
     stripped = title
     separators = list(TITLE_SEPARATORS.finditer(stripped))
-    if separators and name_key(stripped[separators[-1].end():]) in keys:
-        stripped = stripped[:separators[-1].start()]
+    if separators and name_key(stripped[separators[-1].end() :]) in keys:
+        stripped = stripped[: separators[-1].start()]
     first = TITLE_SEPARATORS.search(stripped)
-    if first and name_key(stripped[:first.start()]) in keys:
-        stripped = stripped[first.end():]
+    if first and name_key(stripped[: first.start()]) in keys:
+        stripped = stripped[first.end() :]
     return stripped if len(stripped) >= MIN_TITLE_CHARS else title
 
 
@@ -226,6 +271,7 @@ def declared_language(tree) -> str | None:
 
 # --- the one extraction ----------------------------------------------------------
 
+
 def join_body_chunks(tree) -> None:
     """Move the article body's later chunks into its first one, in place.
 
@@ -238,8 +284,11 @@ def join_body_chunks(tree) -> None:
     first = next((found[0] for found in (expr(tree) for expr in BODY_XPATH) if found), None)
     if first is None or not first.get("class"):
         return
-    chunks = [sibling for sibling in first.itersiblings()
-              if sibling.tag == first.tag and sibling.get("class") == first.get("class")]
+    chunks = [
+        sibling
+        for sibling in first.itersiblings()
+        if sibling.tag == first.tag and sibling.get("class") == first.get("class")
+    ]
     for chunk in chunks:
         first.extend(list(chunk))
         chunk.drop_tree()
@@ -277,14 +326,23 @@ def extract_html(data: bytes, url: str | None = None, declared_charset: str | No
     if tree is None:
         raise RejectError("empty_text", "not an HTML document")
     join_body_chunks(tree)
-    doc = trafilatura.bare_extraction(tree, url=url, with_metadata=True, include_comments=False,
-                                      date_extraction_params=DATE_PARAMS)
+    doc = trafilatura.bare_extraction(
+        tree, url=url, with_metadata=True, include_comments=False, date_extraction_params=DATE_PARAMS
+    )
     if doc is None or not (doc.text or "").strip():
         raise RejectError("empty_text", "no main text found in HTML")
     title = page_title(doc.title, tree, doc.sitename, doc.url or url)
     text = paragraphs(doc.text)
     for headline in dict.fromkeys((title, doc.title)):  # the <h1> matches one or the other
         text = drop_leading_title(text, headline)
-    return {"text": text, "title": title, "url": doc.url, "published_at": parse_datetime(doc.date),
-            "authors": trafilatura_authors(doc.author), "site_name": doc.sitename,
-            "language": declared_language(tree), "charset": codec, "charset_source": charset_source}
+    return {
+        "text": text,
+        "title": title,
+        "url": doc.url,
+        "published_at": parse_datetime(doc.date),
+        "authors": trafilatura_authors(doc.author),
+        "site_name": doc.sitename,
+        "language": declared_language(tree),
+        "charset": codec,
+        "charset_source": charset_source,
+    }

@@ -13,6 +13,7 @@ a second is never "timed out". Every recv therefore goes through
 (`fetch_budget`). Name resolution (getaddrinfo) has no timeout of its own: it is
 bounded by the system resolver's settings, and the deadline is checked right after.
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -32,8 +33,10 @@ from urllib.parse import quote, urljoin, urlsplit
 NEWSBEAM_VERSION = "0.1.0"
 USER_AGENT = f"newsbeam/{NEWSBEAM_VERSION} (+https://github.com/newsbeam)"
 
-FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
-               "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -48,8 +51,9 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class FetchConfig:
     """Fetch and politeness settings. Frozen and plain so Beam DoFns can pickle it."""
+
     connect_timeout: float = 10.0
-    read_timeout: float = 30.0       # longest wait for any one read
+    read_timeout: float = 30.0  # longest wait for any one read
     # Wall clock for one attempt: resolve, connect, headers, body, every redirect hop.
     # None: 2 x read_timeout. Hitting it is error "deadline" (not retried).
     total_timeout: float | None = None
@@ -58,30 +62,30 @@ class FetchConfig:
     fetch_budget: float | None = None
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
-    max_attempts: int = 3            # first try + retries, for timeouts, 5xx and 429
-    backoff_seconds: float = 1.0     # doubled after each failed attempt
-    max_retry_after: float = 60.0    # a longer Retry-After gives up instead of waiting
+    max_attempts: int = 3  # first try + retries, for timeouts, 5xx and 429
+    backoff_seconds: float = 1.0  # doubled after each failed attempt
+    max_retry_after: float = 60.0  # a longer Retry-After gives up instead of waiting
     allow_private_hosts: bool = False
-    trusted_hosts: tuple = ()        # host names exempt from the address check (internal mirrors)
-    per_host_limit: int = 2          # concurrent requests per host (Beam grouping)
-    per_host_delay: float = 0.5      # pause between sequential requests to one host
+    trusted_hosts: tuple = ()  # host names exempt from the address check (internal mirrors)
+    per_host_limit: int = 2  # concurrent requests per host (Beam grouping)
+    per_host_delay: float = 0.5  # pause between sequential requests to one host
     user_agent: str = USER_AGENT
 
 
 @dataclass
 class FetchResult:
     url: str
-    status: int | None = None          # last HTTP status (304 = not modified)
-    final_url: str | None = None       # after redirects
-    body: bytes | None = None          # decoded body of a 200, else None
+    status: int | None = None  # last HTTP status (304 = not modified)
+    final_url: str | None = None  # after redirects
+    body: bytes | None = None  # decoded body of a 200, else None
     etag: str | None = None
     last_modified: str | None = None
-    body_hash: str | None = None       # sha256 hex of body
+    body_hash: str | None = None  # sha256 hex of body
     content_type: str | None = None
-    error: str | None = None           # short code, None on success / 304
+    error: str | None = None  # short code, None on success / 304
     detail: str | None = None
     attempts: int = 0
-    changed: bool = False              # body present and its hash differs from the stored one
+    changed: bool = False  # body present and its hash differs from the stored one
     fetched_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     @property
@@ -99,13 +103,13 @@ class FetchResult:
 class FetchError(Exception):
     """Internal: carries an error code to the top of `fetch`; never escapes it."""
 
-    def __init__(self, code: str, detail: str, status: int | None = None,
-                 retry_after: float | None = None):
+    def __init__(self, code: str, detail: str, status: int | None = None, retry_after: float | None = None):
         super().__init__(detail)
         self.code, self.detail, self.status, self.retry_after = code, detail, status, retry_after
 
 
 # --- time limits -----------------------------------------------------------------
+
 
 def attempt_seconds(config: FetchConfig) -> float:
     """The wall-clock limit of one attempt (FetchConfig.total_timeout)."""
@@ -120,6 +124,7 @@ def budget_seconds(config: FetchConfig) -> float:
 @dataclass(frozen=True)
 class Deadline:
     """A point on the time.monotonic() clock and what it stands for (for the error detail)."""
+
     at: float
     name: str
 
@@ -252,11 +257,13 @@ def resolve_checked(host: str, port: int, allow_private: bool) -> list[str]:
                 raise FetchError(
                     "blocked_host",
                     f"{host!r} resolves to {reason} address {ip}; refused "
-                    "(use --allow-private-hosts to fetch internal hosts)")
+                    "(use --allow-private-hosts to fetch internal hosts)",
+                )
     return addresses
 
 
 # --- connections pinned to the checked address --------------------------------
+
 
 def connect_first(addresses, port, timeout, deadline: Deadline):
     """A socket to the first checked address that answers (e.g. ::1 then 127.0.0.1)."""
@@ -277,8 +284,7 @@ class DeadlineMixin:
         self.connect_timeout, self.read_timeout = config.connect_timeout, config.read_timeout
 
     def response_class(self, sock, *args, **kwargs):
-        return http.client.HTTPResponse(DeadlineSocket(sock, self.read_timeout, self.deadline),
-                                        *args, **kwargs)
+        return http.client.HTTPResponse(DeadlineSocket(sock, self.read_timeout, self.deadline), *args, **kwargs)
 
 
 class PinnedHTTPConnection(DeadlineMixin, http.client.HTTPConnection):
@@ -313,6 +319,7 @@ def open_connection(scheme, host, port, config, deadline: Deadline):
 
 
 # --- reading responses ----------------------------------------------------------
+
 
 def read_capped(response, max_bytes: int) -> bytes:
     declared = response.getheader("Content-Length")
@@ -373,7 +380,7 @@ def parse_retry_after(value: str | None) -> float | None:
 # --- one request, one redirect chain --------------------------------------------
 
 # Printable ASCII but space: what may stand in a request line as it is.
-REQUEST_TARGET_SAFE = "".join(chr(c) for c in range(0x21, 0x7f))
+REQUEST_TARGET_SAFE = "".join(chr(c) for c in range(0x21, 0x7F))
 
 
 def split_checked_url(url: str):
@@ -396,10 +403,13 @@ def split_checked_url(url: str):
     return scheme, parts.hostname, port, quote(path, safe=REQUEST_TARGET_SAFE)
 
 
-def request_headers(config: FetchConfig, accept: str, etag: str | None,
-                    last_modified: str | None) -> dict:
-    headers = {"User-Agent": config.user_agent, "Accept": accept,
-               "Accept-Encoding": "gzip, deflate", "Connection": "close"}
+def request_headers(config: FetchConfig, accept: str, etag: str | None, last_modified: str | None) -> dict:
+    headers = {
+        "User-Agent": config.user_agent,
+        "Accept": accept,
+        "Accept-Encoding": "gzip, deflate",
+        "Connection": "close",
+    }
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
@@ -414,8 +424,7 @@ def redirect_target(current: str, location: str) -> str:
         raise FetchError("bad_url", f"redirect to {location[:200]!r}: {exc}") from None
 
 
-def get_once(url: str, headers: dict, config: FetchConfig, result: FetchResult,
-             deadline: Deadline) -> None:
+def get_once(url: str, headers: dict, config: FetchConfig, result: FetchResult, deadline: Deadline) -> None:
     """One GET, following up to max_redirects hops, each hop checked, all before
     `deadline`. Fills `result`."""
     current = url
@@ -436,8 +445,7 @@ def get_once(url: str, headers: dict, config: FetchConfig, result: FetchResult,
             if response is not None:
                 response.close()  # the response holds the socket open after connection.close()
             connection.close()
-    raise FetchError("too_many_redirects",
-                     f"more than {config.max_redirects} redirects (last: {current[:200]})")
+    raise FetchError("too_many_redirects", f"more than {config.max_redirects} redirects (last: {current[:200]})")
 
 
 def store_response(response, url: str, config: FetchConfig, result: FetchResult) -> None:
@@ -449,14 +457,19 @@ def store_response(response, url: str, config: FetchConfig, result: FetchResult)
         return
     if response.status != 200:
         retry_after = parse_retry_after(response.getheader("Retry-After"))
-        raise FetchError("http_error", f"HTTP {response.status} {response.reason}".strip(),
-                         status=response.status, retry_after=retry_after)
+        raise FetchError(
+            "http_error",
+            f"HTTP {response.status} {response.reason}".strip(),
+            status=response.status,
+            retry_after=retry_after,
+        )
     raw = read_capped(response, config.max_bytes)
     result.body = decompress_capped(raw, response.getheader("Content-Encoding"), config.max_bytes)
     result.body_hash = hashlib.sha256(result.body).hexdigest()
 
 
 # --- retries -------------------------------------------------------------------
+
 
 def is_retryable(error: FetchError) -> bool:
     if error.code in RETRYABLE_ERRORS:
@@ -487,8 +500,9 @@ def classify_exception(exc: Exception) -> FetchError:
     return FetchError("fetch_failed", f"{type(exc).__name__}: {exc}")
 
 
-def fetch(url: str, state: dict | None = None, config: FetchConfig = FetchConfig(),
-          accept: str = FEED_ACCEPT) -> FetchResult:
+def fetch(
+    url: str, state: dict | None = None, config: FetchConfig = FetchConfig(), accept: str = FEED_ACCEPT
+) -> FetchResult:
     """GET `url` politely and safely. `state` is a FEED_STATE-like dict (etag,
     last_modified, body_hash) from the previous run, or None. Never raises.
 

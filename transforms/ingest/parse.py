@@ -3,6 +3,7 @@
 Every function here is pure and never raises on bad input: whatever cannot
 become an article becomes a reject with the stage and the reason.
 """
+
 import codecs
 import json
 import re
@@ -10,15 +11,15 @@ import re
 import apache_beam as beam
 
 from transforms.ingest.feeds import parse_feed
-from transforms.ingest.html import extract_html
+
 # detect_format and sniff_format are the registry's, imported here as the parse API.
 from transforms.ingest.formats import SNIFF_BYTES, detect_format, drop_skipped, format_named, sniff_format  # noqa: F401
-from transforms.rejects import RejectError, SplitRejects, is_reject, make_reject
+from transforms.ingest.html import extract_html
 from transforms.ingest.timeparse import parse_datetime
+from transforms.rejects import RejectError, SplitRejects, is_reject, make_reject
 
 JSON_TEXT_FIELDS = ("text", "body", "content")
-BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"))
+BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 
 def looks_binary(data: bytes) -> bool:
@@ -50,7 +51,7 @@ def parse_txt(raw: dict) -> list[dict]:
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:
         raise RejectError("empty_text", "file has no text")
-    body = "\n".join(lines[first + 1:]).strip("\n").rstrip()
+    body = "\n".join(lines[first + 1 :]).strip("\n").rstrip()
     return [article(raw, title=lines[first].strip(), text=body)]
 
 
@@ -58,9 +59,18 @@ def parse_html(raw: dict) -> list[dict]:
     """An HTML file: the one HTML path (transforms/ingest/html.py), charset as a browser finds it."""
     url = raw["input"] if raw["input"].startswith("http") else None
     page = extract_html(raw["data"], url)
-    return [article(raw, title=page["title"], text=page["text"], url=page["url"],
-                    source=page["site_name"], authors=page["authors"], language=page["language"],
-                    published_at=page["published_at"])]
+    return [
+        article(
+            raw,
+            title=page["title"],
+            text=page["text"],
+            url=page["url"],
+            source=page["site_name"],
+            authors=page["authors"],
+            language=page["language"],
+            published_at=page["published_at"],
+        )
+    ]
 
 
 def split_authors(value) -> list[str]:
@@ -141,11 +151,17 @@ def json_article(raw: dict, record, name: str) -> dict:
     if not isinstance(record, dict):
         return make_reject(name, "parse", "bad_record", f"expected an object, got {type(record).__name__}")
     text = next((record[f] for f in JSON_TEXT_FIELDS if isinstance(record.get(f), str)), "")
-    return article(raw, input_name=name, title=str_or_none(record.get("title")), text=text.strip(),
-                   url=str_or_none(record.get("url")), source=str_or_none(record.get("source")),
-                   authors=split_authors(record.get("authors") or record.get("author")),
-                   language=str_or_none(record.get("language")),
-                   published_at=parse_datetime(record.get("published") or record.get("published_at")))
+    return article(
+        raw,
+        input_name=name,
+        title=str_or_none(record.get("title")),
+        text=text.strip(),
+        url=str_or_none(record.get("url")),
+        source=str_or_none(record.get("source")),
+        authors=split_authors(record.get("authors") or record.get("author")),
+        language=str_or_none(record.get("language")),
+        published_at=parse_datetime(record.get("published") or record.get("published_at")),
+    )
 
 
 def str_or_none(value) -> str | None:
@@ -163,12 +179,30 @@ def parse_feed_input(raw: dict) -> list[dict]:
     return articles + rejects
 
 
-def article(raw: dict, *, text: str, title: str | None = None, input_name: str | None = None,
-            url=None, source=None, authors=(), language=None, published_at=None,
-            text_source: str = "file") -> dict:
-    return {"input": input_name or raw["input"], "url": url, "source": source, "title": title,
-            "text": text, "authors": list(authors), "language": language,
-            "published_at": published_at, "text_source": text_source}
+def article(
+    raw: dict,
+    *,
+    text: str,
+    title: str | None = None,
+    input_name: str | None = None,
+    url=None,
+    source=None,
+    authors=(),
+    language=None,
+    published_at=None,
+    text_source: str = "file",
+) -> dict:
+    return {
+        "input": input_name or raw["input"],
+        "url": url,
+        "source": source,
+        "title": title,
+        "text": text,
+        "authors": list(authors),
+        "language": language,
+        "published_at": published_at,
+        "text_source": text_source,
+    }
 
 
 def whole_input_name(raw: dict) -> str:
@@ -199,8 +233,7 @@ def parse_unchecked(raw: dict) -> list[dict]:
     except RecursionError:  # a parser walking a deeply nested document
         return [make_reject(name, "parse", "too_deep", f"{fmt} nested deeper than the parser's recursion limit")]
     except Exception as error:  # a parser bug must not end the run: record it
-        return [make_reject(name, "parse", f"{fmt}_parser_error",
-                            f"{type(error).__name__}: {error}")]
+        return [make_reject(name, "parse", f"{fmt}_parser_error", f"{type(error).__name__}: {error}")]
 
 
 # Lone surrogates: JSON escapes like "\ud800" decode to them, and they cannot be
@@ -217,12 +250,14 @@ def valid_text(text: str) -> str:
 
 def valid_strings(record: dict) -> dict:
     """The record with every string (and string in a list) made valid Unicode."""
+
     def valid(value):
         if isinstance(value, str):
             return valid_text(value)
         if isinstance(value, list):
             return [valid(item) for item in value]
         return value
+
     return {key: valid(value) for key, value in record.items()}
 
 
@@ -235,9 +270,16 @@ def validate(parsed: dict, pages_follow: bool = False) -> dict:
     if not isinstance(name, str):  # finalize_article needs it: a parser bug, recorded
         return make_reject(str(name), "validate", "bad_record", "article has no input name")
     if parsed.get("text_source") == "sitemap":
-        return parsed if pages_follow else make_reject(
-            name, "validate", "page_not_fetched",
-            f"sitemap entry {parsed.get('url')}: its page is fetched only with --fetch-articles")
+        return (
+            parsed
+            if pages_follow
+            else make_reject(
+                name,
+                "validate",
+                "page_not_fetched",
+                f"sitemap entry {parsed.get('url')}: its page is fetched only with --fetch-articles",
+            )
+        )
     if not isinstance(text, str) or not text.strip():
         return make_reject(name, "validate", "empty_text", "article has no body text")
     return parsed

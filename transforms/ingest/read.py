@@ -3,6 +3,7 @@
 Listing and reading go through Beam's FileSystems, so the same code reads local
 paths, gs:// or s3:// on a cluster.
 """
+
 import gzip
 import io
 import os
@@ -15,8 +16,15 @@ import apache_beam as beam
 from apache_beam.io.filesystem import FileSystem
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.ingest.formats import (FEED, ReadLimits, format_by_extension, format_name, format_named,
-                                       named_function, sniff_format)
+from transforms.ingest.formats import (
+    FEED,
+    ReadLimits,
+    format_by_extension,
+    format_name,
+    format_named,
+    named_function,
+    sniff_format,
+)
 from transforms.rejects import SplitRejects, make_reject
 
 MAX_INPUT_BYTES = ReadLimits.max_input_bytes
@@ -58,8 +66,9 @@ def remote_matches(pattern: str, rejects: list) -> list[str]:
     try:
         return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
     except Exception as error:  # a failed listing is a reject for the spec, never a crash
-        rejects.append(make_reject(display_name(pattern), "read", "unreadable",
-                                   f"cannot list: {type(error).__name__}: {error}"))
+        rejects.append(
+            make_reject(display_name(pattern), "read", "unreadable", f"cannot list: {type(error).__name__}: {error}")
+        )
         return []
 
 
@@ -88,8 +97,14 @@ def walk_files(top: str, rejects: list, skip_hidden: bool):
             with os.scandir(folder or ".") as listing:
                 entries = sorted(listing, key=lambda entry: entry.name)
         except OSError as error:
-            rejects.append(make_reject(display_name(folder or "."), "read", "unreadable",
-                                       f"cannot list folder: {type(error).__name__}: {error}"))
+            rejects.append(
+                make_reject(
+                    display_name(folder or "."),
+                    "read",
+                    "unreadable",
+                    f"cannot list folder: {type(error).__name__}: {error}",
+                )
+            )
             continue
         subfolders = []
         for entry in entries:
@@ -197,8 +212,7 @@ def read_file(path, now: datetime | None = None, limit: int = MAX_INPUT_BYTES):
         except (ValueError, zlib.error, EOFError, gzip.BadGzipFile) as error:
             yield make_reject(shown, "read", "bad_gzip", str(error))
             return
-    yield {"input": shown, "name": format_name(shown), "data": data,
-           "fetched_at": now, "format": None}
+    yield {"input": shown, "name": format_name(shown), "data": data, "fetched_at": now, "format": None}
 
 
 def open_file(path):
@@ -231,8 +245,7 @@ def list_spec(spec_and_kind: tuple) -> list:
     try:
         paths, rejects = list_files(spec)
     except Exception as error:  # a listing bug must not end the run: record it
-        return [make_reject(display_name(spec), "read", "unreadable",
-                            f"cannot list: {type(error).__name__}: {error}")]
+        return [make_reject(display_name(spec), "read", "unreadable", f"cannot list: {type(error).__name__}: {error}")]
     return [(path, kind) for path in paths] + rejects
 
 
@@ -279,8 +292,14 @@ def read_line_range(path, start: int, end: int, first_line: int, now: datetime, 
     shown = display_name(path)
 
     def raw_input(lines: list, first: int) -> dict:
-        return {"input": shown, "name": format_name(shown), "data": b"".join(lines), "fetched_at": now,
-                "format": "jsonl", "first_line": first}
+        return {
+            "input": shown,
+            "name": format_name(shown),
+            "data": b"".join(lines),
+            "fetched_at": now,
+            "format": "jsonl",
+            "first_line": first,
+        }
 
     lines, first, number, position = [], first_line, first_line, start
     with open_file(path) as handle:
@@ -297,8 +316,9 @@ def read_line_range(path, start: int, end: int, first_line: int, now: datetime, 
                 if lines:
                     yield raw_input(lines, first)
                     lines = []
-                yield make_reject(f"{shown}#{number}", "read", "too_large",
-                                  f"JSON line over {limits.max_record_bytes} bytes")
+                yield make_reject(
+                    f"{shown}#{number}", "read", "too_large", f"JSON line over {limits.max_record_bytes} bytes"
+                )
             else:
                 if not lines:
                     first = number
@@ -352,8 +372,12 @@ def read_listed(file_range: tuple, now: datetime, limits: ReadLimits = ReadLimit
         for record in read_file(path, now, limits.max_input_bytes):
             yield as_feed(record) if kind == FEED else record
     except Exception as error:  # any I/O failure or reader bug is a reject, never a crash
-        yield make_reject(name, "read", "unreadable" if isinstance(error, OSError) else "read_error",
-                          f"{type(error).__name__}: {error}")
+        yield make_reject(
+            name,
+            "read",
+            "unreadable" if isinstance(error, OSError) else "read_error",
+            f"{type(error).__name__}: {error}",
+        )
 
 
 class ReadInputs(beam.PTransform):
@@ -364,11 +388,11 @@ class ReadInputs(beam.PTransform):
     valid UTF-8 travel as bytes (`portable_path`): Beam's coders encode str as UTF-8.
     """
 
-    def __init__(self, inputs: list[str], feed_files: list[str], now: datetime,
-                 limits: ReadLimits = ReadLimits()):
+    def __init__(self, inputs: list[str], feed_files: list[str], now: datetime, limits: ReadLimits = ReadLimits()):
         super().__init__()
-        self.specs = [(portable_path(spec), "input") for spec in inputs] + \
-                     [(portable_path(spec), FEED) for spec in feed_files]
+        self.specs = [(portable_path(spec), "input") for spec in inputs] + [
+            (portable_path(spec), FEED) for spec in feed_files
+        ]
         self.now, self.limits = now, limits
 
     def expand(self, pbegin):
@@ -377,7 +401,8 @@ class ReadInputs(beam.PTransform):
             pbegin
             | "Specs" >> beam.Create(self.specs)
             | "ListFiles" >> beam.FlatMap(list_spec)
-            | "SplitListRejects" >> SplitRejects())
+            | "SplitListRejects" >> SplitRejects()
+        )
         raw, read_rejects = (
             listed
             # A file named twice is read once: the batch graph reads inputs twice and

@@ -16,6 +16,7 @@ since (the `sitemap_pages` table).
 XML is parsed with defusedxml: a document declaring entities is refused
 (`unsafe_xml`); the parsers never raise.
 """
+
 from __future__ import annotations
 
 import re
@@ -112,8 +113,15 @@ def parse_sitemap_unguarded(data, input_name):
         return None, [], [make_reject(input_name, "parse", "bad_sitemap", f"not XML: {error}"[:500])]
     kind = local_name(root.tag)
     if kind not in (URLSET, SITEMAPINDEX):
-        return None, [], [make_reject(input_name, "parse", "not_sitemap",
-                                      f"root element is <{kind}>, not <urlset> or <sitemapindex>")]
+        return (
+            None,
+            [],
+            [
+                make_reject(
+                    input_name, "parse", "not_sitemap", f"root element is <{kind}>, not <urlset> or <sitemapindex>"
+                )
+            ],
+        )
     item_name = "url" if kind == URLSET else "sitemap"
     items = [element for element in root if local_name(element.tag) == item_name]
     entries, rejects = [], []
@@ -125,11 +133,27 @@ def parse_sitemap_unguarded(data, input_name):
             rejects.append(make_reject(name, "parse", "bad_url", problem))
             continue
         fields = news_fields(item) if kind == URLSET else {}
-        entries.append({"input": name, "url": loc, "lastmod": parse_datetime(text_of(child(item, "lastmod"))),
-                        "title": None, "published_at": None, "language": None, "source": None, **fields})
+        entries.append(
+            {
+                "input": name,
+                "url": loc,
+                "lastmod": parse_datetime(text_of(child(item, "lastmod"))),
+                "title": None,
+                "published_at": None,
+                "language": None,
+                "source": None,
+                **fields,
+            }
+        )
     if len(items) > MAX_SITEMAP_ENTRIES:
-        rejects.append(make_reject(input_name, "parse", "too_many_entries",
-                                   f"{len(items)} entries; the first {MAX_SITEMAP_ENTRIES} were read"))
+        rejects.append(
+            make_reject(
+                input_name,
+                "parse",
+                "too_many_entries",
+                f"{len(items)} entries; the first {MAX_SITEMAP_ENTRIES} were read",
+            )
+        )
     if not items:
         rejects.append(make_reject(input_name, "parse", "empty_sitemap", f"<{kind}> lists nothing"))
     return kind, entries, rejects
@@ -137,9 +161,19 @@ def parse_sitemap_unguarded(data, input_name):
 
 def entry_stub(entry: dict) -> dict:
     """A urlset entry as a ParsedArticle without text, to be completed by its page."""
-    return {"input": entry["input"], "url": entry["url"], "source": entry["source"], "title": entry["title"],
-            "text": "", "authors": [], "language": entry["language"], "published_at": entry["published_at"],
-            "text_source": SITEMAP_SOURCE, "sitemap_url": entry["url"], "sitemap_lastmod": entry["lastmod"]}
+    return {
+        "input": entry["input"],
+        "url": entry["url"],
+        "source": entry["source"],
+        "title": entry["title"],
+        "text": "",
+        "authors": [],
+        "language": entry["language"],
+        "published_at": entry["published_at"],
+        "text_source": SITEMAP_SOURCE,
+        "sitemap_url": entry["url"],
+        "sitemap_lastmod": entry["lastmod"],
+    }
 
 
 def is_stub(article: dict) -> bool:
@@ -151,13 +185,20 @@ def parse_sitemap_input(raw: dict) -> list[dict]:
     remote documents: its children are not fetched (give the index to --sitemap)."""
     kind, entries, rejects = parse_sitemap(raw["data"], raw["input"])
     if kind == SITEMAPINDEX:
-        return rejects + [make_reject(entry["input"], "parse", "index_file",
-                                      f"child sitemap {entry['url'][:200]} of an index file is not fetched; "
-                                      "give the index to --sitemap") for entry in entries]
+        return rejects + [
+            make_reject(
+                entry["input"],
+                "parse",
+                "index_file",
+                f"child sitemap {entry['url'][:200]} of an index file is not fetched; give the index to --sitemap",
+            )
+            for entry in entries
+        ]
     return [entry_stub(entry) for entry in entries] + rejects
 
 
 # --- --sitemap URLs -----------------------------------------------------------------
+
 
 def document_outputs(raw: dict, depth: int):
     """A fetched sitemap document -> tagged stubs, child sitemap URLs (of an index at
@@ -171,16 +212,28 @@ def document_outputs(raw: dict, depth: int):
         for entry in entries:
             yield pvalue.TaggedOutput(ENTRIES_TAG, entry_stub(entry))
     elif kind == SITEMAPINDEX and depth > 1:
-        yield pvalue.TaggedOutput(REJECTS_TAG, make_reject(
-            url, "parse", "nested_index", "a sitemap index listed by an index: its sitemaps are not fetched"))
+        yield pvalue.TaggedOutput(
+            REJECTS_TAG,
+            make_reject(
+                url, "parse", "nested_index", "a sitemap index listed by an index: its sitemaps are not fetched"
+            ),
+        )
     elif kind == SITEMAPINDEX:
-        newest_first = sorted(entries, key=lambda e: (e["lastmod"] is None, -(e["lastmod"].timestamp() if e["lastmod"] else 0)))
+        newest_first = sorted(
+            entries, key=lambda e: (e["lastmod"] is None, -(e["lastmod"].timestamp() if e["lastmod"] else 0))
+        )
         for entry in newest_first[:MAX_CHILD_SITEMAPS]:
             yield pvalue.TaggedOutput(CHILDREN_TAG, entry["url"])
         if len(entries) > MAX_CHILD_SITEMAPS:
-            yield pvalue.TaggedOutput(REJECTS_TAG, make_reject(
-                url, "parse", "too_many_sitemaps",
-                f"{len(entries)} child sitemaps; the newest {MAX_CHILD_SITEMAPS} were fetched"))
+            yield pvalue.TaggedOutput(
+                REJECTS_TAG,
+                make_reject(
+                    url,
+                    "parse",
+                    "too_many_sitemaps",
+                    f"{len(entries)} child sitemaps; the newest {MAX_CHILD_SITEMAPS} were fetched",
+                ),
+            )
 
 
 def lastmod_moved(lastmod, stored_lastmods: list) -> bool:
@@ -205,17 +258,23 @@ def page_decisions(grouped):
     if due:
         yield stubs[0]
     for stub in stubs[1:] if due else stubs:
-        yield pvalue.TaggedOutput(SKIPPED_TAG, {"input": stub["input"],
-                                                "decision": "repeated" if due else "unchanged"})
+        yield pvalue.TaggedOutput(SKIPPED_TAG, {"input": stub["input"], "decision": "repeated" if due else "unchanged"})
 
 
 def sitemap_page_rows(article: dict, run_id: str, fetched_at) -> list[dict]:
     """[the SITEMAP_PAGES row] of a sitemap entry whose page was fetched; [] for other articles."""
     if "sitemap_url" not in article or article.get("text_source") != "page":
         return []
-    return [{"url": article["sitemap_url"], "sitemap": article["input"].rsplit("#", 1)[0],
-             "lastmod": article.get("sitemap_lastmod"), "fetched_at": fetched_at,
-             "run_id": run_id, "date": partition_date(fetched_at)}]
+    return [
+        {
+            "url": article["sitemap_url"],
+            "sitemap": article["input"].rsplit("#", 1)[0],
+            "lastmod": article.get("sitemap_lastmod"),
+            "fetched_at": fetched_at,
+            "run_id": run_id,
+            "date": partition_date(fetched_at),
+        }
+    ]
 
 
 def fetched_decision(_stub: dict) -> dict:
@@ -238,27 +297,47 @@ class FetchSitemaps(beam.PTransform):
 
     def expand(self, pbegin):
         states = stored_feed_states(self.output_dir)  # small: a row per document per run
-        fetched = (pbegin
-                   | "SitemapUrls" >> beam.Create([with_state(url, states) for url in self.urls])
-                   | "FetchDocuments" >> FetchFeeds(self.config))
+        fetched = (
+            pbegin
+            | "SitemapUrls" >> beam.Create([with_state(url, states) for url in self.urls])
+            | "FetchDocuments" >> FetchFeeds(self.config)
+        )
         found = fetched["raw"] | "ParseDocuments" >> beam.FlatMap(document_outputs, 1).with_outputs(
-            ENTRIES_TAG, CHILDREN_TAG, REJECTS_TAG)
-        children = (found[CHILDREN_TAG]
-                    | "OnceEachChild" >> beam.Distinct()
-                    | "ChildStates" >> beam.Map(with_state, states)
-                    | "FetchChildren" >> FetchFeeds(self.config))
+            ENTRIES_TAG, CHILDREN_TAG, REJECTS_TAG
+        )
+        children = (
+            found[CHILDREN_TAG]
+            | "OnceEachChild" >> beam.Distinct()
+            | "ChildStates" >> beam.Map(with_state, states)
+            | "FetchChildren" >> FetchFeeds(self.config)
+        )
         found_in_children = children["raw"] | "ParseChildren" >> beam.FlatMap(document_outputs, 2).with_outputs(
-            ENTRIES_TAG, CHILDREN_TAG, REJECTS_TAG)
+            ENTRIES_TAG, CHILDREN_TAG, REJECTS_TAG
+        )
         stubs = (found[ENTRIES_TAG], found_in_children[ENTRIES_TAG]) | "AllEntries" >> beam.Flatten()
         stored = pbegin | "StoredPages" >> ReadStoredKeys(self.output_dir, SITEMAP_PAGES, ("url", "lastmod"))
-        decided = ({"stubs": stubs | "KeyStubs" >> beam.Map(lambda stub: (stub["url"], stub)),
-                    "stored": stored | "KeyStored" >> beam.Map(lambda row: (row["url"], row))}
-                   | "GroupByPage" >> beam.CoGroupByKey()
-                   | "Decide" >> beam.FlatMap(page_decisions).with_outputs(SKIPPED_TAG, main=ENTRIES_TAG))
-        rejects = ((fetched["rejects"], children["rejects"], found[REJECTS_TAG], found_in_children[REJECTS_TAG])
-                   | "AllRejects" >> beam.Flatten())
+        decided = (
+            {
+                "stubs": stubs | "KeyStubs" >> beam.Map(lambda stub: (stub["url"], stub)),
+                "stored": stored | "KeyStored" >> beam.Map(lambda row: (row["url"], row)),
+            }
+            | "GroupByPage" >> beam.CoGroupByKey()
+            | "Decide" >> beam.FlatMap(page_decisions).with_outputs(SKIPPED_TAG, main=ENTRIES_TAG)
+        )
+        rejects = (
+            fetched["rejects"],
+            children["rejects"],
+            found[REJECTS_TAG],
+            found_in_children[REJECTS_TAG],
+        ) | "AllRejects" >> beam.Flatten()
         states_out = (fetched["feed_state"], children["feed_state"]) | "AllStates" >> beam.Flatten()
-        decisions = ((decided[ENTRIES_TAG] | "FetchedDecisions" >> beam.Map(fetched_decision), decided[SKIPPED_TAG])
-                     | "AllDecisions" >> beam.Flatten())
-        return {ENTRIES_TAG: decided[ENTRIES_TAG], DECISIONS_TAG: decisions,
-                STATE_TAG: states_out, REJECTS_TAG: rejects}
+        decisions = (
+            decided[ENTRIES_TAG] | "FetchedDecisions" >> beam.Map(fetched_decision),
+            decided[SKIPPED_TAG],
+        ) | "AllDecisions" >> beam.Flatten()
+        return {
+            ENTRIES_TAG: decided[ENTRIES_TAG],
+            DECISIONS_TAG: decisions,
+            STATE_TAG: states_out,
+            REJECTS_TAG: rejects,
+        }

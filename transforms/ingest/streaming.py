@@ -7,6 +7,7 @@ and entries older than the horizon are dropped whenever their shard is touched.
 The stream ends by finishing its impulse, which advances the watermark to the end
 of time and so flushes every open window.
 """
+
 import os
 import time
 from datetime import datetime, timedelta, timezone
@@ -19,15 +20,16 @@ from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Duration, Timestamp
 
 from transforms.articles import finalize_article
+from transforms.dedup.stored import read_key_rows, stored_files
 from transforms.ingest.fetch import feed_state_row, fetch_reject, politeness_key, raw_input_for, stable_hash
 from transforms.ingest.http_fetch import fetch
-from transforms.dedup.stored import read_key_rows, stored_files
 
 SKIPPED, DUPLICATES = "skipped", "duplicates"
 STOP_CHECK_SECONDS = 0.5
 
 
 # --- ticks ------------------------------------------------------------------------
+
 
 def stop_requested(stop_file: str | None) -> bool:
     return bool(stop_file) and os.path.exists(stop_file)
@@ -47,10 +49,14 @@ class StoppableImpulseDoFn(ImpulseSeqGenDoFn):
         self.stop_file = stop_file
 
     @beam.DoFn.unbounded_per_element()
-    def process(self, element,
-                restriction_tracker=beam.DoFn.RestrictionParam(ImpulseSeqGenRestrictionProvider()),
-                watermark_estimator=beam.DoFn.WatermarkEstimatorParam(
-                    beam.io.watermark_estimators.ManualWatermarkEstimator.default_provider())):
+    def process(
+        self,
+        element,
+        restriction_tracker=beam.DoFn.RestrictionParam(ImpulseSeqGenRestrictionProvider()),
+        watermark_estimator=beam.DoFn.WatermarkEstimatorParam(
+            beam.io.watermark_estimators.ManualWatermarkEstimator.default_provider()
+        ),
+    ):
         start, _, interval = element
         start = start.micros / 1e6 if isinstance(start, Timestamp) else start
         index = restriction_tracker.current_restriction().start
@@ -64,8 +70,7 @@ class StoppableImpulseDoFn(ImpulseSeqGenDoFn):
                 current = watermark_estimator.current_watermark()
                 if current is None or next_tick > current:
                     watermark_estimator.set_watermark(next_tick)
-                restriction_tracker.defer_remainder(
-                    Duration(min(fire_at - time.time(), STOP_CHECK_SECONDS)))
+                restriction_tracker.defer_remainder(Duration(min(fire_at - time.time(), STOP_CHECK_SECONDS)))
                 return
             if not restriction_tracker.try_claim(index):
                 return
@@ -86,13 +91,16 @@ class PollTicks(beam.PTransform):
         self.start, self.stop, self.interval, self.stop_file = start, stop, interval, stop_file
 
     def expand(self, pbegin):
-        return (pbegin
-                | "Impulse" >> beam.Impulse()
-                | "Range" >> beam.Map(lambda _: (self.start, self.stop, self.interval))
-                | "Ticks" >> beam.ParDo(StoppableImpulseDoFn(self.stop_file)))
+        return (
+            pbegin
+            | "Impulse" >> beam.Impulse()
+            | "Range" >> beam.Map(lambda _: (self.start, self.stop, self.interval))
+            | "Ticks" >> beam.ParDo(StoppableImpulseDoFn(self.stop_file))
+        )
 
 
 # --- feed polling ----------------------------------------------------------------
+
 
 def feeds_for_tick(_tick, urls: list[str], per_host_limit: int):
     """Each tick asks for every feed once, keyed so one host's feeds share a few keys."""
@@ -107,6 +115,7 @@ class PollFeedFn(beam.DoFn):
     the per-host politeness limit. State: url -> last FEED_STATE row, seeded
     from what earlier runs stored.
     """
+
     FEED_STATES = ReadModifyWriteStateSpec("feed_states", PickleCoder())
 
     def __init__(self, config, initial_states: dict):
@@ -138,12 +147,16 @@ class PollFeeds(beam.PTransform):
         outputs = (
             ticks
             | "FeedsPerTick" >> beam.FlatMap(feeds_for_tick, self.urls, self.config.per_host_limit)
-            | "Poll" >> beam.ParDo(PollFeedFn(self.config, self.initial_states)).with_outputs(
-                "feed_state", "rejects", main="raw"))
+            | "Poll"
+            >> beam.ParDo(PollFeedFn(self.config, self.initial_states)).with_outputs(
+                "feed_state", "rejects", main="raw"
+            )
+        )
         return {"raw": outputs.raw, "feed_state": outputs.feed_state, "rejects": outputs.rejects}
 
 
 # --- dedup against everything seen -------------------------------------------------
+
 
 def shard_of(value: str, shards: int) -> int:
     return stable_hash(value) % shards
@@ -155,15 +168,18 @@ def prune(seen: dict, now: datetime, horizon: timedelta) -> dict:
     return {key: value for key, value in seen.items() if value[1] >= oldest}
 
 
-def stored_keys_for_shard(output_dir: str, field: str, shard: int, shards: int,
-                          since: datetime) -> dict:
+def stored_keys_for_shard(output_dir: str, field: str, shard: int, shards: int, since: datetime) -> dict:
     """key -> (article_id, first seen) of stored winners in this shard, newer than `since`."""
     keys = {}
     for path in stored_files(output_dir, "articles"):
         for row in read_key_rows(path, ("article_id", field, "ingested_at", "duplicate_of")):
             value, seen_at = row[field], row["ingested_at"]
-            if value and seen_at >= since and shard_of(value, shards) == shard and \
-                    (field == "article_id" or row["duplicate_of"] is None):
+            if (
+                value
+                and seen_at >= since
+                and shard_of(value, shards) == shard
+                and (field == "article_id" or row["duplicate_of"] is None)
+            ):
                 keys.setdefault(value, (row["article_id"], seen_at))
     return keys
 
@@ -171,10 +187,10 @@ def stored_keys_for_shard(output_dir: str, field: str, shard: int, shards: int,
 class DedupAgainstSeenFn(beam.DoFn):
     """First copy of a key wins; later copies (in this stream or stored earlier) are
     duplicates of it, or, for article ids, skipped. Keyed by shard of the key."""
+
     SEEN = ReadModifyWriteStateSpec("seen", PickleCoder())
 
-    def __init__(self, field: str, reason: str, output_dir: str, shards: int, horizon: timedelta,
-                 skip: bool):
+    def __init__(self, field: str, reason: str, output_dir: str, shards: int, horizon: timedelta, skip: bool):
         self.field, self.reason, self.output_dir = field, reason, output_dir
         self.shards, self.horizon, self.skip = shards, horizon, skip
 
@@ -192,7 +208,8 @@ class DedupAgainstSeenFn(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(SKIPPED, {**article, "duplicate_reason": self.reason})
             else:
                 yield beam.pvalue.TaggedOutput(
-                    DUPLICATES, {**article, "duplicate_of": winner_id, "duplicate_reason": self.reason})
+                    DUPLICATES, {**article, "duplicate_of": winner_id, "duplicate_reason": self.reason}
+                )
         else:
             seen[value] = (article["article_id"], now)
             yield article
@@ -202,18 +219,21 @@ class DedupAgainstSeenFn(beam.DoFn):
 class DedupAgainstSeen(beam.PTransform):
     """Articles -> (first copies, duplicates or skipped), by one field, across windows and runs."""
 
-    def __init__(self, field: str, reason: str, output_dir: str, horizon: timedelta,
-                 shards: int = 16, skip: bool = False):
+    def __init__(
+        self, field: str, reason: str, output_dir: str, horizon: timedelta, shards: int = 16, skip: bool = False
+    ):
         super().__init__()
         self.fn = DedupAgainstSeenFn(field, reason, output_dir, shards, horizon, skip)
         self.field, self.shards = field, shards
 
     def expand(self, articles):
         field, shards = self.field, self.shards
-        split = (articles
-                 | "HasKey" >> beam.Filter(lambda a: bool(a.get(field)))
-                 | "KeyByShard" >> beam.Map(lambda a: (shard_of(a[field], shards), a))
-                 | "FirstCopyWins" >> beam.ParDo(self.fn).with_outputs(SKIPPED, DUPLICATES, main="kept"))
+        split = (
+            articles
+            | "HasKey" >> beam.Filter(lambda a: bool(a.get(field)))
+            | "KeyByShard" >> beam.Map(lambda a: (shard_of(a[field], shards), a))
+            | "FirstCopyWins" >> beam.ParDo(self.fn).with_outputs(SKIPPED, DUPLICATES, main="kept")
+        )
         without = articles | "NoKey" >> beam.Filter(lambda a: not a.get(field))
         kept = (split.kept, without) | "Kept" >> beam.Flatten()
         return kept, (split[SKIPPED], split[DUPLICATES]) | "NotKept" >> beam.Flatten()

@@ -1,4 +1,5 @@
 """Dates from inputs: anything parseable becomes a timezone-aware UTC datetime."""
+
 from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
 

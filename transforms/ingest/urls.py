@@ -11,12 +11,12 @@ absolute http(s) URL with a host.  The output feeds `articles.article_id`, so
 any change to the rules changes ids of new rows: bump `CANONICAL_URL_VERSION`
 and document it when you do.
 """
+
 from __future__ import annotations
 
 import posixpath
 import re
-from urllib.parse import (parse_qsl, quote, unquote, urlencode, urljoin,
-                          urlsplit, urlunsplit)
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 CANONICAL_URL_VERSION = 1
 
@@ -29,35 +29,101 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 HOST_PREFIXES = ("www.", "m.", "amp.", "mobile.")
 
 # Query parameters that never change the content (exact names, lower-case).
-TRACKING_PARAMS = frozenset({
-    # ad / social click ids
-    "fbclid", "gclid", "gclsrc", "dclid", "msclkid", "yclid", "twclid",
-    "igshid", "ttclid", "li_fat_id", "wbraid", "gbraid",
-    # campaign ids used by publishers
-    "ocid", "cmpid", "cmp", "s_cid", "smid", "smtyp", "mbid", "ncid",
-    "sr_share", "ito", "int_source", "int_medium", "int_campaign",
-    "ref", "ref_src", "ref_url", "referrer", "referer", "share_id",
-    "taid", "guccounter", "guce_referrer", "guce_referrer_sig",
-    # mail tools
-    "mc_cid", "mc_eid", "mkt_tok", "_hsenc", "_hsmi", "vero_id", "vero_conv",
-    "oly_anon_id", "oly_enc_id", "rb_clickid", "s_kwcid", "trk", "trkcampaign",
-    # analytics
-    "_ga", "_gl", "_gac", "_openstat", "__twitter_impression", "at_medium",
-    "at_campaign", "at_custom1", "at_custom2", "at_custom3", "at_custom4",
-    # session ids
-    "sid", "sessionid", "session_id", "jsessionid", "phpsessid",
-    "aspsessionid", "cfid", "cftoken", "zenid", "oscsid",
-    # AMP switches (the content is the same article)
-    "amp", "outputtype", "amp_js_v", "usqp", "_amp", "amp_gsa", "amp_tf",
-    # cache busters
-    "_", "cb", "nocache", "rand",
-})
+TRACKING_PARAMS = frozenset(
+    {
+        # ad / social click ids
+        "fbclid",
+        "gclid",
+        "gclsrc",
+        "dclid",
+        "msclkid",
+        "yclid",
+        "twclid",
+        "igshid",
+        "ttclid",
+        "li_fat_id",
+        "wbraid",
+        "gbraid",
+        # campaign ids used by publishers
+        "ocid",
+        "cmpid",
+        "cmp",
+        "s_cid",
+        "smid",
+        "smtyp",
+        "mbid",
+        "ncid",
+        "sr_share",
+        "ito",
+        "int_source",
+        "int_medium",
+        "int_campaign",
+        "ref",
+        "ref_src",
+        "ref_url",
+        "referrer",
+        "referer",
+        "share_id",
+        "taid",
+        "guccounter",
+        "guce_referrer",
+        "guce_referrer_sig",
+        # mail tools
+        "mc_cid",
+        "mc_eid",
+        "mkt_tok",
+        "_hsenc",
+        "_hsmi",
+        "vero_id",
+        "vero_conv",
+        "oly_anon_id",
+        "oly_enc_id",
+        "rb_clickid",
+        "s_kwcid",
+        "trk",
+        "trkcampaign",
+        # analytics
+        "_ga",
+        "_gl",
+        "_gac",
+        "_openstat",
+        "__twitter_impression",
+        "at_medium",
+        "at_campaign",
+        "at_custom1",
+        "at_custom2",
+        "at_custom3",
+        "at_custom4",
+        # session ids
+        "sid",
+        "sessionid",
+        "session_id",
+        "jsessionid",
+        "phpsessid",
+        "aspsessionid",
+        "cfid",
+        "cftoken",
+        "zenid",
+        "oscsid",
+        # AMP switches (the content is the same article)
+        "amp",
+        "outputtype",
+        "amp_js_v",
+        "usqp",
+        "_amp",
+        "amp_gsa",
+        "amp_tf",
+        # cache busters
+        "_",
+        "cb",
+        "nocache",
+        "rand",
+    }
+)
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "at_", "ga_", "aspsessionid")
 
 # Path parameters (`;name=value`) of session ids.
-_PATH_SESSION = re.compile(
-    r";(?:jsessionid|sessionid|sid|phpsessid|aspsessionid\w*)=[^/;?#]*",
-    re.IGNORECASE)
+_PATH_SESSION = re.compile(r";(?:jsessionid|sessionid|sid|phpsessid|aspsessionid\w*)=[^/;?#]*", re.IGNORECASE)
 
 # Characters left unescaped in paths and queries (RFC 3986 unreserved and
 # sub-delims that are safe to keep literal).
@@ -80,7 +146,7 @@ def _clean_host(host: str) -> str | None:
     while changed:
         changed = False
         for prefix in HOST_PREFIXES:
-            rest = host[len(prefix):]
+            rest = host[len(prefix) :]
             # keep at least "name.tld": never turn "m.com" into "com"
             if host.startswith(prefix) and "." in rest:
                 host, changed = rest, True
@@ -101,8 +167,7 @@ def _clean_path(path: str) -> str:
     if trailing and path != "/":
         path += "/"
     # AMP variants: /amp/ segment, /amp suffix, .amp before the extension
-    segments = [s for i, s in enumerate(path.split("/"))
-                if not (i > 0 and s.lower() == "amp")]
+    segments = [s for i, s in enumerate(path.split("/")) if not (i > 0 and s.lower() == "amp")]
     last = segments[-1] if segments else ""
     m = re.match(r"^(.*?)\.amp(\.html?)?$", last, re.IGNORECASE)
     if m and m.group(1):
@@ -193,8 +258,7 @@ def is_absolute_http(url: str | None) -> bool:
     return parts.scheme.lower() in DEFAULT_PORTS and bool(parts.hostname)
 
 
-def preferred_url(page_url: str | None, canonical_link: str | None = None,
-                  og_url: str | None = None) -> str | None:
+def preferred_url(page_url: str | None, canonical_link: str | None = None, og_url: str | None = None) -> str | None:
     """Canonical form of the URL that best names the article.
 
     `<link rel=canonical>` wins, then `og:url`, then the page URL.  Relative
@@ -216,8 +280,7 @@ def preferred_url(page_url: str | None, canonical_link: str | None = None,
             cand = canonical_url(declared)
             if cand is None:
                 continue
-            if page is not None and urlsplit(cand).path == "/" \
-                    and urlsplit(page).path != "/":
+            if page is not None and urlsplit(cand).path == "/" and urlsplit(page).path != "/":
                 continue
             return cand
         except Exception:  # noqa: BLE001

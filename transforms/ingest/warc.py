@@ -20,6 +20,7 @@ which only needs the file size. An uncompressed `.warc` is read whole (capped by
 `max_input_bytes`): its record boundaries cannot be told from payload text that looks
 like a WARC header without parsing from the start.
 """
+
 import io
 import zlib
 
@@ -36,6 +37,7 @@ SKIPPED = "warc_skipped"
 
 
 # --- ranges (read stage) ---------------------------------------------------------
+
 
 def plan_warc_ranges(handle, limits: ReadLimits):
     """Byte ranges of a .warc.gz of any size; None (read whole) for an uncompressed or empty file."""
@@ -89,11 +91,19 @@ def read_warc_range(path, start: int, end: int, first: int, now, limits: ReadLim
         stop = min(size, end + limits.max_record_bytes) if stop is None else stop
         handle.seek(begin)
         data = handle.read(stop - begin)
-    yield {"input": shown, "name": format_name(shown), "data": data, "fetched_at": now,
-           "format": "warc", "first_offset": begin, "max_record_bytes": limits.max_record_bytes}
+    yield {
+        "input": shown,
+        "name": format_name(shown),
+        "data": data,
+        "fetched_at": now,
+        "format": "warc",
+        "first_offset": begin,
+        "max_record_bytes": limits.max_record_bytes,
+    }
 
 
 # --- records (parse stage) --------------------------------------------------------
+
 
 def skip_kind(record) -> str | None:
     """Why a record is not an article (request, status_404, not_html, redirect, ...), or None."""
@@ -121,9 +131,17 @@ def response_article(record, name: str, limits: ReadLimits) -> dict:
         raise RejectError("too_large", f"WARC response payload over {limits.max_record_bytes} bytes")
     url = record.rec_headers.get_header("WARC-Target-URI")
     page = extract_html(payload, url, charset_from_content_type(record.http_headers.get_header("Content-Type")))
-    parsed = article({"input": name}, text=page["text"], title=page["title"], url=url,
-                     source=page["site_name"], authors=page["authors"], language=page["language"],
-                     published_at=page["published_at"], text_source="page")
+    parsed = article(
+        {"input": name},
+        text=page["text"],
+        title=page["title"],
+        url=url,
+        source=page["site_name"],
+        authors=page["authors"],
+        language=page["language"],
+        published_at=page["published_at"],
+        text_source="page",
+    )
     # The page's own date wins; without one the article falls back to when it was fetched.
     return {**parsed, "fetched_at": parse_datetime(record.rec_headers.get_header("WARC-Date"))}
 
@@ -172,15 +190,24 @@ def parse_warc(raw: dict) -> list[dict]:
                 position = sum(records.member_info)
         except Exception as error:  # warcio's ArchiveLoadFailed, zlib.error, header parse errors
             at = records.offset
-            out.append(make_reject(f"{raw['input']}@{base + at}", "parse", "bad_warc",
-                                   f"{type(error).__name__}: {error}"[:500]))
-            gzipped = data[at:at + len(GZIP_MEMBER_HEADER)] == GZIP_MEMBER_HEADER
+            out.append(
+                make_reject(
+                    f"{raw['input']}@{base + at}", "parse", "bad_warc", f"{type(error).__name__}: {error}"[:500]
+                )
+            )
+            gzipped = data[at : at + len(GZIP_MEMBER_HEADER)] == GZIP_MEMBER_HEADER
             position = next_member_start(io.BytesIO(data), at + 1, len(data)) if gzipped else None
             continue
         if data[position:].strip():  # warcio ends quietly at a record cut short
-            out.append(make_reject(f"{raw['input']}@{base + position}", "parse", "bad_warc",
-                                   f"{len(data) - position} bytes at the end are not a whole WARC record "
-                                   f"(truncated, or a record over {limits.max_record_bytes} bytes)"))
+            out.append(
+                make_reject(
+                    f"{raw['input']}@{base + position}",
+                    "parse",
+                    "bad_warc",
+                    f"{len(data) - position} bytes at the end are not a whole WARC record "
+                    f"(truncated, or a record over {limits.max_record_bytes} bytes)",
+                )
+            )
         break
     if not out:
         raise RejectError("empty_text", "no WARC records")

@@ -4,6 +4,7 @@ spaCy tags each mention on its own, so one person shows up as "Joe Biden" (PERSO
 "Biden" (PERSON) and, now and then, "Biden" (ORG). Within one article we link the
 short forms to the fullest form the article uses and let the mentions vote on the label.
 """
+
 import re
 from collections import Counter
 
@@ -63,12 +64,16 @@ def strip_title(name: str) -> str:
     words = name.split()
     cut = title_length(words)
     rest = words[cut:]
-    while cut and len(rest) > 2 and rest[0] == "of":   # "Secretary of State X", "Chief of Staff X"
+    while cut and len(rest) > 2 and rest[0] == "of":  # "Secretary of State X", "Chief of Staff X"
         rest = rest[2:]
-    while rest and rest[0].lower().rstrip(".") in HONORIFICS:   # "Chancellor Dr Jane Doe"
+    while rest and rest[0].lower().rstrip(".") in HONORIFICS:  # "Chancellor Dr Jane Doe"
         rest = rest[1:]
-    if cut and rest and all(w[:1].isupper() for w in rest) \
-            and not any(w.lower().rstrip(".") in ORG_NAME_WORDS for w in rest):
+    if (
+        cut
+        and rest
+        and all(w[:1].isupper() for w in rest)
+        and not any(w.lower().rstrip(".") in ORG_NAME_WORDS for w in rest)
+    ):
         return " ".join(rest)
     return name
 
@@ -77,8 +82,11 @@ def looks_like_person_name(name: str) -> bool:
     """2-3 capitalised words, none of them an organisation or place word ("Helena Marsh",
     not "Harlow Rail Union")."""
     words = name.split()
-    return 2 <= len(words) <= 3 and all(PERSON_NAME_WORD.match(w) for w in words) \
+    return (
+        2 <= len(words) <= 3
+        and all(PERSON_NAME_WORD.match(w) for w in words)
         and not any(w.lower().rstrip(".") in ORG_NAME_WORDS for w in words)
+    )
 
 
 def name_key(text: str) -> tuple:
@@ -87,19 +95,21 @@ def name_key(text: str) -> tuple:
 
 
 def mention(text: str, label: str, start: int, end: int) -> dict:
-    return {"text": text[start:end], "label": label, "start": start, "end": end,
-            "name": clean_name(text[start:end])}
+    return {"text": text[start:end], "label": label, "start": start, "end": end, "name": clean_name(text[start:end])}
 
 
 def raw_mentions(doc) -> list[dict]:
-    mentions = [mention(doc.text, ent.label_, ent.start_char, ent.end_char) for ent in doc.ents
-                if ent.label_ not in NAME_LABELS or any(c.isupper() for c in ent.text)]   # "lorry" tagged PERSON
+    mentions = [
+        mention(doc.text, ent.label_, ent.start_char, ent.end_char)
+        for ent in doc.ents
+        if ent.label_ not in NAME_LABELS or any(c.isupper() for c in ent.text)
+    ]  # "lorry" tagged PERSON
     mentions = split_place_prefixes(doc.text, join_nickname_splits(doc.text, mentions))
     for m in mentions:
         if m["label"] in NAME_LABELS:
             bare = strip_title(m["name"])
             if bare != m["name"] and (is_person_label(m["label"]) or looks_like_person_name(bare)):
-                m["titled"] = True                     # a title before a name: a person
+                m["titled"] = True  # a title before a name: a person
                 m["name"] = bare
     return mentions
 
@@ -123,14 +133,18 @@ def place_and_rest(text: str, m: dict, places: list) -> list | None:
     for place in places:
         if not body.startswith(place, lead) or len(place) == len(body) - lead:
             continue
-        after = re.match(r"(?:['’]s)?\s+", body[lead + len(place):])
+        after = re.match(r"(?:['’]s)?\s+", body[lead + len(place) :])
         if not after:
             continue
-        rest = body[lead + len(place) + after.end():]
-        possessive = after.group(0)[:1] in "'’"        # "Harlow Riders Union" is one name
-        label = ("PERSON" if looks_like_person_name(rest) else
-                 "ORG" if possessive and rest.split()[-1].lower() in ORG_NAME_WORDS and rest[:1].isupper()
-                 else None)
+        rest = body[lead + len(place) + after.end() :]
+        possessive = after.group(0)[:1] in "'’"  # "Harlow Riders Union" is one name
+        label = (
+            "PERSON"
+            if looks_like_person_name(rest)
+            else "ORG"
+            if possessive and rest.split()[-1].lower() in ORG_NAME_WORDS and rest[:1].isupper()
+            else None
+        )
         if label:
             start = m["start"] + lead
             rest_start = m["start"] + len(body) - len(rest)
@@ -139,8 +153,8 @@ def place_and_rest(text: str, m: dict, places: list) -> list | None:
 
 
 def is_quoted_word(text: str, mention: dict) -> bool:
-    before = text[max(0, mention["start"] - 1):mention["start"]]
-    after = text[mention["end"]:mention["end"] + 1]
+    before = text[max(0, mention["start"] - 1) : mention["start"]]
+    after = text[mention["end"] : mention["end"] + 1]
     return bool(before and after and before in "\"“‘'" and after in "\"”’'")
 
 
@@ -165,14 +179,17 @@ def joined_name(text: str, first: dict, last: dict) -> dict | None:
     """One mention from `first` "Nick" `last`, or None when they are not a name around a nickname."""
     if first["label"] not in NAME_LABELS or last["label"] not in NAME_LABELS:
         return None
-    joined = text[first["start"]:last["end"]]
-    gap = text[first["end"]:last["start"]]
-    if len(joined) >= 60 or not re.search(r"[\"“”‘’']", joined[len(first["text"]):]) \
-            or re.search(r"[,.;:()\n]", gap) or len(clean_name(joined).split()) not in (2, 3):
+    joined = text[first["start"] : last["end"]]
+    gap = text[first["end"] : last["start"]]
+    if (
+        len(joined) >= 60
+        or not re.search(r"[\"“”‘’']", joined[len(first["text"]) :])
+        or re.search(r"[,.;:()\n]", gap)
+        or len(clean_name(joined).split()) not in (2, 3)
+    ):
         return None
     label = next((lab for lab in (first["label"], last["label"]) if is_person_label(lab)), first["label"])
-    return {"text": joined, "label": label, "start": first["start"], "end": last["end"],
-            "name": clean_name(joined)}
+    return {"text": joined, "label": label, "start": first["start"], "end": last["end"], "name": clean_name(joined)}
 
 
 def is_short_form(short: tuple, full: tuple) -> bool:
@@ -182,8 +199,7 @@ def is_short_form(short: tuple, full: tuple) -> bool:
         return False
     n = len(short)
     # "Russia" in "Russia's Foreign Ministry" is the owner, not the same thing.
-    return any(full[i:i + n] == short and full[i + n:i + n + 1] != ("s",)
-               for i in range(len(full) - n + 1))
+    return any(full[i : i + n] == short and full[i + n : i + n + 1] != ("s",) for i in range(len(full) - n + 1))
 
 
 def link_to_full_forms(keys: list[tuple], labels_by_key: dict) -> dict:
@@ -193,10 +209,14 @@ def link_to_full_forms(keys: list[tuple], labels_by_key: dict) -> dict:
     full_of = {}
     for key in sorted(keys, key=len):
         candidates = [
-            other for other in by_length
+            other
+            for other in by_length
             if is_short_form(key, other)
-            and (labels_by_key[key] & labels_by_key[other]
-                 or (any(map(is_person_label, labels_by_key[other])) and key == other[-1:]))]
+            and (
+                labels_by_key[key] & labels_by_key[other]
+                or (any(map(is_person_label, labels_by_key[other])) and key == other[-1:])
+            )
+        ]
         full_of[key] = candidates[0] if candidates else key
     for key in keys:  # follow chains: "Biden" -> "Joe Biden" -> "President Joe Biden"
         seen = {key}
@@ -228,7 +248,7 @@ def quoted_tokens(doc) -> set:
         elif inside:
             out.add(tok.i)
         if "\n\n" in tok.whitespace_ or (tok.is_space and "\n\n" in tok.text):
-            inside = False                             # quotes are paired within a paragraph
+            inside = False  # quotes are paired within a paragraph
     return out
 
 
@@ -245,7 +265,7 @@ def person_evidence(doc, mention: dict, quoted: set, name_starts: set) -> tuple:
     if span.start > 0:
         before = doc[span.start - 1]
         if before.lower_ in ROLE_NOUNS and before.dep_ == "compound" and before.head.i in range(span.start, span.end):
-            strong = True                              # "director Helena Marsh"
+            strong = True  # "director Helena Marsh"
         if before.lower_ == "the" or (before.lower_ == "at" and root.dep_ == "pobj"):
             return strong, False, not strong
     appositions = [c for c in root.children if c.dep_ == "appos" and c.i >= span.end]
@@ -258,13 +278,15 @@ def person_evidence(doc, mention: dict, quoted: set, name_starts: set) -> tuple:
     if root.dep_ == "appos" and root.head.dep_ == "nsubj" and root.head.head.lemma_.lower() in SPEECH_VERBS:
         weak = True
     against = False
-    is_subject = root.dep_ in ("nsubj", "nsubjpass") or (root.dep_ == "appos" and root.head.dep_ in ("nsubj", "nsubjpass"))
+    is_subject = root.dep_ in ("nsubj", "nsubjpass") or (
+        root.dep_ == "appos" and root.head.dep_ in ("nsubj", "nsubjpass")
+    )
     sent_end = root.sent.end
     limit = min(len(doc), span.end + 40)
     for i in range(span.end, limit):
         tok = doc[i]
         if i in name_starts:
-            break                                      # another name comes first
+            break  # another name comes first
         if i in quoted or tok.dep_ not in ("nsubj", "nsubjpass", "poss"):
             continue
         low = tok.lower_
@@ -275,7 +297,7 @@ def person_evidence(doc, mention: dict, quoted: set, name_starts: set) -> tuple:
             against = True
             break
         if i >= sent_end and tok.dep_ != "poss":
-            break                                      # the next sentence has another subject
+            break  # the next sentence has another subject
     return strong, weak, against
 
 
@@ -295,8 +317,11 @@ def promote_people(doc, groups: dict, person: str):
                     name_starts.add(ent.start)
         strong = weak = against = False
         surname = members[0]["canonical"].split()[-1]
-        sites = members + [{"start": t.idx, "end": t.idx + len(t)} for t in doc   # "Hale said he ..."
-                           if t.text == surname and not t.ent_type_ and t.pos_ == "PROPN"]
+        sites = members + [
+            {"start": t.idx, "end": t.idx + len(t)}
+            for t in doc  # "Hale said he ..."
+            if t.text == surname and not t.ent_type_ and t.pos_ == "PROPN"
+        ]
         for m in sites:
             s, w, a = person_evidence(doc, m, quoted, name_starts)
             strong, weak, against = strong or s, weak or w, against or a
@@ -340,9 +365,13 @@ def relabel_by_name_words(groups: dict, place_keys: set):
         if not is_person_label(members[0]["label"]):
             continue
         key = name_key(members[0]["canonical"])
-        label = "ORG" if key[-1:] in ORG_ENDINGS else \
-            "GPE" if key[-1:] in PLACE_ENDINGS or any(key[:len(p)] == p for p in place_keys if len(p) < len(key)) \
+        label = (
+            "ORG"
+            if key[-1:] in ORG_ENDINGS
+            else "GPE"
+            if key[-1:] in PLACE_ENDINGS or any(key[: len(p)] == p for p in place_keys if len(p) < len(key))
             else None
+        )
         if label:
             for m in members:
                 m["label"] = label
@@ -356,8 +385,11 @@ def lone_surnames(doc, groups: dict, mentions: list) -> list[dict]:
     for members in groups.values():
         words = members[0]["canonical"].split()
         if is_person_label(members[0]["label"]) and 2 <= len(words) <= 3:
-            first = min(m["start"] for m in members if len(m["name"].split()) >= 2) \
-                if any(len(m["name"].split()) >= 2 for m in members) else None
+            first = (
+                min(m["start"] for m in members if len(m["name"].split()) >= 2)
+                if any(len(m["name"].split()) >= 2 for m in members)
+                else None
+            )
             if first is not None:
                 by_surname.setdefault(words[-1], []).append((first, members[0]))
     taken = [(m["start"], m["end"]) for m in mentions]
@@ -365,20 +397,33 @@ def lone_surnames(doc, groups: dict, mentions: list) -> list[dict]:
     for tok in doc:
         people = by_surname.get(tok.text)
         if not people or len(people) > 1 or tok.pos_ != "PROPN" or tok.idx < people[0][0]:
-            continue                                   # two people share the surname: whose is it?
+            continue  # two people share the surname: whose is it?
         if any(a < tok.idx + len(tok) and tok.idx < b for a, b in taken) or in_longer_name(doc, tok):
             continue
         person = people[0][1]
-        found.append({"text": tok.text, "label": person["label"], "start": tok.idx,
-                      "end": tok.idx + len(tok), "canonical": person["canonical"]})
+        found.append(
+            {
+                "text": tok.text,
+                "label": person["label"],
+                "start": tok.idx,
+                "end": tok.idx + len(tok),
+                "canonical": person["canonical"],
+            }
+        )
     return found
 
 
 def in_longer_name(doc, tok) -> bool:
     """The token touches another capitalised word ("Marsh Lane", "Okafor Road")."""
     neighbours = [doc[i] for i in (tok.i - 1, tok.i + 1) if 0 <= i < len(doc)]
-    return any(n.text[:1].isupper() and n.is_alpha and not (n.i < tok.i and n.is_sent_start) and n.i != tok.i
-               and not (n.i < tok.i and tok.is_sent_start) for n in neighbours)
+    return any(
+        n.text[:1].isupper()
+        and n.is_alpha
+        and not (n.i < tok.i and n.is_sent_start)
+        and n.i != tok.i
+        and not (n.i < tok.i and tok.is_sent_start)
+        for n in neighbours
+    )
 
 
 def trim_title(m: dict):
@@ -390,14 +435,14 @@ def trim_title(m: dict):
         words = words[1:]
     name = strip_title(" ".join(words))
     if title_length(name.split()) == len(name.split()):
-        return                                         # "the Speaker": nothing but a title
+        return  # "the Speaker": nothing but a title
     if name != m["text"] and name[:1].isupper() and m["text"].endswith(name):
         m["start"] += len(m["text"]) - len(name)
         m["text"] = name
 
 
 def trim_possessive(m: dict):
-    """"Norvale’s" -> "Norvale": the possessive ending is not part of the name."""
+    """ "Norvale’s" -> "Norvale": the possessive ending is not part of the name."""
     ending = re.search(r"['’]s$", m["text"])
     if ending and len(m["text"]) > 2:
         m["end"] -= 2
@@ -422,18 +467,26 @@ def canonical_entities(doc) -> list[dict]:
         for m in members:
             m["canonical"], m["label"] = canonical, label
     relabel_by_name_words(groups, {m["key"] for m in named if m["label"] == "GPE"})
-    if doc.has_annotation("DEP"):                    # person evidence reads the parse; without one labels stay as voted
+    if doc.has_annotation("DEP"):  # person evidence reads the parse; without one labels stay as voted
         promote_people(doc, groups, person_label(doc, mentions))
     for members in groups.values():
-        if is_person_label(members[0]["label"]):       # "Mayor Patricia Lindell" -> "Patricia Lindell"
+        if is_person_label(members[0]["label"]):  # "Mayor Patricia Lindell" -> "Patricia Lindell"
             for m in members:
                 m["canonical"] = strip_title(m["canonical"])
                 trim_title(m)
     for m in named:
         trim_possessive(m)
     mentions = sorted(mentions + lone_surnames(doc, groups, mentions), key=lambda m: m["start"])
-    rows = [{"text": m["text"], "label": m["label"], "start": m["start"], "end": m["end"],
-             "canonical": m.get("canonical") or m["text"]} for m in mentions]
+    rows = [
+        {
+            "text": m["text"],
+            "label": m["label"],
+            "start": m["start"],
+            "end": m["end"],
+            "canonical": m.get("canonical") or m["text"],
+        }
+        for m in mentions
+    ]
     for row in rows:
         row["entity_key"] = entity_key(row["canonical"], row["label"]) if row["label"] in NAME_LABELS else None
     return rows

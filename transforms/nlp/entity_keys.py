@@ -12,6 +12,7 @@ computed over the committed data at query time, and only while exactly one such 
 (`person:clinton` joins neither Bill nor Hillary Clinton; `Donald Trump Jr.` counts as another
 Trump). Precision over recall: an alias appears or disappears as data arrives, a key never moves.
 """
+
 import re
 import unicodedata
 

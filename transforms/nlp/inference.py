@@ -3,6 +3,7 @@
 The model loads once per worker in the model handler (never at import time);
 only plain dicts leave this module, never spaCy Docs.
 """
+
 import functools
 import importlib.util
 import logging
@@ -31,8 +32,12 @@ MAX_BATCH_CHARS = 96_000
 PIPE_BATCH = 16  # docs per nlp.pipe call inside a batch (spaCy's own batching)
 # Where a text longer than one piece is cut, best first: a blank line, a line break, a
 # sentence end, any whitespace (a piece that holds none of them is cut hard).
-PIECE_BREAKS = (re.compile(r"\n[^\S\n]*\n\s*"), re.compile(r"\n\s*"),
-                re.compile(r"[.!?][\"”’')\]]*\s+"), re.compile(r"\s+"))
+PIECE_BREAKS = (
+    re.compile(r"\n[^\S\n]*\n\s*"),
+    re.compile(r"\n\s*"),
+    re.compile(r"[.!?][\"”’')\]]*\s+"),
+    re.compile(r"\s+"),
+)
 
 
 def default_model_name() -> str:
@@ -64,6 +69,7 @@ class LanguageModels:
     ones, and inputs without a language were analysed in English before languages were
     detected). An article whose language is known but unmapped gets no NLP.
     """
+
     by_language: dict
     fallback: str
 
@@ -95,8 +101,9 @@ def language_models(spec: str | None = None) -> LanguageModels:
     model that is not installed."""
     if not spec:
         english = default_model_name()
-        others = {lang: name for lang, name in DEFAULT_OTHER_MODELS.items()
-                  if importlib.util.find_spec(name) is not None}
+        others = {
+            lang: name for lang, name in DEFAULT_OTHER_MODELS.items() if importlib.util.find_spec(name) is not None
+        }
         return LanguageModels({"en": english, **others}, english)
     if "=" not in spec and "," not in spec:
         return LanguageModels({model_language(spec.strip()): spec.strip()}, spec.strip())
@@ -104,8 +111,10 @@ def language_models(spec: str | None = None) -> LanguageModels:
     for pair in spec.split(","):
         language, _, name = (part.strip() for part in pair.partition("="))
         if not re.fullmatch(r"[a-z]{2}", language) or not name or "=" in name:
-            raise ValueError(f"--spacy-model takes LANG=MODEL pairs separated by commas (LANG: ISO 639-1, "
-                             f"e.g. en=en_core_web_sm,fr=fr_core_news_sm): {pair.strip()!r}")
+            raise ValueError(
+                f"--spacy-model takes LANG=MODEL pairs separated by commas (LANG: ISO 639-1, "
+                f"e.g. en=en_core_web_sm,fr=fr_core_news_sm): {pair.strip()!r}"
+            )
         if language in by_language:
             raise ValueError(f"--spacy-model names two models for {language}")
         model_language(name)  # installed?
@@ -145,7 +154,7 @@ def piece_bounds(text: str, max_chars: int) -> list[tuple[int, int]]:
     """
     bounds, start = [], 0
     while len(text) - start > max_chars:
-        window = text[start:start + max_chars]
+        window = text[start : start + max_chars]
         cut = max_chars
         for pattern in PIECE_BREAKS:
             ends = [m.end() for m in pattern.finditer(window) if m.start() > 0]
@@ -166,8 +175,10 @@ def shifted(analysis: dict, offset: int) -> dict:
     def move(row: dict, keys: tuple) -> dict:
         return {**row, **{k: row[k] + offset for k in keys if row[k] is not None}}
 
-    return {"entities": [move(e, ("start", "end")) for e in analysis["entities"]],
-            "quotes": [move(q, ("start", "end", "speaker_start", "speaker_end")) for q in analysis["quotes"]]}
+    return {
+        "entities": [move(e, ("start", "end")) for e in analysis["entities"]],
+        "quotes": [move(q, ("start", "end", "speaker_start", "speaker_end")) for q in analysis["quotes"]],
+    }
 
 
 def spacy_batches(pieces: list, max_chars: int, batch_size: int) -> Iterable[list]:
@@ -191,8 +202,9 @@ def docs_or_errors(nlp, texts: list[str]) -> list:
     try:
         return list(nlp.pipe(texts, batch_size=len(texts)))
     except Exception:
-        logging.getLogger(__name__).warning("spaCy failed on a batch of %d texts; retrying one by one",
-                                            len(texts), exc_info=True)
+        logging.getLogger(__name__).warning(
+            "spaCy failed on a batch of %d texts; retrying one by one", len(texts), exc_info=True
+        )
     out = []
     for text in texts:
         try:
@@ -202,8 +214,9 @@ def docs_or_errors(nlp, texts: list[str]) -> list:
     return out
 
 
-def analyze_texts(nlp, texts: Sequence[str], batch_size: int = PIPE_BATCH,
-                  max_chars: int = MAX_BATCH_CHARS) -> list[dict]:
+def analyze_texts(
+    nlp, texts: Sequence[str], batch_size: int = PIPE_BATCH, max_chars: int = MAX_BATCH_CHARS
+) -> list[dict]:
     """One analysis per text; a text spaCy or the extractors fail on gets an `error` (and
     no entities or quotes: an article's analysis is whole or absent).
 
@@ -219,8 +232,7 @@ def analyze_texts(nlp, texts: Sequence[str], batch_size: int = PIPE_BATCH,
     grow with every new word it has ever seen.
     """
     limit = max(1, min(max_chars, nlp.max_length))
-    pieces = [(i, start, text[start:end]) for i, text in enumerate(texts)
-              for start, end in piece_bounds(text, limit)]
+    pieces = [(i, start, text[start:end]) for i, text in enumerate(texts) for start, end in piece_bounds(text, limit)]
     parts: list[list[dict]] = [[] for _ in texts]
     errors: list[str | None] = [None] * len(texts)
     with nlp.memory_zone():
@@ -241,8 +253,12 @@ def analyze_texts(nlp, texts: Sequence[str], batch_size: int = PIPE_BATCH,
         elif len(analyses) == 1:
             results.append(analyses[0])
         else:
-            results.append({"entities": [e for a in analyses for e in a["entities"]],
-                            "quotes": [q for a in analyses for q in a["quotes"]]})
+            results.append(
+                {
+                    "entities": [e for a in analyses for e in a["entities"]],
+                    "quotes": [q for a in analyses for q in a["quotes"]],
+                }
+            )
     return results
 
 
@@ -276,19 +292,22 @@ def nlp_text(element) -> str:
 def lacks_model(article: dict, models: LanguageModels) -> bool:
     """A winner whose language is known but has no model: counted, not analysed."""
     language = article.get("language")
-    return (article.get("duplicate_of") is None and language is not None
-            and models.model_for(language) is None)
+    return article.get("duplicate_of") is None and language is not None and models.model_for(language) is None
 
 
 def count_skipped_languages(articles, models: LanguageModels) -> None:
     """Count articles that get no NLP for their language: `nlp_skipped_language` and
     `nlp_skipped_language.<code>` (the end-of-run summary reports them)."""
-    _ = (articles | "LanguagesWithoutModel" >> beam.Filter(lacks_model, models)
-         | "CountSkippedLanguages" >> count("nlp_skipped_language", by="language"))
+    _ = (
+        articles
+        | "LanguagesWithoutModel" >> beam.Filter(lacks_model, models)
+        | "CountSkippedLanguages" >> count("nlp_skipped_language", by="language")
+    )
 
 
-def analyze_in_languages(loaded: LoadedModels, elements: Sequence[tuple],
-                         max_chars: int = MAX_BATCH_CHARS) -> list[dict]:
+def analyze_in_languages(
+    loaded: LoadedModels, elements: Sequence[tuple], max_chars: int = MAX_BATCH_CHARS
+) -> list[dict]:
     """One analysis per (language, text) (nlp_input), each text by its language's model
     through analyze_texts (RunInference and `newsbeam extract`)."""
     models = loaded.models
@@ -320,14 +339,18 @@ class SpacyModelHandler(ModelHandler):
         progress.flush()
         return model
 
-    def run_inference(self, batch: Sequence[tuple], model: LoadedModels,
-                      inference_args=None) -> Iterable[PredictionResult]:
+    def run_inference(
+        self, batch: Sequence[tuple], model: LoadedModels, inference_args=None
+    ) -> Iterable[PredictionResult]:
         analyses = analyze_in_languages(model, batch, self.max_batch_chars)
         return [PredictionResult(element, analysis) for element, analysis in zip(batch, analyses)]
 
     def batch_elements_kwargs(self):
-        return {"min_batch_size": self.max_batch_chars, "max_batch_size": self.max_batch_chars,
-                "element_size_fn": functools.partial(text_size, most=self.max_batch_chars)}
+        return {
+            "min_batch_size": self.max_batch_chars,
+            "max_batch_size": self.max_batch_chars,
+            "element_size_fn": functools.partial(text_size, most=self.max_batch_chars),
+        }
 
     def get_num_bytes(self, batch: Sequence[tuple]) -> int:
         return sum(len(nlp_text(element)) for element in batch)
@@ -340,16 +363,30 @@ def nlp_key(article: dict, models: LanguageModels) -> tuple:
 
 def entity_rows(keyed_result) -> list[dict]:
     (article_id, date, run_id), result = keyed_result
-    return [{**entity, "label_common": common_label(entity["label"]), "article_id": article_id,
-             "run_id": run_id, "date": date}
-            for entity in result.inference["entities"]]
+    return [
+        {
+            **entity,
+            "label_common": common_label(entity["label"]),
+            "article_id": article_id,
+            "run_id": run_id,
+            "date": date,
+        }
+        for entity in result.inference["entities"]
+    ]
 
 
 def quote_rows(keyed_result) -> list[dict]:
     (article_id, date, run_id), result = keyed_result
-    return [{**quote, "article_id": article_id, "quote_id": f"{article_id}-{quote['start']}",
-             "run_id": run_id, "date": date}
-            for quote in result.inference["quotes"]]
+    return [
+        {
+            **quote,
+            "article_id": article_id,
+            "quote_id": f"{article_id}-{quote['start']}",
+            "run_id": run_id,
+            "date": date,
+        }
+        for quote in result.inference["quotes"]
+    ]
 
 
 def nlp_reject(input_name: str, detail: str) -> dict:
@@ -377,8 +414,7 @@ def analysed_article(keyed_result) -> dict:
     element per article, so one writer can commit an article with its rows."""
     article, result = keyed_result
     key = ((article["article_id"], article["date"], article["run_id"]), result)
-    return {"article": article, "entities": entity_rows(key), "quotes": quote_rows(key),
-            "rejects": nlp_rejects(key)}
+    return {"article": article, "entities": entity_rows(key), "quotes": quote_rows(key), "rejects": nlp_rejects(key)}
 
 
 class AnalyseArticles(beam.PTransform):
@@ -411,9 +447,7 @@ class ExtractEntitiesAndQuotes(beam.PTransform):
     def expand(self, articles):
         count_skipped_languages(articles, self.models)
         analysed = (
-            articles
-            | "KeyByArticle" >> beam.Map(nlp_key, self.models)
-            | "RunSpacy" >> RunInference(self.handler)
+            articles | "KeyByArticle" >> beam.Map(nlp_key, self.models) | "RunSpacy" >> RunInference(self.handler)
         )
         return (
             analysed | "EntityRows" >> beam.FlatMap(entity_rows),

@@ -9,11 +9,19 @@ The one place the mapping lives (schemas/tables.py documents it from here).
 # model label -> common label; a label missing here (DATE, MONEY, CARDINAL, ...:
 # kinds that only the English model tags) has no common label (null).
 COMMON_LABELS = {
-    "PERSON": "PERSON", "PER": "PERSON",
+    "PERSON": "PERSON",
+    "PER": "PERSON",
     "ORG": "ORG",
-    "GPE": "LOC", "LOC": "LOC", "FAC": "LOC",
-    "NORP": "MISC", "EVENT": "MISC", "WORK_OF_ART": "MISC", "LAW": "MISC", "PRODUCT": "MISC",
-    "LANGUAGE": "MISC", "MISC": "MISC",
+    "GPE": "LOC",
+    "LOC": "LOC",
+    "FAC": "LOC",
+    "NORP": "MISC",
+    "EVENT": "MISC",
+    "WORK_OF_ART": "MISC",
+    "LAW": "MISC",
+    "PRODUCT": "MISC",
+    "LANGUAGE": "MISC",
+    "MISC": "MISC",
 }
 
 

@@ -15,6 +15,7 @@ retry would write its articles twice; there `checkpoint_seconds` is None and
 every file is staged under the run, to be committed once by the driver after the
 pipeline succeeded (only files of successful bundles, as WriteTableInBundles does).
 """
+
 import time
 import uuid
 
@@ -23,12 +24,22 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
 from schemas.tables import ARTICLES, ENTITIES, PARTITION_COLUMN, QUOTES, REJECTS, SIGNATURES
-from transforms.sinks.commit import (COMMIT_SUFFIX, MANIFEST, STAGING, commit_staged, exists, join, list_folders, move,
-                               record_paths, staging_dir)
-from transforms.metrics import NAMESPACE, progress_tally
 from transforms.dedup.near_duplicates import signature_row
-from transforms.sinks.outputs import is_winner
+from transforms.metrics import NAMESPACE, progress_tally
 from transforms.rejects import finalize_reject
+from transforms.sinks.commit import (
+    COMMIT_SUFFIX,
+    MANIFEST,
+    STAGING,
+    commit_staged,
+    exists,
+    join,
+    list_folders,
+    move,
+    record_paths,
+    staging_dir,
+)
+from transforms.sinks.outputs import is_winner
 from transforms.sinks.write import PartitionFiles, commit_files, file_schema, partition_path
 
 CHECKPOINT_TABLES = (ARTICLES, ENTITIES, QUOTES, SIGNATURES, REJECTS)
@@ -55,14 +66,20 @@ def checkpoint_id(run_id: str) -> str:
 
 def committed_checkpoints(output: str, run_id: str) -> int:
     """How many checkpoints of `run_id` are committed."""
-    return sum(1 for path in record_paths(output)
-               if path.rsplit("/", 1)[-1].startswith(f"{run_id}-c") and path.endswith(COMMIT_SUFFIX))
+    return sum(
+        1
+        for path in record_paths(output)
+        if path.rsplit("/", 1)[-1].startswith(f"{run_id}-c") and path.endswith(COMMIT_SUFFIX)
+    )
 
 
 def unpublished_checkpoints(output: str, run_id: str) -> int:
     """How many checkpoints of `run_id` are committed (manifest written) but not all published."""
-    return sum(1 for commit_id in list_folders(join(output, STAGING))
-               if commit_id.startswith(f"{run_id}-c") and exists(join(staging_dir(output, commit_id), MANIFEST)))
+    return sum(
+        1
+        for commit_id in list_folders(join(output, STAGING))
+        if commit_id.startswith(f"{run_id}-c") and exists(join(staging_dir(output, commit_id), MANIFEST))
+    )
 
 
 def checkpoint_file_name(commit_id: str) -> str:
@@ -74,8 +91,10 @@ class TableFiles:
     """A PartitionFiles per table, all under one staging root."""
 
     def __init__(self, root: str, run_id: str):
-        self.files = {table.name: PartitionFiles(file_schema(table), self.folder_of(root, table.name), run_id)
-                      for table in CHECKPOINT_TABLES}
+        self.files = {
+            table.name: PartitionFiles(file_schema(table), self.folder_of(root, table.name), run_id)
+            for table in CHECKPOINT_TABLES
+        }
 
     @staticmethod
     def folder_of(root: str, table_name: str):
@@ -87,8 +106,7 @@ class TableFiles:
     def close(self) -> list[tuple[str, str, str]]:
         """(table, partition, temporary path) of every file written."""
         try:
-            return [(name, partition, path) for name, files in self.files.items()
-                    for partition, path in files.close()]
+            return [(name, partition, path) for name, files in self.files.items() for partition, path in files.close()]
         except BaseException:
             self.abort()
             raise
@@ -176,9 +194,12 @@ class WriteAnalysed(beam.PTransform):
 
     def expand(self, analysed):
         staged = analysed | "WriteFiles" >> beam.ParDo(
-            WriteAnalysedFn(self.output_dir, self.run_id, self.rejected_at, self.checkpoint_seconds))
+            WriteAnalysedFn(self.output_dir, self.run_id, self.rejected_at, self.checkpoint_seconds)
+        )
         if self.checkpoint_seconds:
             return staged
-        return (staged
-                | "GroupByTablePartition" >> beam.GroupByKey()
-                | "NameFiles" >> beam.ParDo(CommitRunFilesFn(self.output_dir, self.run_id)))
+        return (
+            staged
+            | "GroupByTablePartition" >> beam.GroupByKey()
+            | "NameFiles" >> beam.ParDo(CommitRunFilesFn(self.output_dir, self.run_id))
+        )

@@ -23,6 +23,7 @@ keys. `recover` (under the output lock, when a run starts) rolls forward a commi
 whose manifest is complete and deletes the staging of one that never got there.
 Every step is idempotent, so recovery itself may be interrupted and run again.
 """
+
 import json
 import logging
 import os
@@ -54,7 +55,7 @@ def join(*parts: str) -> str:
 
 
 def relative(output: str, path: str) -> str:
-    return path[len(output.rstrip("/")) + 1:]
+    return path[len(output.rstrip("/")) + 1 :]
 
 
 def staging_dir(output: str, commit_id: str) -> str:
@@ -75,6 +76,7 @@ def commit_record_path(output: str, commit_id: str) -> str:
 
 
 # --- small file-system helpers: local paths directly, others through Beam ---------
+
 
 def exists(path: str) -> bool:
     return os.path.exists(path) if is_local(path) else FileSystems.exists(path)
@@ -134,10 +136,14 @@ def list_files(folder: str) -> list[tuple[str, int]]:
 def list_folders(folder: str) -> list[str]:
     """Names of the sub-folders of `folder` (object stores: first path components)."""
     if is_local(folder):
-        return sorted(n for n in os.listdir(folder) if os.path.isdir(os.path.join(folder, n))) \
-            if os.path.isdir(folder) else []
-    return sorted({relative(folder, path).split("/", 1)[0] for path, _ in list_files(folder)
-                   if "/" in relative(folder, path)})
+        return (
+            sorted(n for n in os.listdir(folder) if os.path.isdir(os.path.join(folder, n)))
+            if os.path.isdir(folder)
+            else []
+        )
+    return sorted(
+        {relative(folder, path).split("/", 1)[0] for path, _ in list_files(folder) if "/" in relative(folder, path)}
+    )
 
 
 def remove_tree(folder: str) -> None:
@@ -161,6 +167,7 @@ def move(source: str, target: str) -> None:
 
 # --- the protocol ----------------------------------------------------------------
 
+
 def is_table_file(relative_path: str) -> bool:
     """A Parquet file of a table: not hidden, not a temporary of a writer at work."""
     name = relative_path.rsplit("/", 1)[-1]
@@ -175,9 +182,15 @@ def staged_manifest(output: str, commit_id: str, run_id: str, removes=(), note: 
         rel = relative(staging, path)
         if is_table_file(rel):
             files.append({"path": rel, "table": rel.split("/", 1)[0], "bytes": size})
-    return {"commit_id": commit_id, "run_id": run_id, "protocol": PROTOCOL_VERSION,
-            "created_at": datetime.now(timezone.utc).isoformat(), "files": files,
-            "removes": sorted(removes), **({"note": note} if note else {})}
+    return {
+        "commit_id": commit_id,
+        "run_id": run_id,
+        "protocol": PROTOCOL_VERSION,
+        "created_at": datetime.now(timezone.utc).isoformat(),
+        "files": files,
+        "removes": sorted(removes),
+        **({"note": note} if note else {}),
+    }
 
 
 def commit_staged(output: str, commit_id: str, run_id: str, removes=(), note: dict | None = None) -> dict:
@@ -310,8 +323,9 @@ def commit_records(output: str) -> list[dict]:
             record = read_json(path)
             record["files"], record["commit_id"]
         except (OSError, ValueError, KeyError, TypeError) as error:
-            logging.getLogger("newsbeam").warning("unreadable commit record %s (%s); "
-                                                  "`newsbeam check --repair` rebuilds it", path, error)
+            logging.getLogger("newsbeam").warning(
+                "unreadable commit record %s (%s); `newsbeam check --repair` rebuilds it", path, error
+            )
             continue
         records.append(record)
     return sorted(records, key=lambda r: (r.get("committed_at", ""), r["commit_id"]))
@@ -322,18 +336,31 @@ def belongs_to(commit_id: str, relative_path: str) -> bool:
     `part-<commit id>.parquet` (a stream window) or `part-<commit id>-NNN.parquet` (a run)."""
     name = relative_path.rsplit("/", 1)[-1]
     prefix = f"part-{commit_id}"
-    return name.startswith(prefix) and name[len(prefix):len(prefix) + 1] in ("-", ".") and \
-        not name[len(prefix):].startswith("-w")
+    return (
+        name.startswith(prefix)
+        and name[len(prefix) : len(prefix) + 1] in ("-", ".")
+        and not name[len(prefix) :].startswith("-w")
+    )
 
 
 def rebuilt_record(output: str, record_path: str, files: list[tuple[str, int]]) -> dict:
     """A commit record made anew from the files in place that its commit wrote."""
-    commit_id = record_path.rsplit("/", 1)[-1][:-len(COMMIT_SUFFIX)]
+    commit_id = record_path.rsplit("/", 1)[-1][: -len(COMMIT_SUFFIX)]
     now = datetime.now(timezone.utc).isoformat()
-    return {"commit_id": commit_id, "run_id": commit_id, "protocol": PROTOCOL_VERSION, "created_at": now,
-            "committed_at": now, "removes": [], "note": {"rebuilt": "from the names of its files"},
-            "files": [{"path": rel, "table": rel.split("/", 1)[0], "bytes": size}
-                      for rel, size in files if belongs_to(commit_id, rel)]}
+    return {
+        "commit_id": commit_id,
+        "run_id": commit_id,
+        "protocol": PROTOCOL_VERSION,
+        "created_at": now,
+        "committed_at": now,
+        "removes": [],
+        "note": {"rebuilt": "from the names of its files"},
+        "files": [
+            {"path": rel, "table": rel.split("/", 1)[0], "bytes": size}
+            for rel, size in files
+            if belongs_to(commit_id, rel)
+        ],
+    }
 
 
 def is_protocol_folder(output: str) -> bool:
@@ -359,8 +386,10 @@ def committed_entries(output: str) -> dict:
     in place count as committed until `prepare_output` adopts them.
     """
     if not is_protocol_folder(output):
-        return {rel: {"path": rel, "table": rel.split("/", 1)[0], "bytes": size}
-                for rel, size in published_table_files(output)}
+        return {
+            rel: {"path": rel, "table": rel.split("/", 1)[0], "bytes": size}
+            for rel, size in published_table_files(output)
+        }
     entries, removed = {}, set()
     for record in commit_records(output):
         for entry in record["files"]:
@@ -371,8 +400,9 @@ def committed_entries(output: str) -> dict:
 
 def committed_files(output: str, table_name: str) -> list[str]:
     """Full paths of the committed files of one table, sorted."""
-    return sorted(join(output, path) for path, entry in committed_entries(output).items()
-                  if entry["table"] == table_name)
+    return sorted(
+        join(output, path) for path, entry in committed_entries(output).items() if entry["table"] == table_name
+    )
 
 
 def prepare_output(output: str) -> list[str]:
@@ -382,11 +412,18 @@ def prepare_output(output: str) -> list[str]:
     if not is_protocol_folder(output):
         legacy = published_table_files(output)
         if legacy:
-            write_json(commit_record_path(output, LEGACY_COMMIT), {
-                "commit_id": LEGACY_COMMIT, "run_id": LEGACY_COMMIT, "protocol": PROTOCOL_VERSION,
-                "created_at": datetime.now(timezone.utc).isoformat(),
-                "committed_at": datetime.now(timezone.utc).isoformat(), "removes": [],
-                "files": [{"path": rel, "table": rel.split("/", 1)[0], "bytes": size} for rel, size in legacy]})
+            write_json(
+                commit_record_path(output, LEGACY_COMMIT),
+                {
+                    "commit_id": LEGACY_COMMIT,
+                    "run_id": LEGACY_COMMIT,
+                    "protocol": PROTOCOL_VERSION,
+                    "created_at": datetime.now(timezone.utc).isoformat(),
+                    "committed_at": datetime.now(timezone.utc).isoformat(),
+                    "removes": [],
+                    "files": [{"path": rel, "table": rel.split("/", 1)[0], "bytes": size} for rel, size in legacy],
+                },
+            )
             actions.append(f"adopted {len(legacy)} files written before commit records existed")
         write_json(join(output, MARKER), {"protocol": PROTOCOL_VERSION})
     return actions
@@ -473,7 +510,9 @@ class CommitWindows(beam.PTransform):
 
     def expand(self, written):
         run_id = self.run_id
-        return (written
-                | "OnlyWindowed" >> beam.Filter(lambda commit_and_path: commit_and_path[0] != run_id)
-                | "GroupByCommit" >> beam.GroupByKey()
-                | "Commit" >> beam.ParDo(CommitWindowFn(self.output, run_id)))
+        return (
+            written
+            | "OnlyWindowed" >> beam.Filter(lambda commit_and_path: commit_and_path[0] != run_id)
+            | "GroupByCommit" >> beam.GroupByKey()
+            | "Commit" >> beam.ParDo(CommitWindowFn(self.output, run_id))
+        )

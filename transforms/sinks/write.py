@@ -18,6 +18,7 @@ Two ways, one file format:
   files of the bundles that succeeded. Batch runs: memory does not grow with the
   input, and there is at most one file per partition per worker bundle.
 """
+
 import os
 import uuid
 
@@ -140,8 +141,11 @@ def approximate_size(row: dict) -> int:
     """Bytes a row holds in Python, roughly: its strings, plus a slot and an object
     per list item (a signature's 512 hashes are ints), plus the dict entry and
     object of each field."""
-    return (sum(len(v) for v in row.values() if isinstance(v, (str, bytes)))
-            + sum(40 * len(v) for v in row.values() if isinstance(v, list)) + 96 * len(row))
+    return (
+        sum(len(v) for v in row.values() if isinstance(v, (str, bytes)))
+        + sum(40 * len(v) for v in row.values() if isinstance(v, list))
+        + 96 * len(row)
+    )
 
 
 def temporary_file_name(run_id: str) -> str:
@@ -165,11 +169,11 @@ class PartitionFiles:
 
     def __init__(self, schema: pa.Schema, folder_of, run_id: str, max_bytes: int = MAX_BUFFERED_BYTES):
         self.schema, self.folder_of, self.run_id, self.max_bytes = schema, folder_of, run_id, max_bytes
-        self.rows, self.row_bytes = {}, {}          # partition -> Python rows not yet converted
-        self.python_bytes = 0                       # their approximate size, all partitions
+        self.rows, self.row_bytes = {}, {}  # partition -> Python rows not yet converted
+        self.python_bytes = 0  # their approximate size, all partitions
         self.batches, self.batch_rows, self.batch_bytes = {}, {}, {}  # partition -> Arrow batches
         self.writers, self.paths = {}, {}
-        self.buffered_bytes = 0                     # Arrow bytes held, all partitions
+        self.buffered_bytes = 0  # Arrow bytes held, all partitions
 
     def add(self, partition: str, row: dict) -> None:
         size = approximate_size(row)
@@ -211,8 +215,9 @@ class PartitionFiles:
             handle = FileSystems.create(path)
             self.paths[partition] = path
             self.writers[partition] = (handle, pq.ParquetWriter(handle, self.schema, compression=COMPRESSION))
-        self.writers[partition][1].write_table(pa.Table.from_batches(batches, schema=self.schema),
-                                               row_group_size=ROW_GROUP_ROWS)
+        self.writers[partition][1].write_table(
+            pa.Table.from_batches(batches, schema=self.schema), row_group_size=ROW_GROUP_ROWS
+        )
 
     def close(self) -> list[tuple[str, str]]:
         """Write what is held, close every file; (partition, temporary path) of each."""

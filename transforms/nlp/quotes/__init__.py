@@ -22,6 +22,7 @@ The package follows those steps: `spans` (1), `filters` (2), `cues`, `speakers` 
 `attribution` (3), over a `context` built once per document; word lists are in
 `transforms/nlp/lexicon.py`, shared with the entity rules.
 """
+
 from transforms.nlp.entity_keys import entity_key
 from transforms.nlp.labels import common_label
 from transforms.nlp.lexicon import NAME_LABELS
@@ -43,8 +44,7 @@ def build_context(doc, entities: list) -> Context:
     # The rules speak OntoNotes (PERSON); a WikiNER model's PER is read as PERSON and written
     # back as PER in speaker_label, so the label joins its entity's.
     person_label = next((e["label"] for e in entities if common_label(e["label"]) == "PERSON"), "PERSON")
-    ent_index = entity_index(doc, [{**e, "label": "PERSON"} if e["label"] == person_label else e
-                                   for e in entities])
+    ent_index = entity_index(doc, [{**e, "label": "PERSON"} if e["label"] == person_label else e for e in entities])
     ctx = Context(doc, text, spans, paragraphs, ent_index, owner, person_label=person_label)
     ctx.token_starts = [t.idx for t in doc]
     ctx.gender = infer_gender(doc, ent_index, owner)
@@ -55,12 +55,21 @@ def record(ctx: Context, k: int, kind: str, spk: Speaker) -> dict:
     span = ctx.spans[k]
     spk = normalised(ctx, spk)
     label = ctx.person_label if spk.label == "PERSON" else spk.label
-    return {"text": ctx.text[span.start:span.end], "start": span.start, "end": span.end,
-            "speaker": spk.speaker, "speaker_mention": spk.mention, "speaker_start": spk.start,
-            "speaker_end": spk.end, "speaker_label": label,
-            "speaker_key": entity_key(spk.speaker, label) if label in NAME_LABELS else None,
-            "cue": spk.cue, "kind": kind,
-            "_k": k, "_from_cue": spk.from_cue}
+    return {
+        "text": ctx.text[span.start : span.end],
+        "start": span.start,
+        "end": span.end,
+        "speaker": spk.speaker,
+        "speaker_mention": spk.mention,
+        "speaker_start": spk.start,
+        "speaker_end": spk.end,
+        "speaker_label": label,
+        "speaker_key": entity_key(spk.speaker, label) if label in NAME_LABELS else None,
+        "cue": spk.cue,
+        "kind": kind,
+        "_k": k,
+        "_from_cue": spk.from_cue,
+    }
 
 
 def extract_quotes(doc, entities: list[dict]) -> list[dict]:

@@ -1,6 +1,7 @@
 """Quote -> speaker: the cue before the quote (`X said: "..."`, `According to X, "..."`),
 after it (`"...," said X`), around a split quote, after a dash (`"..." - X, role`), or, with no
 cue, the speaker of the previous quote or the subject of the sentence before."""
+
 import re
 
 from transforms.nlp.lexicon import ACCORDING_TO, TERM_NOUNS, TERM_VERBS, WORDS_NOUNS
@@ -45,8 +46,8 @@ def after_is_attribution(ctx: Context, k: int) -> bool:
     span = ctx.spans[k]
     if span.close_at is None:
         return False
-    inner = ctx.text[span.start:span.end].rstrip()
-    rest = ctx.text[span.close_at + 1:span.close_at + 40]
+    inner = ctx.text[span.start : span.end].rstrip()
+    rest = ctx.text[span.close_at + 1 : span.close_at + 40]
     if not inner:
         return False
     if inner[-1] in ",;" or rest.lstrip().startswith(","):
@@ -62,8 +63,8 @@ def ends_clause_before_cue(ctx: Context, k: int) -> bool:
     span = ctx.spans[k]
     if span.close_at is None:
         return False
-    inner = ctx.text[span.start:span.end].rstrip()
-    rest = ctx.text[span.close_at + 1:span.close_at + 60]
+    inner = ctx.text[span.start : span.end].rstrip()
+    rest = ctx.text[span.close_at + 1 : span.close_at + 60]
     if not (inner.endswith(",") or rest.startswith(",")):
         return False
     lo = span.close_at + 1
@@ -85,14 +86,14 @@ def cue_speaker(ctx: Context, lo: int, hi: int, nearest_last: bool) -> Speaker |
     for j in range(len(toks)):
         n = according_to_length(toks, j)
         if n:
-            phrase = [t for t in toks[j + n:] if not t.is_punct or t.text in ".-&'’"]
-            end = next((m for m, t in enumerate(toks[j + n:]) if t.text in ",;:"), len(toks) - j - n)
-            words = toks[j + n:j + n + end]
+            phrase = [t for t in toks[j + n :] if not t.is_punct or t.text in ".-&'’"]
+            end = next((m for m, t in enumerate(toks[j + n :]) if t.text in ",;:"), len(toks) - j - n)
+            words = toks[j + n : j + n + end]
             while words and words[-1].is_punct:
                 words = words[:-1]
             if phrase and words:
-                mention = ctx.doc[words[0].i:words[-1].i + 1]
-                cue = " ".join(t.lower_ for t in toks[j:j + n])
+                mention = ctx.doc[words[0].i : words[-1].i + 1]
+                cue = " ".join(t.lower_ for t in toks[j : j + n])
                 return resolve_mention(ctx, mention, cue, mention.start_char)
     cues = [t for t in toks if is_cue(t)]
     if not cues:
@@ -122,7 +123,7 @@ def according_to_speaker(ctx: Context, lo: int, hi: int) -> Speaker | None:
 def according_to_length(toks: list, j: int) -> int:
     """Number of tokens of an "according to" phrase ("selon", "d'après") starting at toks[j], or 0."""
     for phrase in ACCORDING_TO:
-        if tuple(t.lower_ for t in toks[j:j + len(phrase)]) == phrase and j + len(phrase) < len(toks):
+        if tuple(t.lower_ for t in toks[j : j + len(phrase)]) == phrase and j + len(phrase) < len(toks):
             return len(phrase)
     return 0
 
@@ -130,8 +131,9 @@ def according_to_length(toks: list, j: int) -> int:
 def subject_phrase(ctx: Context, subj, lo: int, hi: int):
     """The subject's words, joined with sibling subjects a bad parse split off
     ("co" / "-" / "founder and chief executive, Kenji Halvorsen")."""
-    siblings = [c for c in subj.head.children if c.dep_ == subj.dep_ and ctx.quote_of_token[c.i] < 0
-                and lo <= c.idx < hi]
+    siblings = [
+        c for c in subj.head.children if c.dep_ == subj.dep_ and ctx.quote_of_token[c.i] < 0 and lo <= c.idx < hi
+    ]
     group = [subj]
     for c in sorted(siblings, key=lambda t: t.i):
         if c.i == group[-1].right_edge.i + 1:
@@ -140,7 +142,7 @@ def subject_phrase(ctx: Context, subj, lo: int, hi: int):
         return mention_span(ctx, subj, lo, hi)
     first = mention_span(ctx, group[0], lo, hi)
     last = mention_span(ctx, group[-1], lo, hi)
-    return ctx.doc[first.start:last.end]
+    return ctx.doc[first.start : last.end]
 
 
 def adjacent_name(ctx: Context, toks: list, cue):
@@ -155,8 +157,8 @@ def adjacent_name(ctx: Context, toks: list, cue):
     while clause and clause[-1].pos_ == "ADV":
         clause.pop()
     if clause and any(t.pos_ in ("PROPN", "NOUN", "PRON") or t.is_title for t in clause):
-        return ctx.doc[clause[0].i:clause[-1].i + 1]
-    after = [t for t in toks[pos + 1:] if t.pos_ in ("PROPN", "NOUN", "PRON")]
+        return ctx.doc[clause[0].i : clause[-1].i + 1]
+    after = [t for t in toks[pos + 1 :] if t.pos_ in ("PROPN", "NOUN", "PRON")]
     if after and after[0].i <= cue.i + 4:
         tok = after[0]
         while tok.dep_ == "compound" and tok.head.i > tok.i:
@@ -175,12 +177,11 @@ def dash_speaker(ctx: Context, lo: int, hi: int) -> Speaker | None:
     end = lo + len(text.rstrip(" .\n"))
     mention = ctx.doc.char_span(start, end, alignment_mode="expand")
     if mention is None or not len(mention) or any(t.pos_ in ("VERB", "AUX") for t in mention):
-        return None                                   # '"…" — drew applause': the sentence goes on
+        return None  # '"…" — drew applause': the sentence goes on
     ents = [e for e in entities_in(ctx, mention) if e["label"] in ("PERSON", "ORG")]
     ents.sort(key=lambda e: e["label"] != "PERSON")
     if ents:
-        return Speaker(ents[0]["canonical"], mention.text, mention.start_char, mention.end_char,
-                       ents[0]["label"], "—")
+        return Speaker(ents[0]["canonical"], mention.text, mention.start_char, mention.end_char, ents[0]["label"], "—")
     first = mention.text.split(",")[0]
     return Speaker(first, mention.text, mention.start_char, mention.end_char, None, "—")
 
@@ -268,8 +269,11 @@ def message_from_speaker(ctx: Context, lo: int, hi: int) -> Speaker | None:
     for tok in toks[1:8]:
         if tok.lemma_.lower() in WORDS_NOUNS:
             for prep in tok.children:
-                target = next((c for c in prep.children if c.dep_ == "pobj"), None) \
-                    if prep.dep_ == "prep" and prep.lower_ in ("from", "of", "by") else None
+                target = (
+                    next((c for c in prep.children if c.dep_ == "pobj"), None)
+                    if prep.dep_ == "prep" and prep.lower_ in ("from", "of", "by")
+                    else None
+                )
                 if target is not None:
                     found = resolve_mention(ctx, mention_span(ctx, target, lo, hi), None, target.idx)
                     if found.label is not None:
@@ -288,7 +292,7 @@ def words_owner_speaker(ctx: Context, lo: int, hi: int) -> Speaker | None:
     owner = next((c for c in toks[-1].children if c.dep_ == "poss"), None)
     if owner is None:
         return None
-    found = resolve_mention(ctx, ctx.doc[owner.left_edge.i:owner.i + 1], None, owner.idx)
+    found = resolve_mention(ctx, ctx.doc[owner.left_edge.i : owner.i + 1], None, owner.idx)
     return found if found.speaker else None
 
 
@@ -317,7 +321,7 @@ def no_cue_speaker(ctx: Context, k: int) -> Speaker:
     span = ctx.spans[k]
     same_para = previous_quote_speaker(ctx, k, same_paragraph_only=True)
     b_lo, _ = region_before(ctx, k)
-    gap = ctx.text[b_lo:span.open_at]
+    gap = ctx.text[b_lo : span.open_at]
     if same_para is not None and not WORD_RE.search(gap):
         return inherited(same_para)
     subject = previous_sentence_subject(ctx, span.open_at)
@@ -334,15 +338,15 @@ def inherited(spk: Speaker) -> Speaker:
 def attribute(ctx: Context, k: int, kind: str) -> Speaker | None:
     """The speaker of quote k, or None when a partial or title-like quote has no cue."""
     span = ctx.spans[k]
-    quoted = ctx.text[span.start:span.end]
+    quoted = ctx.text[span.start : span.end]
     if kind == "partial":
         found = partial_cue_speaker(ctx, k)
         if found is None and ends_clause_before_cue(ctx, k):
             a_lo, a_hi = region_after(ctx, k)
             found = cue_speaker(ctx, a_lo, a_hi, nearest_last=False)
-        if found is None:                             # '"managed decline", a term X used'
+        if found is None:  # '"managed decline", a term X used'
             found = term_user_speaker(ctx, *region_after(ctx, k))
-        if found is None:                             # '... are "not fit for purpose", according to X.'
+        if found is None:  # '... are "not fit for purpose", according to X.'
             found = according_to_speaker(ctx, *region_after(ctx, k))
         if found is None or is_title_like(quoted):
             return None
@@ -375,5 +379,9 @@ def share_across_parts(ctx: Context, records: list):
         if cued:
             for k in chain:
                 if not by_span[k]["_from_cue"]:
-                    by_span[k].update({key: cued[-1][key] for key in (
-                        "speaker", "speaker_mention", "speaker_start", "speaker_end", "speaker_label")})
+                    by_span[k].update(
+                        {
+                            key: cued[-1][key]
+                            for key in ("speaker", "speaker_mention", "speaker_start", "speaker_end", "speaker_label")
+                        }
+                    )

@@ -1,4 +1,5 @@
 """What the rules know about one document (`Context`), and offset <-> token helpers."""
+
 import bisect
 import re
 from dataclasses import dataclass, field
@@ -12,19 +13,20 @@ SENTENCE_END = re.compile(r"[.!?]+(?=[\s\"”’'»)]*(?:\s|$))")
 @dataclass
 class Context:
     """What the attribution rules need about one document, computed once."""
-    doc: Any                      # the spaCy Doc
+
+    doc: Any  # the spaCy Doc
     text: str
     spans: list
-    paragraphs: list              # (start, end) character ranges
-    entity_of_token: dict         # token index -> entity dict
-    quote_of_token: list          # token index -> index of the span covering it (marks included) or -1
-    gender: dict = field(default_factory=dict)   # canonical -> "m" / "f"
+    paragraphs: list  # (start, end) character ranges
+    entity_of_token: dict  # token index -> entity dict
+    quote_of_token: list  # token index -> index of the span covering it (marks included) or -1
+    gender: dict = field(default_factory=dict)  # canonical -> "m" / "f"
     speakers: list = field(default_factory=list)  # Speaker per kept quote, in order
-    kept: list = field(default_factory=list)      # span index per kept quote, in order
-    surnames: dict | None = None                  # surname -> person entity, on first use
-    roles: dict | None = None                     # canonical -> words describing the person, on first use
+    kept: list = field(default_factory=list)  # span index per kept quote, in order
+    surnames: dict | None = None  # surname -> person entity, on first use
+    roles: dict | None = None  # canonical -> words describing the person, on first use
     token_starts: list = field(default_factory=list)  # character offset of each token
-    person_label: str = "PERSON"                  # the model's own person label (PER for WikiNER models)
+    person_label: str = "PERSON"  # the model's own person label (PER for WikiNER models)
 
 
 def token_index_at(ctx: "Context", char: int) -> int | None:
@@ -85,7 +87,7 @@ def previous_nonspace(text: str, i: int) -> int:
 
 
 def is_abbreviation(text: str, dot: int) -> bool:
-    word = re.search(r"([\w.]+)$", text[max(0, dot - 12):dot])
+    word = re.search(r"([\w.]+)$", text[max(0, dot - 12) : dot])
     if text[dot] != "." or not word:
         return False
     w = word.group(1).lower()

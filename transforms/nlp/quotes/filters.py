@@ -1,6 +1,7 @@
 """Span -> quote or not: a quote that starts a sentence (or follows a colon or comma) is
 `direct`; one inside the writer's sentence is `partial` (kept by attribution only under a speech
 cue). Titles of works, nicknames, codes and scare quotes ("so-called", "known as") are dropped."""
+
 import re
 
 from transforms.nlp.lexicon import NAMING_LEMMAS, NAMING_PHRASES, TITLE_SMALL_WORDS, WORK_NOUNS
@@ -35,7 +36,7 @@ def is_code_like(quoted: str) -> bool:
 
 
 def preceding_words(text: str, i: int, n: int = 3) -> str:
-    return " ".join(text[max(0, i - 60):i].lower().split()[-n:])
+    return " ".join(text[max(0, i - 60) : i].lower().split()[-n:])
 
 
 def is_named_by_phrase(ctx: Context, span: Span) -> bool:
@@ -54,17 +55,17 @@ def is_named_by_phrase(ctx: Context, span: Span) -> bool:
 
 def is_nickname(text: str, span: Span) -> bool:
     """Robert "Bobby" Lane: a short capitalised quote between two capitalised words."""
-    if span.close_at is None or len(quote_words(text[span.start:span.end])) > 3:
+    if span.close_at is None or len(quote_words(text[span.start : span.end])) > 3:
         return False
-    before = re.search(r"([A-Z][\w.\-]*)\s*$", text[max(0, span.open_at - 30):span.open_at])
-    after = re.match(r"\s*([A-Z][\w\-]*)", text[span.close_at + 1:span.close_at + 30])
+    before = re.search(r"([A-Z][\w.\-]*)\s*$", text[max(0, span.open_at - 30) : span.open_at])
+    after = re.match(r"\s*([A-Z][\w\-]*)", text[span.close_at + 1 : span.close_at + 30])
     return bool(before and after)
 
 
 def classify(ctx: Context, k: int) -> str | None:
     """'direct', 'partial' or None (not a quotation of speech)."""
     span = ctx.spans[k]
-    quoted = ctx.text[span.start:span.end]
+    quoted = ctx.text[span.start : span.end]
     if span.continuation or span.continues:
         return "direct"
     if is_nickname(ctx.text, span) or is_named_by_phrase(ctx, span) or is_code_like(quoted):

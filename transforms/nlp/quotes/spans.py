@@ -3,6 +3,7 @@
 Apostrophes (it's, players' union), inches (5'11") and stray or odd marks never open a quote.
 A paragraph that opens a quote without closing it, followed by a paragraph that opens with a
 mark, is the first part of a multi-paragraph quote. Needs no spaCy: text in, spans out."""
+
 import re
 from dataclasses import dataclass
 
@@ -10,10 +11,26 @@ from dataclasses import dataclass
 # “…” ‘…’ and straight marks, German „…“ ‚…‘ (the low mark opens; “ and ‘ then close, by
 # position), French « … » ‹ … › (with the space, no-break space or thin space French puts inside),
 # Japanese and Chinese 「…」 with 『…』 nested.
-DOUBLE_MARKS = {"“": "open", "„": "open", "«": "open", "「": "open",
-                "”": "close", "»": "close", "」": "close", '"': "either"}
-SINGLE_MARKS = {"‘": "open", "‚": "open", "‹": "open", "『": "open",
-                "’": "close", "›": "close", "』": "close", "'": "either"}
+DOUBLE_MARKS = {
+    "“": "open",
+    "„": "open",
+    "«": "open",
+    "「": "open",
+    "”": "close",
+    "»": "close",
+    "」": "close",
+    '"': "either",
+}
+SINGLE_MARKS = {
+    "‘": "open",
+    "‚": "open",
+    "‹": "open",
+    "『": "open",
+    "’": "close",
+    "›": "close",
+    "』": "close",
+    "'": "either",
+}
 # Marks that are never apostrophes or inches: the glyph alone says open or close.
 BRACKET_MARKS = frozenset("«»‹›「」『』")
 LINE_BREAK = re.compile(r"[ \t\r\f\v]*\n\s*")
@@ -26,13 +43,14 @@ WORD_RE = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
 class Span:
     """A quoted stretch of text: marks at `open_at`/`close_at` (close_at None when it runs to
     the paragraph end as the first part of a multi-paragraph quote)."""
+
     start: int
     end: int
     open_at: int
     close_at: int | None
     paragraph: int
-    continues: bool = False       # runs on into the next paragraph
-    continuation: bool = False    # opens the paragraph after an unclosed quote
+    continues: bool = False  # runs on into the next paragraph
+    continuation: bool = False  # opens the paragraph after an unclosed quote
 
 
 def ends_paragraph_line(line: str) -> bool:
@@ -46,7 +64,7 @@ def paragraph_ranges(text: str) -> list:
     paragraph per line (most lines end a sentence). In hard-wrapped text (most line breaks fall
     mid-sentence) a single line break ends a paragraph only after a short line that ends a
     sentence and before a capital or an opening mark."""
-    breaks = []                                       # (start, end, blank)
+    breaks = []  # (start, end, blank)
     for m in LINE_BREAK.finditer(text):
         breaks.append((m.start(), m.end(), m.group(0).count("\n") > 1))
     single = [(a, b) for a, b, blank in breaks if not blank]
@@ -55,16 +73,21 @@ def paragraph_ranges(text: str) -> list:
         line_starts = [0] + [b for _, b, _ in breaks]
         lines = [text[lo:a] for lo, (a, _, _) in zip(line_starts, breaks)]
         ends = {a: line for line, (a, _, _) in zip(lines, breaks)}
-        wrapped = sum(1 for a, b in single if not ends_paragraph_line(ends[a])
-                      or text[b:b + 1].islower()) * 2 > len(single)
+        wrapped = sum(1 for a, b in single if not ends_paragraph_line(ends[a]) or text[b : b + 1].islower()) * 2 > len(
+            single
+        )
         if not wrapped:
             cuts += single
         else:
             widths = sorted(len(line.rstrip()) for line in lines)
             width = widths[int(0.9 * (len(widths) - 1))] if widths else 0
-            cuts += [(a, b) for a, b in single if ends_paragraph_line(ends[a])
-                     and len(ends[a].rstrip()) < 0.75 * width
-                     and (text[b:b + 1].isupper() or text[b:b + 1] in "\"“‘'«")]
+            cuts += [
+                (a, b)
+                for a, b in single
+                if ends_paragraph_line(ends[a])
+                and len(ends[a].rstrip()) < 0.75 * width
+                and (text[b : b + 1].isupper() or text[b : b + 1] in "\"“‘'«")
+            ]
     ranges, start = [], 0
     for a, b in sorted(cuts):
         ranges.append((start, a))
@@ -90,14 +113,14 @@ def mark_role(text: str, i: int, table: dict) -> str | None:
     if text[i] in BRACKET_MARKS:
         return glyph
     if before.isalnum() and after.isalnum():
-        return None                                   # it's, developer’s, O'Neill
+        return None  # it's, developer’s, O'Neill
     opens_here = before.isspace() or before in "([{—–-/" or (before in "“‘\"'" and after.isalnum())
     closes_here = not before.isspace() and (after.isspace() or not after.isalnum())
     if table is SINGLE_MARKS and before.isalnum() and closes_here:
-        if before.lower() == "s" and re.match(r"\s+[a-z0-9]", text[i + 1:i + 3]):
-            return "weak_close"                       # players’ union, Jones’ car
+        if before.lower() == "s" and re.match(r"\s+[a-z0-9]", text[i + 1 : i + 3]):
+            return "weak_close"  # players’ union, Jones’ car
     if glyph == "open" and closes_here and not opens_here:
-        return "close"                                # German „…“ ‚…‘, or a mistyped closer
+        return "close"  # German „…“ ‚…‘, or a mistyped closer
     if glyph == "close" and opens_here and not closes_here:
         return "open" if not (table is SINGLE_MARKS and after.isdigit()) else None  # ’90s
     if glyph != "either":
@@ -125,7 +148,7 @@ def pair_marks(marks: list, paragraph_end: int) -> tuple:
     pairs, depth, opener = [], 0, None
     for k, (pos, role) in enumerate(marks):
         if role == "weak_close":
-            later_closer = any(r in ("close", "either") for _, r in marks[k + 1:])
+            later_closer = any(r in ("close", "either") for _, r in marks[k + 1 :])
             if depth == 0 or later_closer:
                 continue
             role = "close"
@@ -136,7 +159,7 @@ def pair_marks(marks: list, paragraph_end: int) -> tuple:
                 opener = pos
                 depth = 1
             else:
-                depth += 1 if depth < 2 else 0        # one level of same-type nesting at most
+                depth += 1 if depth < 2 else 0  # one level of same-type nesting at most
         elif depth:
             depth -= 1
             if depth == 0:
@@ -159,12 +182,26 @@ def spans_of_type(text: str, paragraphs: list, table: dict, skip: set) -> list:
             start, end = inner_bounds(text, o + 1, c)
             spans.append(Span(start, end, o, c, p, continuation=carried and k == 0 and o == first_char(text, lo)))
         carried = False
-        if unclosed is not None and p + 1 < len(paragraphs) and \
-                starts_with_opener(text, paragraphs[p + 1][0], paragraphs[p + 1][1], table):
+        if (
+            unclosed is not None
+            and p + 1 < len(paragraphs)
+            and starts_with_opener(text, paragraphs[p + 1][0], paragraphs[p + 1][1], table)
+        ):
             start, end = inner_bounds(text, unclosed + 1, hi)
-            spans.append(Span(start, end, unclosed, None, p, continues=True,
-                              continuation=bool(spans) and spans[-1].continues and spans[-1].paragraph == p - 1
-                              and unclosed == first_char(text, lo)))
+            spans.append(
+                Span(
+                    start,
+                    end,
+                    unclosed,
+                    None,
+                    p,
+                    continues=True,
+                    continuation=bool(spans)
+                    and spans[-1].continues
+                    and spans[-1].paragraph == p - 1
+                    and unclosed == first_char(text, lo),
+                )
+            )
             carried = True
     spans.sort(key=lambda s: s.start)
     return spans
@@ -193,9 +230,9 @@ def find_quote_spans(text: str, paragraphs: list) -> list:
     single = spans_of_type(text, paragraphs, SINGLE_MARKS, skip)
     single_top = [s for s in single if not overlaps(s, double)]
     double_top = [s for s in double if not overlaps(s, single)]
-    if len(single_top) > len(double_top):             # British style: ‘…’ outside, “…” inside
+    if len(single_top) > len(double_top):  # British style: ‘…’ outside, “…” inside
         main, other = single, double
     else:
         main, other = double, single
     spans = main + [s for s in other if not overlaps(s, main)]
-    return sorted((s for s in spans if WORD_RE.search(text[s.start:s.end])), key=lambda s: s.start)
+    return sorted((s for s in spans if WORD_RE.search(text[s.start : s.end])), key=lambda s: s.start)

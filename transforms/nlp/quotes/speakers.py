@@ -1,6 +1,7 @@
 """Mention -> speaker: the words naming a speaker resolved to the article's canonical entity.
 Pronouns and role nouns ("the judge") go to the nearest compatible person before, "the company"
 to the organisation, "a spokesperson for X" / "a report by X" to X."""
+
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -40,25 +41,31 @@ class Speaker:
     end: int | None = None
     label: str | None = None
     cue: str | None = None
-    from_cue: bool = False        # found through a cue, not inherited
+    from_cue: bool = False  # found through a cue, not inherited
 
 
 def normalised(ctx: Context, spk: Speaker) -> Speaker:
     """An unnamed speaker as one value across quotes and articles: its words in lower case but
     for proper nouns ("The report" and "the report" are one speaker), labelled GROUP_LABEL when
     it names a group of people ("Police", "local officials"). Named speakers are unchanged."""
-    if spk.speaker is None or spk.label is not None or spk.start is None \
-            or ctx.text[spk.start:spk.start + len(spk.speaker)] != spk.speaker:
+    if (
+        spk.speaker is None
+        or spk.label is not None
+        or spk.start is None
+        or ctx.text[spk.start : spk.start + len(spk.speaker)] != spk.speaker
+    ):
         return spk
     words = ctx.doc.char_span(spk.start, spk.start + len(spk.speaker), alignment_mode="expand")
     if words is None or not len(words):
         return spk
     written = "".join((t.lower_ if is_common_word(ctx, t) else t.text) + t.whitespace_ for t in words).strip()
     head = mention_head(words)
-    group = head.lower_ in GROUP_NOUNS or (head.pos_ == "NOUN" and "Plur" in head.morph.get("Number")
-                                           and head.lemma_.lower() not in DOCUMENT_NOUNS | WORK_NOUNS)
-    return Speaker(written, spk.mention, spk.start, spk.end, GROUP_LABEL if group else None, spk.cue,
-                   spk.from_cue)
+    group = head.lower_ in GROUP_NOUNS or (
+        head.pos_ == "NOUN"
+        and "Plur" in head.morph.get("Number")
+        and head.lemma_.lower() not in DOCUMENT_NOUNS | WORK_NOUNS
+    )
+    return Speaker(written, spk.mention, spk.start, spk.end, GROUP_LABEL if group else None, spk.cue, spk.from_cue)
 
 
 def is_common_word(ctx: Context, tok) -> bool:
@@ -68,13 +75,13 @@ def is_common_word(ctx: Context, tok) -> bool:
         return False
     if tok.pos_ in ("DET", "PRON", "NUM", "ADJ", "ADP", "CCONJ", "ADV"):
         return True
-    return tok.pos_ == "NOUN" and (tok.lower_ in GROUP_NOUNS | VOICE_NOUNS | ORG_NOUNS
-                                   or "Plur" in tok.morph.get("Number"))
+    return tok.pos_ == "NOUN" and (
+        tok.lower_ in GROUP_NOUNS | VOICE_NOUNS | ORG_NOUNS or "Plur" in tok.morph.get("Number")
+    )
 
 
 def speaker_from_entity(ent: dict, mention, cue: str | None) -> Speaker:
-    return Speaker(ent["canonical"], mention.text, mention.start_char, mention.end_char,
-                   ent["label"], cue)
+    return Speaker(ent["canonical"], mention.text, mention.start_char, mention.end_char, ent["label"], cue)
 
 
 def entities_in(ctx: Context, span) -> list:
@@ -96,23 +103,29 @@ def resolve_mention(ctx: Context, mention, cue: str | None, before_char: int) ->
     written = Speaker(mention.text, mention.text, mention.start_char, mention.end_char, None, cue)
     word = head.lower_
     if len(mention) == 1 and word in RELATIVE_PRONOUNS and head.head.dep_ == "relcl":
-        antecedent = head.head.head                  # "Joe Biden, who said ..."
-        found = resolve_mention(ctx, doc[antecedent.i:antecedent.i + 1], cue, before_char)
+        antecedent = head.head.head  # "Joe Biden, who said ..."
+        found = resolve_mention(ctx, doc[antecedent.i : antecedent.i + 1], cue, before_char)
         return Speaker(found.speaker, mention.text, mention.start_char, mention.end_char, found.label, cue)
     if len(mention) == 1 and (word in PERSON_PRONOUNS or word in GROUP_PRONOUNS):
         person = resolve_pronoun(ctx, word, mention.start_char)
-        return Speaker(person["canonical"] if person else None, mention.text, mention.start_char,
-                       mention.end_char, person["label"] if person else None, cue)
+        return Speaker(
+            person["canonical"] if person else None,
+            mention.text,
+            mention.start_char,
+            mention.end_char,
+            person["label"] if person else None,
+            cue,
+        )
     ents = [e for e in entities_in(ctx, mention) if e["label"] in ("PERSON", "ORG", "GPE", "NORP", "FAC")]
     head_ent = ctx.entity_of_token.get(head.i)
     lemma = head.lower_ if head.lower_ in VOICE_NOUNS | ORG_NOUNS else head.lemma_.lower()
     if head_ent is not None and head_ent["label"] in ("PERSON", "ORG", "GPE", "NORP", "FAC"):
         return speaker_from_entity(head_ent, mention, cue)
-    for child in head.children:                       # apposition: "Kremlin spokesman Dmitry Peskov"
+    for child in head.children:  # apposition: "Kremlin spokesman Dmitry Peskov"
         ent = ctx.entity_of_token.get(child.i)
         if child.dep_ in ("appos", "compound", "nmod") and ent is not None and is_person(ctx, ent):
             return speaker_from_entity(ent, mention, cue)
-    for tok in mention:                               # "X's co-founder and chief executive, Jane Doe"
+    for tok in mention:  # "X's co-founder and chief executive, Jane Doe"
         ent = ctx.entity_of_token.get(tok.i)
         if tok.dep_ == "appos" and ent is not None and is_person(ctx, ent):
             return speaker_from_entity(ent, mention, cue)
@@ -136,12 +149,13 @@ def resolve_mention(ctx: Context, mention, cue: str | None, before_char: int) ->
         elif head.pos_ == "NOUN":
             person = resolve_role_noun(ctx, lemma, mention.start_char)
             if person is not None:
-                return Speaker(person["canonical"], mention.text, mention.start_char, mention.end_char,
-                               person["label"], cue)
+                return Speaker(
+                    person["canonical"], mention.text, mention.start_char, mention.end_char, person["label"], cue
+                )
     named = [e for e in ents if e["label"] in ("PERSON", "ORG") and not is_possessor(ctx, e)]
-    if named:                                         # not "Russian" in "the Russian embassy"
+    if named:  # not "Russian" in "the Russian embassy"
         return speaker_from_entity(named[0], mention, cue)
-    if head.pos_ == "PROPN" or head.is_title:         # a name the tagger missed here
+    if head.pos_ == "PROPN" or head.is_title:  # a name the tagger missed here
         ent = entity_named(ctx, name_words_at(ctx.doc, head))
         if ent is not None:
             return speaker_from_entity(ent, mention, cue)
@@ -153,7 +167,7 @@ def name_words_at(doc, head) -> str:
     i = head.i
     while i > 0 and doc[i - 1].pos_ == "PROPN" and doc[i - 1].head.i == head.i:
         i -= 1
-    return doc[i:head.i + 1].text
+    return doc[i : head.i + 1].text
 
 
 def mention_head(mention):
@@ -191,14 +205,21 @@ def is_person(ctx: Context, ent: dict) -> bool:
 
 def is_possessor(ctx: Context, ent: dict) -> bool:
     """'Lumen Grid' in "Lumen Grid's chief executive": the owner, not the speaker."""
-    return bool(re.match(r"\s*['’](?:s\b|(?![\w]))", ctx.text[ent["end"]:ent["end"] + 3])) \
-        or bool(re.search(r"s['’]$", ent["text"]))    # "James’ brother"
+    return bool(re.match(r"\s*['’](?:s\b|(?![\w]))", ctx.text[ent["end"] : ent["end"] + 3])) or bool(
+        re.search(r"s['’]$", ent["text"])
+    )  # "James’ brother"
 
 
 def is_bare_noun_phrase(mention) -> bool:
     """'the judge', 'the company', 'the festival's director' - nothing that names who."""
-    return all(t.dep_ in ("det", "poss", "amod", "compound", "case") or t.i == mention.root.i
-               for t in mention if not t.is_punct) and len(mention) <= 4
+    return (
+        all(
+            t.dep_ in ("det", "poss", "amod", "compound", "case") or t.i == mention.root.i
+            for t in mention
+            if not t.is_punct
+        )
+        and len(mention) <= 4
+    )
 
 
 def voice_owner(ctx: Context, head, mention) -> Speaker | None:
@@ -209,12 +230,12 @@ def voice_owner(ctx: Context, head, mention) -> Speaker | None:
             target = next((g for g in child.children if g.dep_ == "pobj"), None)
         elif child.dep_ == "poss":
             target = child
-        elif child.dep_ == "acl":                     # "a report published by X"
+        elif child.dep_ == "acl":  # "a report published by X"
             for g in child.children:
                 if g.dep_ == "agent" or (g.dep_ == "prep" and g.lower_ == "by"):
                     target = next((h for h in g.children if h.dep_ == "pobj"), None)
         if target is not None:
-            span = ctx.doc[target.left_edge.i:target.right_edge.i + 1]
+            span = ctx.doc[target.left_edge.i : target.right_edge.i + 1]
             found = resolve_mention(ctx, span, None, span.start_char)
             if found.speaker:
                 return found
@@ -234,7 +255,7 @@ def document_author(ctx: Context, head, before_char: int) -> Speaker | None:
     for i in range(head.i - 1, -1, -1):
         tok = ctx.doc[i]
         if tok.lemma_.lower() == lemma and ctx.quote_of_token[i] < 0:
-            owner = voice_owner(ctx, tok, ctx.doc[i:i + 1])
+            owner = voice_owner(ctx, tok, ctx.doc[i : i + 1])
             if owner is not None:
                 return owner
             break
@@ -281,12 +302,11 @@ def resolve_pronoun(ctx: Context, word: str, char: int) -> dict | None:
     if word in PERSON_PRONOUNS:
         want = "m" if word in MALE_WORDS else "f" if word in FEMALE_WORDS else None
         candidates = list(mentions_before(ctx, char, NAME_LABELS))
-        compatible = [(i, e) for i, e in candidates
-                      if want is None or ctx.gender.get(e["canonical"]) in (None, want)]
+        compatible = [(i, e) for i, e in candidates if want is None or ctx.gender.get(e["canonical"]) in (None, want)]
         for _, ent in compatible:
             if is_person(ctx, ent):
                 return ent
-        for i, ent in compatible:                     # a speaker the tagger did not call PERSON
+        for i, ent in compatible:  # a speaker the tagger did not call PERSON
             if ctx.doc[i].dep_ == "nsubj" and is_cue(ctx.doc[i].head) and ent["label"] not in ("GPE", "LOC"):
                 return ent
         return None
@@ -324,7 +344,7 @@ def last_organisation_subject(ctx: Context, char: int) -> dict | None:
             continue
         ent = ctx.entity_of_token.get(i)
         if ent is None or ent["label"] != "ORG":
-            name = ctx.doc[tok.left_edge.i:i + 1].text
+            name = ctx.doc[tok.left_edge.i : i + 1].text
             ent = org_by_name.get(name) or org_by_name.get(tok.text)
         if ent is not None and ent["label"] == "ORG":
             return ent
@@ -384,8 +404,11 @@ def previous_sentence_subject(ctx: Context, char: int) -> Speaker | None:
     the way a reader carries the speaker into an unattributed quote."""
     para = paragraph_of(ctx, char)
     lo = ctx.paragraphs[max(0, para - 1)][0]
-    bounds = [lo] + [m.end() for m in SENTENCE_END.finditer(ctx.text, lo, char)
-                     if not is_abbreviation(ctx.text, m.start())] + [char]
+    bounds = (
+        [lo]
+        + [m.end() for m in SENTENCE_END.finditer(ctx.text, lo, char) if not is_abbreviation(ctx.text, m.start())]
+        + [char]
+    )
     toks, sentence_lo = [], lo
     for a, b in reversed(list(zip(bounds, bounds[1:]))):
         toks = tokens_between(ctx, a, b)
@@ -396,8 +419,11 @@ def previous_sentence_subject(ctx: Context, char: int) -> Speaker | None:
     subjects.sort(key=lambda t: (depth(t), t.i))
     for subj in subjects:
         found = resolve_mention(ctx, mention_span(ctx, subj, sentence_lo, char), None, subj.idx)
-        if found.label in NAME_LABELS or (found.speaker and subj.lower_ in PERSON_PRONOUNS) \
-                or (found.speaker and subj.pos_ == "PROPN"):
+        if (
+            found.label in NAME_LABELS
+            or (found.speaker and subj.lower_ in PERSON_PRONOUNS)
+            or (found.speaker and subj.pos_ == "PROPN")
+        ):
             found.cue = None
             return found
     for t in reversed(toks):
@@ -421,13 +447,13 @@ def infer_gender(doc, entity_of_token: dict, quote_of_token: list) -> dict:
     Speaker Grell ... that she described": she is Whitcombe), and to nobody when none is. A name
     tagged other than PERSON takes part only as a subject, so "Adeyemi turns his attention" counts."""
     votes: dict = {}
-    named: list[tuple[dict, bool]] = []              # (entity, is subject) in this sentence
+    named: list[tuple[dict, bool]] = []  # (entity, is subject) in this sentence
     last_at = -100
     for tok in doc:
         if quote_of_token[tok.i] >= 0:
             continue
         if tok.text in (".", "!", "?") or (tok.is_space and "\n" in tok.text):
-            named = []                                # votes stay within one sentence
+            named = []  # votes stay within one sentence
             continue
         ent = entity_of_token.get(tok.i)
         if ent is not None and ent["label"] in NAME_LABELS:
