@@ -2,6 +2,8 @@
 
 from feed_server import Response, feed_server  # noqa: F401 - pytest fixture
 
+from pipeline.cli import main
+from schemas.duckdb_views import open_output
 from transforms.ingest.feed_lists import load_feed_list, load_feed_lists, parse_feed_list_text, parse_opml
 from transforms.ingest.http_fetch import FetchConfig
 
@@ -101,3 +103,25 @@ def test_unparseable_urls_in_lists_are_rejects(tmp_path, feed_server):
 def test_unparseable_list_location_is_a_fetch_reject():
     feeds, rejects = load_feed_lists(["http://[::1/feeds.txt"], LOCAL)
     assert feeds == [] and [(r["stage"], r["error"]) for r in rejects] == [("fetch", "bad_url")]
+
+
+def test_served_list_answered_304_is_a_fetch_reject(feed_server):
+    # A 304 to a request that sent no validators has no body: it used to crash the run.
+    feed_server.route("/lists.txt", lambda r: Response(304))
+    feeds, rejects = load_feed_list(feed_server.url("/lists.txt"), LOCAL)
+    assert feeds == [] and [(r["stage"], r["error"], r["detail"]) for r in rejects] == [
+        ("fetch", "http_error", "HTTP 304 without a body")
+    ]
+
+
+def test_run_with_a_served_list_answered_304_records_the_reject(tmp_path, capsys, feed_server):
+    feed_server.route("/lists.txt", lambda r: Response(304))
+    output = tmp_path / "out"
+    code = main(
+        ["run", "--feeds-file", feed_server.url("/lists.txt"), "--output", str(output), "--no-nlp"]
+        + ["--allow-private-hosts"]
+    )
+    capsys.readouterr()
+    assert code == 0
+    rows = open_output(str(output)).execute("SELECT input, stage, error FROM rejects").fetchall()
+    assert rows == [(feed_server.url("/lists.txt"), "fetch", "http_error")]

@@ -383,3 +383,12 @@ def test_fetched_page_that_is_no_text_is_a_fetch_reject(feed_server):
     }
     kept, reject = enrich_with_page(entry, LOCAL)
     assert kept is entry and (reject["stage"], reject["error"]) == ("fetch", "undecodable")
+
+
+def test_fetched_page_answered_304_is_a_fetch_reject(feed_server):
+    # No validators were sent, so a 304 is no page at all (it used to read as "no_article_text").
+    feed_server.route("/stale.html", lambda request: Response(304))
+    entry = {"input": "feed#0", "url": feed_server.url("/stale.html"), "text": "Feed summary.", "text_source": "feed"}
+    kept, reject = enrich_with_page(entry, LOCAL)
+    assert kept is entry
+    assert (reject["stage"], reject["error"], reject["detail"]) == ("fetch", "http_error", "HTTP 304 without a body")

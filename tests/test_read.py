@@ -94,7 +94,10 @@ def test_glob_keeps_beams_semantics_and_works_from_the_current_folder(tmp_path, 
     (tmp_path / "d1" / "sub").mkdir(parents=True)
     for name in ("top.txt", "d1/a.txt", "d1/sub/b.txt"):
         (tmp_path / name).write_text("x")
-    rel = lambda pattern: sorted(os.path.relpath(p, tmp_path) for p in list_files(str(tmp_path / pattern))[0])
+
+    def rel(pattern):
+        return sorted(os.path.relpath(p, tmp_path) for p in list_files(str(tmp_path / pattern))[0])
+
     assert rel("*.txt") == ["top.txt"]
     assert rel("d*/*.txt") == ["d1/a.txt"]
     assert rel("**/*.txt") == ["d1/a.txt", "d1/sub/b.txt"]
@@ -293,3 +296,26 @@ def test_a_truncated_gz_file_is_a_reject_not_its_first_part(tmp_path):
     path.write_bytes(gzip.compress(b"Headline\n\n" + b"Body sentence. " * 200)[:-20])
     (reject,) = list(read_file(str(path), NOW))
     assert reject["stage"] == "read" and reject["error"] == "bad_gzip" and "truncated" in reject["detail"]
+
+
+def test_file_gone_before_its_ranges_are_planned_is_counted_and_a_read_reject(tmp_path):
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that, equal_to
+    from conftest import beam_pipeline
+
+    from transforms.ingest.read import file_ranges, read_listed
+    from transforms.metrics import counter_totals
+
+    gone = str(tmp_path / "gone.jsonl")  # listed, then deleted before it is read
+    pipeline = beam_pipeline()
+    rejects = (
+        pipeline
+        | beam.Create([(gone, "input")])
+        | beam.FlatMap(file_ranges)
+        | beam.FlatMap(read_listed, NOW)
+        | beam.Map(lambda reject: (reject["input"], reject["stage"], reject["error"]))
+    )
+    assert_that(rejects, equal_to([(gone, "read", "unreadable")]))
+    result = pipeline.run()
+    result.wait_until_finish()
+    assert counter_totals(result).get("range_plan_errors") == 1

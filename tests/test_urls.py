@@ -193,6 +193,12 @@ def test_relative_canonical_resolved_against_page():
 
 def test_invalid_declared_urls_ignored():
     assert preferred_url(PAGE, "javascript:void(0)", "mailto:x@y") == BASE
+
+
+def test_relative_declared_url_that_cannot_be_joined_is_skipped():
+    # urljoin raises ValueError on a bad IPv6 host: the next candidate is used.
+    assert preferred_url(PAGE, "//[not-ipv6", "https://og.example/x") == "https://og.example/x"
+    assert preferred_url(PAGE, "//[not-ipv6") == BASE
     assert preferred_url(PAGE, "https://", None) == BASE
     assert preferred_url(None, "/relative-without-page") is None
 

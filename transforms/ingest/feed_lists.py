@@ -24,7 +24,7 @@ INLINE_COMMENT = re.compile(r"\s+#.*$")
 HAS_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
-def list_reject(input_name: str, error: str, detail: str, stage: str = "read") -> dict:
+def list_reject(input_name: str, error: str, detail: str | None, stage: str = "read") -> dict:
     return make_reject(input_name, stage, error, detail)
 
 
@@ -47,18 +47,19 @@ def check_url(url: str) -> str | None:
     return None
 
 
-def resolve_entry(entry: str, base_dir: Path | None) -> tuple[str | None, str | None, str | None]:
-    """(feed, error code, detail) for one list entry. base_dir None = remote list."""
+def resolve_entry(entry: str, base_dir: Path | None) -> tuple[str | None, str, str]:
+    """(feed, error code, detail) for one list entry, error and detail "" for a feed.
+    base_dir None = remote list."""
     if is_url(entry):
         problem = check_url(entry)
-        return (None, "bad_url", problem) if problem else (entry, None, None)
+        return (None, "bad_url", problem) if problem else (entry, "", "")
     if base_dir is None:
         return None, "bad_url", f"a remote list may only name http(s) URLs, not {entry[:200]!r}"
     path = Path(entry).expanduser()
     path = path if path.is_absolute() else base_dir / path
     if not path.is_file():
         return None, "not_found", f"not a URL and no such file: {entry[:200]!r}"
-    return str(path), None, None
+    return str(path), "", ""
 
 
 def parse_feed_list_text(text: str, source: str, base_dir: Path | None = None):
@@ -86,9 +87,10 @@ def parse_opml(data: bytes, source: str, base_dir: Path | None = None):
         root = SafeElementTree.fromstring(data)
     except DefusedXmlException as exc:
         return [], [list_reject(source, "unsafe_xml", f"{type(exc).__name__}: {exc}")]
-    except Exception as exc:  # ParseError and friends
+    except Exception as exc:  # noqa: BLE001 - ParseError and friends: any failure to parse the list is its reject
         return [], [list_reject(source, "bad_opml", f"{type(exc).__name__}: {exc}"[:500])]
-    feeds, rejects = [], []
+    feeds: list[str] = []
+    rejects: list[dict] = []
     outlines = [e for e in root.iter() if local_name(e.tag) == "outline"]
     for index, outline in enumerate(outlines):
         attributes = {k.lower(): v for k, v in outline.attrib.items()}
@@ -129,6 +131,8 @@ def load_feed_list(location: str, config: FetchConfig = FetchConfig()):
         result = fetch(location, None, config, accept=LIST_ACCEPT)
         if result.error:
             return [], [list_reject(location, result.error, result.detail, stage="fetch")]
+        if result.body is None:  # a 304 to a request that sent no validators
+            return [], [list_reject(location, "http_error", f"HTTP {result.status} without a body", stage="fetch")]
         return parse_feed_list(result.body, location, base_dir=None)
     path = Path(location).expanduser()
     try:
@@ -140,7 +144,8 @@ def load_feed_list(location: str, config: FetchConfig = FetchConfig()):
 
 def load_feed_lists(locations, config: FetchConfig = FetchConfig()):
     """Several lists merged, duplicates dropped, first occurrence kept."""
-    feeds, rejects = [], []
+    feeds: list[str] = []
+    rejects: list[dict] = []
     for location in locations:
         more, bad = load_feed_list(location, config)
         feeds.extend(f for f in more if f not in feeds)

@@ -21,10 +21,12 @@ from datetime import datetime, timezone
 from html.parser import HTMLParser
 
 import feedparser
+from apache_beam.metrics import Metrics
 
 from transforms.ingest.timeparse import parse_datetime
 from transforms.ingest.urls import url_error
 from transforms.languages import normalise_language
+from transforms.metrics import NAMESPACE
 from transforms.rejects import make_reject
 
 # --- XML safety pre-scan ----------------------------------------------------
@@ -91,7 +93,7 @@ def dangerous_entity_reason(is_parameter: bool, name: str, body: str) -> str | N
 def entity_sizes(text: str) -> dict:
     """(sigil, name) -> characters one reference to each internal entity expands to
     (the longest, when a name is declared twice; a character reference counts as one)."""
-    sizes = {}
+    sizes: dict[tuple[str, str], int] = {}
     for match in ENTITY_DECLARATION.finditer(text):
         percent, name, body = match.groups()
         if EXTERNAL_ID.match(body):
@@ -151,7 +153,7 @@ SKIPPED_TAGS = frozenset({"script", "style", "head", "title", "noscript", "templ
 class TextCollector(HTMLParser):
     """Collects text as paragraphs; block tags end a paragraph, <br> a line."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.paragraphs: list[str] = []
         self.lines: list[str] = []
@@ -204,8 +206,8 @@ def html_to_text(html: str) -> str:
     try:
         collector.feed(html)
         collector.close()
-    except Exception:  # HTMLParser is lenient, but never let odd markup crash a run
-        pass
+    except AssertionError:  # how HTMLParser gives up on markup (`<![bogus[`): keep the text so far, counted
+        Metrics.counter(NAMESPACE, "feed_html_markup_errors").inc()
     return collector.text()
 
 
@@ -378,7 +380,7 @@ def parse_feed(
     """
     try:
         return parse_feed_unguarded(data, input_name, content_type)
-    except Exception as exc:  # last line of defence: one bad document never stops a run
+    except Exception as exc:  # noqa: BLE001 - last line of defence: one bad document is a reject, never a crash
         return [], [reject(input_name, "bad_feed", f"{type(exc).__name__}: {exc}"[:500])]
 
 
@@ -400,7 +402,7 @@ def parse_feed_unguarded(data, input_name, content_type):
         entry_input = f"{input_name}#{index}"
         try:
             article = entry_to_article(entry, entry_input, source, feed_meta)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - odd field values of any kind cost only their entry, as a reject
             rejects.append(reject(entry_input, "bad_entry", f"{type(exc).__name__}: {exc}"[:500]))
             continue
         problem = entry_problem(article)

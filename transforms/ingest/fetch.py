@@ -53,7 +53,8 @@ def politeness_key(url: str, per_host_limit: int) -> tuple[str, int]:
 
 
 def fetch_reject(input_name: str, result: FetchResult) -> dict:
-    return make_reject(input_name, "fetch", result.error, result.detail)
+    """The reject of a fetch that failed (`result.error` set)."""
+    return make_reject(input_name, "fetch", result.error or "fetch_failed", result.detail)
 
 
 # --- feed state ----------------------------------------------------------------
@@ -104,7 +105,7 @@ def raw_input_for(url: str, result: FetchResult) -> dict:
 
 def latest_states(rows) -> dict:
     """url -> newest FEED_STATE row, from rows read back from earlier runs."""
-    newest = {}
+    newest: dict[str, dict] = {}
     for row in rows:
         current = newest.get(row["url"])
         if current is None or row["last_fetched_at"] > current["last_fetched_at"]:
@@ -162,7 +163,9 @@ class FetchFeeds(beam.PTransform):
 def extract_page(result: FetchResult, url: str) -> dict:
     """The fetched page's article through the one HTML path (transforms/ingest/html.py),
     the charset of the HTTP Content-Type first. RejectError when it is not text or
-    holds no article."""
+    holds no article, or when there is no page (a 304 to a request without validators)."""
+    if result.body is None:
+        raise RejectError("http_error", f"HTTP {result.status} without a body")
     return extract_html(result.body, url, charset_from_content_type(result.content_type))
 
 
@@ -202,7 +205,7 @@ def enrich_with_page(article: dict, config: FetchConfig) -> tuple[dict, dict | N
     except RejectError as error:  # no article on the page, or not text at all
         code = "no_article_text" if error.error == "empty_text" else error.error
         return article, make_reject(url, "fetch", code, str(error))
-    except Exception as exc:  # trafilatura/lxml on hostile HTML
+    except Exception as exc:  # noqa: BLE001 - trafilatura/lxml on hostile HTML: any failure is this page's reject
         return article, make_reject(url, "fetch", "no_article_text", f"{type(exc).__name__}: {exc}"[:500])
     if len(page["text"]) > MAX_ENTRY_TEXT_CHARS:
         detail = f"page text of {len(page['text'])} characters (limit {MAX_ENTRY_TEXT_CHARS})"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import re
 from email.message import Message
+from typing import TYPE_CHECKING
 
 from apache_beam.metrics import Metrics
 
@@ -24,6 +25,9 @@ from transforms.ingest.urls import url_host
 from transforms.languages import normalise_language
 from transforms.metrics import NAMESPACE
 from transforms.rejects import RejectError
+
+if TYPE_CHECKING:
+    from trafilatura.settings import Document
 
 BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 PRESCAN_BYTES = 1024  # how far a browser looks for <meta charset> (WHATWG prescan)
@@ -104,7 +108,8 @@ def charset_from_content_type(content_type: str | None) -> str | None:
         return None
     message = Message()
     message["content-type"] = content_type
-    return message.get_param("charset") if isinstance(message.get_param("charset"), str) else None
+    charset = message.get_param("charset")  # a str, or a tuple for an RFC 2231 value
+    return charset if isinstance(charset, str) else None
 
 
 def codec_for_label(label: str | None) -> str | None:
@@ -143,7 +148,7 @@ def detect_charset(data: bytes) -> str | None:
         pass
     from charset_normalizer import from_bytes  # imported on use: only undeclared legacy pages need it
 
-    best = from_bytes(data, cp_isolation=BROWSER_GUESSES).best()
+    best = from_bytes(data, cp_isolation=list(BROWSER_GUESSES)).best()
     return codec_for_label(best.encoding) if best is not None else None
 
 
@@ -156,20 +161,20 @@ def choose_charset(data: bytes, declared_charset: str | None = None) -> tuple[st
             return codec, "bom", None
     unknown = None
     if declared_charset:
-        codec = codec_for_label(declared_charset)
-        if codec:
-            return codec, "http", None
+        http_codec = codec_for_label(declared_charset)
+        if http_codec:
+            return http_codec, "http", None
         unknown = declared_charset
     label = declared_in_page(data)
     if label:
-        codec = codec_for_label(label)
-        if codec and not is_ascii_compatible(codec):
-            codec = "utf-8"  # a page read as ASCII to find its meta is not UTF-16 (WHATWG)
-        if codec:
-            return codec, "meta", unknown
+        meta_codec = codec_for_label(label)
+        if meta_codec and not is_ascii_compatible(meta_codec):
+            meta_codec = "utf-8"  # a page read as ASCII to find its meta is not UTF-16 (WHATWG)
+        if meta_codec:
+            return meta_codec, "meta", unknown
         unknown = unknown or label
-    codec = detect_charset(data)
-    return (codec, "detected", unknown) if codec else ("utf-8", "fallback", unknown)
+    detected = detect_charset(data)
+    return (detected, "detected", unknown) if detected else ("utf-8", "fallback", unknown)
 
 
 def decode_page(data: bytes, declared_charset: str | None = None) -> tuple[str, str, str]:
@@ -326,7 +331,7 @@ def extract_html(data: bytes, url: str | None = None, declared_charset: str | No
     if tree is None:
         raise RejectError("empty_text", "not an HTML document")
     join_body_chunks(tree)
-    doc = trafilatura.bare_extraction(
+    doc: Document | None = trafilatura.bare_extraction(  # type: ignore[assignment]  # a dict only with as_dict=True
         tree, url=url, with_metadata=True, include_comments=False, date_extraction_params=DATE_PARAMS
     )
     if doc is None or not (doc.text or "").strip():

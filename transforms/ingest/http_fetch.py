@@ -247,7 +247,7 @@ def resolve_checked(host: str, port: int, allow_private: bool) -> list[str]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError) as exc:
         raise FetchError("unresolvable", f"cannot resolve {host!r}: {exc}") from None
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))  # AF_INET/AF_INET6: a str already
     if not addresses:
         raise FetchError("unresolvable", f"no address for {host!r}")
     if not allow_private:
@@ -267,7 +267,7 @@ def resolve_checked(host: str, port: int, allow_private: bool) -> list[str]:
 
 def connect_first(addresses, port, timeout, deadline: Deadline):
     """A socket to the first checked address that answers (e.g. ::1 then 127.0.0.1)."""
-    last_error = None
+    last_error = OSError("no address to connect to")
     for ip in addresses:
         try:
             return socket.create_connection((ip, port), deadline.timeout(timeout))
@@ -287,7 +287,8 @@ class DeadlineMixin:
         return http.client.HTTPResponse(DeadlineSocket(sock, self.read_timeout, self.deadline), *args, **kwargs)
 
 
-class PinnedHTTPConnection(DeadlineMixin, http.client.HTTPConnection):
+# response_class is a factory method here, called the way http.client calls the class.
+class PinnedHTTPConnection(DeadlineMixin, http.client.HTTPConnection):  # type: ignore[misc]  # response_class, see above
     def __init__(self, host, port, addresses, config, deadline):
         super().__init__(host, port, timeout=config.connect_timeout)
         self.setup_limits(addresses, config, deadline)
@@ -297,7 +298,7 @@ class PinnedHTTPConnection(DeadlineMixin, http.client.HTTPConnection):
         self.sock.settimeout(self.deadline.timeout(self.read_timeout))  # for sending the request
 
 
-class PinnedHTTPSConnection(DeadlineMixin, http.client.HTTPSConnection):
+class PinnedHTTPSConnection(DeadlineMixin, http.client.HTTPSConnection):  # type: ignore[misc]  # response_class, as above
     def __init__(self, host, port, addresses, config, deadline):
         super().__init__(host, port, timeout=config.connect_timeout, context=ssl.create_default_context())
         self.setup_limits(addresses, config, deadline)
@@ -325,7 +326,8 @@ def read_capped(response, max_bytes: int) -> bytes:
     declared = response.getheader("Content-Length")
     if declared and declared.strip().isdigit() and int(declared) > max_bytes:
         raise FetchError("too_large", f"Content-Length {declared} exceeds {max_bytes} bytes")
-    chunks, total = [], 0
+    chunks: list[bytes] = []
+    total = 0
     while True:
         chunk = response.read(CHUNK_SIZE)
         if not chunk:
@@ -342,7 +344,7 @@ def decompress_capped(body: bytes, encoding: str | None, max_bytes: int) -> byte
     if encoding in ("", "identity"):
         return body
     if encoding in ("gzip", "x-gzip"):
-        wbits_options = (16 + zlib.MAX_WBITS,)
+        wbits_options: tuple[int, ...] = (16 + zlib.MAX_WBITS,)
     elif encoding == "deflate":
         wbits_options = (zlib.MAX_WBITS, -zlib.MAX_WBITS)  # zlib-wrapped or raw, both seen
     else:
@@ -428,7 +430,7 @@ def get_once(url: str, headers: dict, config: FetchConfig, result: FetchResult, 
     """One GET, following up to max_redirects hops, each hop checked, all before
     `deadline`. Fills `result`."""
     current = url
-    for hop in range(config.max_redirects + 1):
+    for _hop in range(config.max_redirects + 1):
         scheme, host, port, path = split_checked_url(current)
         connection = open_connection(scheme, host, port, config, deadline)
         response = None

@@ -143,7 +143,7 @@ def json_record(raw: dict, record, index: int, numbered: bool) -> dict:
     name = f"{raw['input']}#{index}" if numbered else raw["input"]
     try:
         return json_article(raw, record, name)
-    except Exception as error:  # odd field values must only cost their record
+    except Exception as error:  # noqa: BLE001 - odd field values of any kind cost only their record, as a reject
         return make_reject(name, "parse", "bad_record", f"{type(error).__name__}: {error}")
 
 
@@ -232,7 +232,7 @@ def parse_unchecked(raw: dict) -> list[dict]:
         return [make_reject(name, "parse", error.error, str(error))]
     except RecursionError:  # a parser walking a deeply nested document
         return [make_reject(name, "parse", "too_deep", f"{fmt} nested deeper than the parser's recursion limit")]
-    except Exception as error:  # a parser bug must not end the run: record it
+    except Exception as error:  # noqa: BLE001 - a parser bug must not end the run: it is a reject
         return [make_reject(name, "parse", f"{fmt}_parser_error", f"{type(error).__name__}: {error}")]
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 import apache_beam as beam
 from apache_beam.io.filesystem import FileSystem
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
 
 from transforms.ingest.formats import (
     FEED,
@@ -25,6 +26,7 @@ from transforms.ingest.formats import (
     named_function,
     sniff_format,
 )
+from transforms.metrics import NAMESPACE
 from transforms.rejects import SplitRejects, make_reject
 
 MAX_INPUT_BYTES = ReadLimits.max_input_bytes
@@ -65,7 +67,7 @@ def has_glob(spec: str) -> bool:
 def remote_matches(pattern: str, rejects: list) -> list[str]:
     try:
         return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
-    except Exception as error:  # a failed listing is a reject for the spec, never a crash
+    except Exception as error:  # noqa: BLE001 - any failed listing is a reject for the spec, never a crash
         rejects.append(
             make_reject(display_name(pattern), "read", "unreadable", f"cannot list: {type(error).__name__}: {error}")
         )
@@ -77,7 +79,7 @@ def local_glob(pattern: str, rejects: list) -> list[str]:
     `*` stays within a folder, `**` crosses folders), walked with `walk_files`:
     Beam's own local match ignores listing errors."""
     matches = re.compile(FileSystem.translate_pattern(pattern)).match
-    root = os.path.dirname(re.match(r"[^[*?]*", pattern).group(0))
+    root = os.path.dirname(re.split(r"[\[*?]", pattern, maxsplit=1)[0])  # the part before the first wildcard
     return [path for path in walk_files(root, rejects, skip_hidden=False) if matches(path)]
 
 
@@ -200,7 +202,7 @@ def read_file(path, now: datetime | None = None, limit: int = MAX_INPUT_BYTES):
     try:
         with open_file(path) as handle:
             data = handle.read(limit + 1)
-    except Exception as error:  # any I/O failure is a reject, never a crash
+    except Exception as error:  # noqa: BLE001 - any I/O failure of a user's file is a reject, never a crash
         yield make_reject(shown, "read", "unreadable", f"{type(error).__name__}: {error}")
         return
     if len(data) > limit:
@@ -244,7 +246,7 @@ def list_spec(spec_and_kind: tuple) -> list:
     spec, kind = spec_and_kind
     try:
         paths, rejects = list_files(spec)
-    except Exception as error:  # a listing bug must not end the run: record it
+    except Exception as error:  # noqa: BLE001 - a listing bug must not end the run: it is a reject
         return [make_reject(display_name(spec), "read", "unreadable", f"cannot list: {type(error).__name__}: {error}")]
     return [(path, kind) for path in paths] + rejects
 
@@ -301,7 +303,8 @@ def read_line_range(path, start: int, end: int, first_line: int, now: datetime, 
             "first_line": first,
         }
 
-    lines, first, number, position = [], first_line, first_line, start
+    lines: list[bytes] = []
+    first, number, position = first_line, first_line, start
     with open_file(path) as handle:
         handle.seek(start)
         while position < end:
@@ -356,7 +359,8 @@ def file_ranges(path_and_kind: tuple, limits: ReadLimits = ReadLimits()) -> list
             return whole
         with open_file(path) as handle:
             ranges = named_function(fmt.plan_ranges)(handle, limits)
-    except Exception:  # read_file will record why
+    except Exception:  # noqa: BLE001 - counted; the file is read whole, and read_file rejects what it cannot read
+        Metrics.counter(NAMESPACE, "range_plan_errors").inc()
         return whole
     return whole if ranges is None else [(path, fmt.name, start, end, first) for start, end, first in ranges]
 
@@ -367,11 +371,14 @@ def read_listed(file_range: tuple, now: datetime, limits: ReadLimits = ReadLimit
     name = display_name(path) + (f"#{first}+" if end is not None else "")
     try:
         if end is not None:
-            yield from named_function(format_named(kind).read_range)(path, start, end, first, now, limits)
+            read_range = format_named(kind).read_range
+            if read_range is None:  # file_ranges plans ranges only for formats that read them
+                raise ValueError(f"format {kind!r} reads no ranges")
+            yield from named_function(read_range)(path, start, end, first, now, limits)
             return
         for record in read_file(path, now, limits.max_input_bytes):
             yield as_feed(record) if kind == FEED else record
-    except Exception as error:  # any I/O failure or reader bug is a reject, never a crash
+    except Exception as error:  # noqa: BLE001 - any I/O failure or reader bug is a reject, never a crash
         yield make_reject(
             name,
             "read",

@@ -92,7 +92,7 @@ def parse_sitemap(data: bytes, input_name: str) -> tuple[str | None, list[dict],
     sitemap or unsafe is one reject; an entry without a usable <loc> is one reject."""
     try:
         return parse_sitemap_unguarded(data, input_name)
-    except Exception as error:  # last line of defence: one bad document never stops a run
+    except Exception as error:  # noqa: BLE001 - last line of defence: one bad document is a reject, never a crash
         return None, [], [make_reject(input_name, "parse", "bad_sitemap", f"{type(error).__name__}: {error}"[:500])]
 
 

@@ -32,7 +32,7 @@ STOP_CHECK_SECONDS = 0.5
 
 
 def stop_requested(stop_file: str | None) -> bool:
-    return bool(stop_file) and os.path.exists(stop_file)
+    return stop_file is not None and os.path.exists(stop_file)  # ("" exists nowhere)
 
 
 class StoppableImpulseDoFn(ImpulseSeqGenDoFn):
@@ -170,7 +170,7 @@ def prune(seen: dict, now: datetime, horizon: timedelta) -> dict:
 
 def stored_keys_for_shard(output_dir: str, field: str, shard: int, shards: int, since: datetime) -> dict:
     """key -> (article_id, first seen) of stored winners in this shard, newer than `since`."""
-    keys = {}
+    keys: dict[str, tuple[str, datetime]] = {}
     for path in stored_files(output_dir, "articles"):
         for row in read_key_rows(path, ("article_id", field, "ingested_at", "duplicate_of")):
             value, seen_at = row[field], row["ingested_at"]

@@ -14,7 +14,7 @@ def parse_datetime(value) -> datetime | None:
     """
     try:
         parsed = _parse(value)
-    except Exception:  # a date is optional: junk of any kind is no date, never a crash
+    except (ValueError, OverflowError):  # text that is no date (or out of datetime's range): a date is optional
         return None
     if parsed is None:
         return None

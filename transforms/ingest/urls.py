@@ -283,6 +283,6 @@ def preferred_url(page_url: str | None, canonical_link: str | None = None, og_ur
             if page is not None and urlsplit(cand).path == "/" and urlsplit(page).path != "/":
                 continue
             return cand
-        except Exception:  # noqa: BLE001
+        except ValueError:  # urljoin of a relative link with a bad host (`//[x`): not usable, try the next
             continue
     return page

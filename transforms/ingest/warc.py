@@ -155,7 +155,7 @@ def record_outcome(record, name: str, limits: ReadLimits) -> dict:
         return response_article(record, name, limits)
     except RejectError as error:
         return make_reject(name, "parse", error.error, str(error))
-    except Exception as error:  # extraction on hostile HTML: costs this record only
+    except Exception as error:  # noqa: BLE001 - extraction on hostile HTML: any failure is this record's reject
         return make_reject(name, "parse", "warc_record_error", f"{type(error).__name__}: {error}")
 
 
@@ -176,7 +176,8 @@ def parse_warc(raw: dict) -> list[dict]:
 
     data, base = raw["data"], raw.get("first_offset", 0)
     limits = ReadLimits(max_record_bytes=raw.get("max_record_bytes", ReadLimits.max_record_bytes))
-    out, position = [], 0
+    out: list[dict] = []
+    position: int | None = 0
     while position is not None and position < len(data):
         stream = io.BytesIO(data)
         stream.seek(position)
@@ -188,7 +189,7 @@ def parse_warc(raw: dict) -> list[dict]:
                 out.append(record_outcome(record, name, limits))
                 records.read_to_end(record)
                 position = sum(records.member_info)
-        except Exception as error:  # warcio's ArchiveLoadFailed, zlib.error, header parse errors
+        except Exception as error:  # noqa: BLE001 - warcio's ArchiveLoadFailed, zlib.error, header errors: a reject
             at = records.offset
             out.append(
                 make_reject(
