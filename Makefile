@@ -14,7 +14,7 @@ PRISM := .cache/bin/prism
 AIRFLOW_VENV := .venv-airflow
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 
-.PHONY: install prism chromium flink airflow run test test-runners bench clean
+.PHONY: install prism chromium flink airflow run test test-runners lint bench clean
 
 install: $(STAMP)
 
@@ -66,6 +66,12 @@ chromium:
 # Other runners, a real Flink session cluster, and the scheduling recipes (cron, systemd, Airflow).
 test-runners: install flink airflow
 	$(PY) -m pytest -q -m runners
+
+# ruff (lint and format) and mypy (configured in ruff.toml and mypy.ini, with reasons).
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 bench: install
 	$(PY) bench/run_bench.py

@@ -11,7 +11,9 @@ VERSION = "0.1.0"
 setup(
     name="newsbeam",
     version=VERSION,
-    description="News articles and feeds to partitioned Parquet tables (articles, entities, quotes) with Apache Beam and spaCy.",
+    description=(
+        "News articles and feeds to partitioned Parquet tables (articles, entities, quotes) with Apache Beam and spaCy."
+    ),
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["pipeline", "transforms", "transforms.*", "schemas"]),
     install_requires=[

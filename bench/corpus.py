@@ -227,7 +227,10 @@ def quote_paragraph(rng, speaker: str, org: str) -> str:
     if style == 4:
         return f'"{line}," {surname} said, "and {other.lower()}."'
     if style == 5:
-        return f'{surname} called the decision "{rng.choice(("reckless", "overdue", "a good start"))}" and said she would {rng.choice(("vote against it", "support it"))}.'
+        return (
+            f'{surname} called the decision "{rng.choice(("reckless", "overdue", "a good start"))}"'
+            f" and said she would {rng.choice(('vote against it', 'support it'))}."
+        )
     if style == 6:
         return f"“{line}.” — {speaker}, {rng.choice(ROLES)[4:]}"
     return f"{speaker} spoke after the meeting. “{line},” {rng.choice(('she', 'he'))} said."

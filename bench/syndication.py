@@ -356,7 +356,7 @@ def errors(arts, decisions, limit=8):
         stories = Counter(by_id[m]["story"] for m in members)
         if len(stories) > 1:
             fp.append(sorted(members))
-    for sid, members in _group(arts).items():
+    for _sid, members in _group(arts).items():
         clusters = {decisions.get(m, m) for m in members}
         if len(clusters) > 1:
             missed = [m for m in members if decisions.get(m, m) != decisions.get(members[0], members[0])]

@@ -6,7 +6,6 @@ import difflib
 import json
 import logging
 import os
-import re
 import secrets
 import sys
 import traceback
@@ -130,7 +129,7 @@ def command_options_parser(command: str, description: str):
     )
     parser.add_argument("--help-beam", action=BeamHelpAction, help="List Beam's pipeline options and exit.")
     NewsbeamOptions._add_argparse_args(parser)
-    others = []
+    others: list[str] = []
     for action in parser._actions:
         if ONE_COMMAND_OPTIONS.get(action.dest, command) != command:
             action.help = argparse.SUPPRESS
@@ -368,7 +367,7 @@ def extract_command(argv: list[str]) -> int:
 
 
 def query_command(argv: list[str]) -> int:
-    from schemas.duckdb_views import extra_views_sql, open_output
+    from schemas.duckdb_views import open_output, view_names
     from schemas.tables import TABLES
 
     parser = CommandParser(
@@ -377,7 +376,7 @@ def query_command(argv: list[str]) -> int:
             "Run DuckDB SQL over the committed tables of an output. Tables (columns: README, Tables): "
             + ", ".join(TABLES)
             + "; views: "
-            + ", ".join(re.findall(r'VIEW "(\w+)"', " ".join(extra_views_sql())))
+            + ", ".join(view_names())
             + '. Example: newsbeam query --output DIR "SELECT date, count(*) FROM articles GROUP BY ALL"'
         ),
     )

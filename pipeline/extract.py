@@ -22,7 +22,7 @@ def parsed_articles(path: str) -> list[dict]:
     Records a format skips by design (a WARC's requests, images, redirects) are no
     articles and no errors: left out, as a run leaves them out."""
     now = datetime.now(timezone.utc)
-    out = []
+    out: list[dict] = []
     for raw in read_file(path, now):
         if is_reject(raw):
             return [raw]

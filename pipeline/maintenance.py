@@ -90,7 +90,8 @@ def file_problem(output: str, entry: dict) -> Problem | None:
 
 def duplicate_article_ids(output: str, entries: dict, unreadable: set) -> list:
     """Problems for article ids that appear in more than one row of `articles`."""
-    seen, problems = {}, []
+    seen: dict[str, str] = {}
+    problems: list[Problem] = []
     for path, entry in sorted(entries.items()):
         if entry["table"] != "articles" or path in unreadable:
             continue
@@ -130,7 +131,7 @@ def check_output(output: str) -> CheckReport:
     entries = committed_entries(output)
     for path in sorted(set(rel for rel, _ in published_table_files(output)) - set(entries)):
         report.problems.append(Problem("uncommitted", path, "in place but in no commit record (a dead run's)"))
-    for path, entry in sorted(entries.items()):
+    for _path, entry in sorted(entries.items()):
         report.files_checked += 1
         problem = file_problem(output, entry)
         if problem:

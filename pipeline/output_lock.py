@@ -69,8 +69,10 @@ class OutputLock:
     ):
         self.output, self.run_id, self.wait_seconds = output, run_id, max(0.0, wait_seconds)
         self.lease_seconds, self.settle_seconds = lease_seconds, settle_seconds
-        self.descriptor, self.heartbeat, self.stopping = None, None, threading.Event()
-        self.taken_over = None
+        self.descriptor: int | None = None
+        self.heartbeat: threading.Thread | None = None
+        self.stopping = threading.Event()
+        self.taken_over: dict | None = None
 
     def __enter__(self):
         if self.descriptor is None and self.heartbeat is None:

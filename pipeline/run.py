@@ -67,7 +67,7 @@ CORRUPT_IN_TEXT = re.compile(r"corrupt stored file [^\n]*?--repair` to quarantin
 
 def operator_error(error: BaseException) -> str | None:
     """One line for the user when `error` is an operator's problem, else None."""
-    seen = error
+    seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, CorruptStoredFile):
             return str(seen)
@@ -141,7 +141,7 @@ def committing(output: str, commit_id: str, wait_for_lock: float):
 def was_interrupted(error: BaseException) -> bool:
     """Ctrl-C, also when it landed in a runner's thread, which re-raises it as
     "RuntimeError: KeyboardInterrupt [while running 'STEP']"."""
-    seen = error
+    seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, KeyboardInterrupt) or str(seen).startswith("KeyboardInterrupt"):
             return True

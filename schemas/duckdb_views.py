@@ -6,6 +6,7 @@ files stay queryable.
 """
 
 import logging
+import re
 
 import pyarrow as pa
 
@@ -77,6 +78,11 @@ ENTITY_KEY_VIEWS = [
     "coalesce(a.entity_key, q.speaker_key) AS resolved_speaker_key "
     'FROM "quotes" q LEFT JOIN "entity_aliases" a ON a.alias_key = q.speaker_key',
 ]
+
+
+def view_names() -> list[str]:
+    """The views open_output adds beside the tables (for help texts)."""
+    return re.findall(r'VIEW "(\w+)"', " ".join([*extra_views_sql(), *ENTITY_KEY_VIEWS]))
 
 
 def unreadable_files(files: list[str]) -> dict:

@@ -49,7 +49,10 @@ ARTICLES = Table(
         Column(
             "article_id",
             pa.string(),
-            "Stable id: hash of the canonical URL (or input name) and the content hash; the same article gets the same id on every run.",
+            (
+                "Stable id: hash of the canonical URL (or input name) and the content hash; the same article gets the "
+                "same id on every run."
+            ),
             False,
         ),
         Column(
@@ -65,7 +68,11 @@ ARTICLES = Table(
         Column(
             "language",
             pa.string(),
-            "ISO 639-1 language code: the input's own (normalised: `en-US`, `French` -> `en`, `fr`), else detected from title and text (py3langid); null when the text is too short or the detector unsure (README, Languages).",
+            (
+                "ISO 639-1 language code: the input's own (normalised: `en-US`, `French` -> `en`, `fr`), else detected "
+                "from title and text (py3langid); null when the text is too short or the detector unsure (README, "
+                "Languages)."
+            ),
         ),
         Column(
             "published_at",
@@ -89,12 +96,18 @@ ARTICLES = Table(
         Column(
             "duplicate_reason",
             pa.string(),
-            "Why it is a duplicate: `content` (same hash), `url` (same canonical URL), `near` (near-duplicate text); null for winners.",
+            (
+                "Why it is a duplicate: `content` (same hash), `url` (same canonical URL), `near` (near-duplicate "
+                "text); null for winners."
+            ),
         ),
         Column(
             "revision_of",
             pa.string(),
-            "`article_id` of the earlier version when this is a substantially changed revision at the same canonical URL.",
+            (
+                "`article_id` of the earlier version when this is a substantially changed revision at the same "
+                "canonical URL."
+            ),
         ),
         Column(
             "text_source",
@@ -123,7 +136,11 @@ ENTITIES = Table(
         Column(
             "label",
             pa.string(),
-            "Entity type in the scheme of the language's spaCy model (English: OntoNotes PERSON, ORG, GPE, NORP, ...; French and other WikiNER models: PER, LOC, ORG, MISC), majority vote over the article's mentions of one entity.",
+            (
+                "Entity type in the scheme of the language's spaCy model (English: OntoNotes PERSON, ORG, GPE, NORP, "
+                "...; French and other WikiNER models: PER, LOC, ORG, MISC), majority vote over the article's mentions "
+                "of one entity."
+            ),
             False,
         ),
         Column(
@@ -139,7 +156,11 @@ ENTITIES = Table(
         Column(
             "entity_key",
             pa.string(),
-            "One key per real-world entity across articles: common label and accent- and case-folded canonical name (`person:joe biden`); never changes meaning. A one-word person key joins its full name through the view `entity_aliases` (README, Entity keys); null for kinds that are not names.",
+            (
+                "One key per real-world entity across articles: common label and accent- and case-folded canonical "
+                "name (`person:joe biden`); never changes meaning. A one-word person key joins its full name through "
+                "the view `entity_aliases` (README, Entity keys); null for kinds that are not names."
+            ),
         ),
         Column("run_id", pa.string(), "Id of the run that wrote the row.", False),
         _partition("Partition: the article's date."),
@@ -158,7 +179,10 @@ QUOTES = Table(
         Column(
             "speaker",
             pa.string(),
-            'Who said it, resolved to the article\'s canonical name (joins to `entities.canonical`); an unnamed speaker is its phrase in lower case but for proper nouns ("the report", "police"); null when unknown.',
+            (
+                "Who said it, resolved to the article's canonical name (joins to `entities.canonical`); an unnamed "
+                'speaker is its phrase in lower case but for proper nouns ("the report", "police"); null when unknown.'
+            ),
         ),
         Column(
             "speaker_mention",
@@ -170,7 +194,10 @@ QUOTES = Table(
         Column(
             "speaker_label",
             pa.string(),
-            'Entity label of the speaker (PERSON, ORG, NORP, ...); `GROUP` for an unnamed group of people ("police", "officials", "residents"); null for other unnamed speakers.',
+            (
+                "Entity label of the speaker (PERSON, ORG, NORP, ...); `GROUP` for an unnamed group of people "
+                '("police", "officials", "residents"); null for other unnamed speakers.'
+            ),
         ),
         Column(
             "speaker_key", pa.string(), "`entities.entity_key` of the speaker when it is a named entity, else null."
@@ -202,7 +229,11 @@ REJECTS = Table(
         Column(
             "error",
             pa.string(),
-            "Short machine-friendly reason (`unreadable`, `too_large`, `undecodable`, `empty_text`, `binary`, `bad_json`, `too_deep`, `bad_record`, `bad_feed`, `unsafe_xml`, `entity_expansion`, `text_too_long`, `bad_url`, `deadline`, `nlp_failed`, ...).",
+            (
+                "Short machine-friendly reason (`unreadable`, `too_large`, `undecodable`, `empty_text`, `binary`, "
+                "`bad_json`, `too_deep`, `bad_record`, `bad_feed`, `unsafe_xml`, `entity_expansion`, `text_too_long`, "
+                "`bad_url`, `deadline`, `nlp_failed`, ...)."
+            ),
             False,
         ),
         Column("detail", pa.string(), "Human-readable detail (exception message, sizes)."),
@@ -251,7 +282,10 @@ FEED_STATE = Table(
         Column(
             "error",
             pa.string(),
-            "Fetch error code when `outcome` is `failed` (`timeout`, `deadline`, `blocked_host`, `bad_url`, `http_error`, `too_large`, ...).",
+            (
+                "Fetch error code when `outcome` is `failed` (`timeout`, `deadline`, `blocked_host`, `bad_url`, "
+                "`http_error`, `too_large`, ...)."
+            ),
         ),
         Column("run_id", pa.string(), "Id of the run that wrote the row.", False),
         _partition("Partition: `last_fetched_at` as YYYY-MM-DD (UTC)."),
@@ -262,7 +296,10 @@ TABLES[FEED_STATE.name] = FEED_STATE
 
 SIGNATURES = Table(
     "signatures",
-    "Compact near-duplicate signatures of winning articles (no text), read by later runs to find near-duplicates of stored articles (see README, Deduplication).",
+    (
+        "Compact near-duplicate signatures of winning articles (no text), read by later runs to find near-duplicates "
+        "of stored articles (see README, Deduplication)."
+    ),
     (
         Column("article_id", pa.string(), "The article (a winner: `articles.duplicate_of` is null).", False),
         Column("canonical_url", pa.string(), "As `articles.canonical_url`."),
@@ -288,7 +325,10 @@ SIGNATURES = Table(
         Column(
             "sketch",
             pa.list_(pa.uint32()),
-            "Sorted 32-bit shingle hashes (a consistent sample of at most 512), for exact or estimated Jaccard and containment.",
+            (
+                "Sorted 32-bit shingle hashes (a consistent sample of at most 512), for exact or estimated Jaccard and "
+                "containment."
+            ),
             False,
         ),
         Column(
@@ -312,7 +352,10 @@ TABLES[SIGNATURES.name] = SIGNATURES
 
 SITEMAP_PAGES = Table(
     "sitemap_pages",
-    "One row per sitemap entry whose page a run fetched: a later run fetches that page again only when the entry's `<lastmod>` has moved past the stored one.",
+    (
+        "One row per sitemap entry whose page a run fetched: a later run fetches that page again only when the entry's "
+        "`<lastmod>` has moved past the stored one."
+    ),
     (
         Column("url", pa.string(), "The entry's `<loc>` (the key).", False),
         Column("sitemap", pa.string(), "The sitemap URL (or file) that listed it."),

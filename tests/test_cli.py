@@ -362,3 +362,18 @@ def test_ctrl_c_during_extract_is_one_line_and_exit_130(tmp_path):
     assert json.loads(first)["entities"]
     assert process.returncode == 130 and one_line(err) == "newsbeam extract: interrupted"
     assert len((first + rest).splitlines()) < 40
+
+
+def test_query_help_names_every_table_and_view_a_query_can_use(small_output):
+    """The help names exactly what `newsbeam query` opens on a real output."""
+    code, out, _ = newsbeam("query", "--help")
+    assert code == 0
+    help_text = " ".join(out.split())
+    relations = {
+        name
+        for (name,) in open_output(str(small_output))
+        .execute("SELECT table_name FROM information_schema.tables")
+        .fetchall()
+    }
+    assert relations >= {"articles", "latest_articles", "entities_resolved", "quotes_resolved", "entity_aliases"}
+    assert all(name in help_text for name in relations), sorted(name for name in relations if name not in help_text)

@@ -13,13 +13,20 @@ import sys
 
 import apache_beam as beam
 import pytest
+from apache_beam.metrics import Metrics
 from conftest import REPO, beam_pipeline
 from feed_server import FeedServer, Response, rss_feed
 
 from pipeline.progress import batch_rows, count_text, display_wanted, files_found, stream_status
 from pipeline.runners import local_prism_binary
 from schemas.duckdb_views import open_output
-from transforms.metrics import PROGRESS_FLUSH_SECONDS, ProgressTally, counter_totals, read_progress
+from transforms.metrics import (
+    PROGRESS_FLUSH_SECONDS,
+    ProgressTally,
+    counter_totals,
+    read_progress,
+    run_inference_timings,
+)
 
 sys.path.insert(0, str(REPO / "bench"))
 import corpus  # noqa: E402
@@ -110,6 +117,44 @@ def test_a_tally_that_cannot_write_is_counted_and_the_run_goes_on(tmp_path):
     result = pipeline.run()
     result.wait_until_finish()
     assert counter_totals(result) == {"progress_write_errors": 1}  # then the tally stops trying
+
+
+class ReportBatchLatencyFn(beam.DoFn):
+    """Reports batch latencies under RunInference's own namespace and metric name."""
+
+    def process(self, micros):
+        Metrics.distribution("RunInference", "inference_batch_latency_micro_secs").update(micros)
+        yield micros
+
+
+def test_run_inference_timings_sum_a_real_runs_latencies_in_seconds():
+    latencies = [1_500_000, 2_250_000, 250_000]
+    pipeline = beam_pipeline()
+    _ = pipeline | beam.Create(latencies) | beam.ParDo(ReportBatchLatencyFn())
+    result = pipeline.run()
+    result.wait_until_finish()
+    assert run_inference_timings(result) == {"nlp_seconds": sum(latencies) / 1e6}
+
+
+class MetricsWithoutDistributions:
+    """A runner's result whose metrics query has counters only."""
+
+    def metrics(self):
+        return self
+
+    def query(self, _filter):
+        return {"counters": []}
+
+
+class BrokenMetrics(MetricsWithoutDistributions):
+    def query(self, _filter):
+        raise RuntimeError("metrics service down")
+
+
+def test_run_inference_timings_without_distributions_are_none_but_other_errors_surface():
+    assert run_inference_timings(MetricsWithoutDistributions()) == {}
+    with pytest.raises(RuntimeError, match="metrics service down"):
+        run_inference_timings(BrokenMetrics())
 
 
 # --- what the display shows ---------------------------------------------------------

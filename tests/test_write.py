@@ -4,6 +4,9 @@ from datetime import datetime, timedelta, timezone
 import apache_beam as beam
 import duckdb
 import pyarrow.parquet as pq
+import pytest
+from apache_beam.io.filesystem import BeamIOError
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.testing.util import assert_that, equal_to
 from conftest import MULTI_WORKER_ARGS, beam_pipeline
 
@@ -128,6 +131,27 @@ def test_commit_renames_is_idempotent_and_drops_failed_attempts(tmp_path):
     assert commit_files(str(folder), "run1", [kept]) == [str(folder / "part-run1-000.parquet")]  # a retry
     assert sorted(os.listdir(folder)) == [".part-run2-other-run.tmp", "part-run1-000.parquet"]
     assert pq.read_table(folder / "part-run1-000.parquet").num_rows == 2
+
+
+def test_commit_on_a_file_system_that_raises_for_no_match_but_not_on_other_errors(tmp_path, monkeypatch):
+    folder = tmp_path / "date=2026-03-01"
+    files = PartitionFiles(file_schema(REJECTS), lambda part: str(folder), "run1")
+    for row in reject_rows(2, T1):
+        files.add(row["date"], row)
+    ((_, kept),) = files.close()
+
+    def no_match(patterns):
+        raise BeamIOError("Match operation failed", {patterns[0]: FileNotFoundError(patterns[0])})
+
+    monkeypatch.setattr(FileSystems, "match", no_match)
+    assert commit_files(str(folder), "run1", [kept]) == [str(folder / "part-run1-000.parquet")]
+
+    def broken(patterns):
+        raise ValueError("not a file system path")
+
+    monkeypatch.setattr(FileSystems, "match", broken)
+    with pytest.raises(ValueError, match="not a file system path"):
+        commit_files(str(folder), "run1", [kept])
 
 
 def test_write_table_in_bundles_on_two_workers_lands_every_row(tmp_path):

@@ -59,7 +59,7 @@ def progress_tally() -> ProgressTally:
 
 def read_progress(folder: str) -> dict:
     """name -> total over every published tally in `folder` ({} once it is removed)."""
-    totals = {}
+    totals: dict[str, int] = {}
     try:
         names = [name for name in os.listdir(folder) if name.endswith(".json")]
     except FileNotFoundError:
@@ -106,7 +106,7 @@ def counter_totals(result) -> dict:
     """name -> value of the newsbeam counters of a finished pipeline result."""
     from apache_beam.metrics.metric import MetricsFilter
 
-    totals = {}
+    totals: dict[str, int] = {}
     for counter in result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]:
         value = counter.committed if counter.committed is not None else counter.attempted
         totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + (value or 0)
@@ -124,10 +124,10 @@ def run_inference_timings(result) -> dict:
     """Seconds spent in spaCy and in loading models, summed over workers."""
     from apache_beam.metrics.metric import MetricsFilter
 
-    timings = {}
+    timings: dict[str, float] = {}
     try:
         distributions = result.metrics().query(MetricsFilter().with_namespace("RunInference"))["distributions"]
-    except Exception:  # runners that report no distributions: the summary just lacks timings
+    except KeyError:  # a runner whose metrics have no distributions: the summary just lacks timings
         return timings
     for dist in distributions:
         name, divisor = RUN_INFERENCE_TIMINGS.get(dist.key.metric.name, (None, 1))

@@ -31,7 +31,8 @@ Putin|PERSON Biden|PERSON Democratic Party|ORG Trump|PERSON U.S.|LOC
 Biden|PERSON United States|LOC Kremlin|ORG/LOC Dmitry Peskov|PERSON
 Putin|PERSON
 Moscow|LOC Biden|PERSON Washington|LOC D.C.|LOC U.S.|LOC Washington|LOC Russia|LOC
-Russia|LOC Foreign Ministry|ORG U.S.|LOC Anatoly Antonov|PERSON Russia|LOC U.S.|LOC Washington|LOC Maria Zakharova|PERSON
+Russia|LOC Foreign Ministry|ORG U.S.|LOC Anatoly Antonov|PERSON Russia|LOC U.S.|LOC Washington|LOC
+Maria Zakharova|PERSON
 Biden|PERSON White House|ORG/LOC Jen Psaki|PERSON Biden|PERSON Putin|PERSON
 Biden|PERSON Russia|LOC Trump|PERSON Russia|LOC Trump|PERSON Biden|PERSON Biden|PERSON
 Biden|PERSON Russia|LOC Trump|PERSON

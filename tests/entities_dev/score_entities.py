@@ -76,7 +76,7 @@ def score(gold: dict, predicted: dict) -> dict:
         predicted_spans = predicted.get(article_id, {})
         counts["gold"] += len(gold_spans)
         counts["predicted"] += len(predicted_spans)
-        for span, labels in gold_spans.items():
+        for _span, labels in gold_spans.items():
             by_label[sorted(labels)[0] if len(labels) == 1 else first_label(labels)]["gold"] += 1
         for span, labels in predicted_spans.items():
             label = next(iter(labels))

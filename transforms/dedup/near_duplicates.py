@@ -103,7 +103,8 @@ _BOILERPLATE_LINE = re.compile(
       | (?:sign\ up|subscribe|register|get\ our|get\ the)\b.*(?:newsletter|email|inbox|alerts?|updates?|subscription).*
       | (?:copyright|\(c\)|©|all\ rights\ reserved).*
       | .*(?:all\ rights\ reserved|may\ not\ be\ published,\ broadcast|rewritten\ or\ redistributed).*
-      | (?:this\ (?:article|story|report)\ (?:was\ |has\ been\ |is\ )?(?:originally|first|updated|republished|published|corrected|produced|adapted)).*
+      | (?:this\ (?:article|story|report)\ (?:was\ |has\ been\ |is\ )?
+         (?:originally|first|updated|republished|published|corrected|produced|adapted)).*
       | (?:originally\ published|first\ appeared|appeared\ first)\b.*
       | (?:additional\ reporting|editing\ by|writing\ by|compiled\ by|contributing|with\ reporting)\b.*
       | .{0,80}\b(?:contributed\ to\ this\ (?:report|story|article))\b.*
@@ -553,7 +554,7 @@ def connected_components(edges) -> list:
     uf = UnionFind()
     for a, b in edges:
         uf.union(a, b)
-    groups = {}
+    groups: dict = {}
     for node in list(uf.parent):
         groups.setdefault(uf.find(node), []).append(node)
     return sorted(sorted(g) for g in groups.values())
@@ -650,7 +651,7 @@ def mark(articles, decisions: dict) -> list:
 try:
     import apache_beam as beam
 except ImportError:  # pure functions stay usable without Beam
-    beam = None
+    beam = None  # type: ignore[assignment]  # the optional-import idiom: only the Beam half needs it
 
 
 def _records(row: dict, existing: bool):

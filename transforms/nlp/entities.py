@@ -381,7 +381,7 @@ def lone_surnames(doc, groups: dict, mentions: list) -> list[dict]:
     """A person's surname standing alone after the article gave the full name, that the tagger
     left untagged ("Marchand saved two break points", "Penrose’s lawyer"): a mention of that
     person. Only a proper noun that is not part of a longer capitalised name."""
-    by_surname = {}
+    by_surname: dict[str, list[tuple[int, dict]]] = {}
     for members in groups.values():
         words = members[0]["canonical"].split()
         if is_person_label(members[0]["label"]) and 2 <= len(words) <= 3:

@@ -85,7 +85,7 @@ def model_language(name: str) -> str:
     if os.path.isdir(name):
         path = name
     elif importlib.util.find_spec(name) is not None:
-        path = get_package_path(name)
+        path = str(get_package_path(name))
     else:
         raise ValueError(f"spaCy model not installed: {name}")
     try:
@@ -184,7 +184,8 @@ def shifted(analysis: dict, offset: int) -> dict:
 def spacy_batches(pieces: list, max_chars: int, batch_size: int) -> Iterable[list]:
     """Consecutive pieces in groups of at most batch_size docs and max_chars characters (a
     bigger piece alone), so a long text's pieces don't all sit in spaCy's memory at once."""
-    group, chars = [], 0
+    group: list = []
+    chars = 0
     for piece in pieces:
         size = len(piece[2])
         if group and (len(group) == batch_size or chars + size > max_chars):
@@ -209,7 +210,7 @@ def docs_or_errors(nlp, texts: list[str]) -> list:
     for text in texts:
         try:
             out.append(nlp(text))
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - whatever spaCy raises on a text is that article's nlp reject
             out.append(error)
     return out
 
@@ -244,12 +245,12 @@ def analyze_texts(
                     if isinstance(doc, Exception):
                         raise doc
                     parts[i].append(shifted(analyze(doc), offset))
-                except Exception as error:  # one bad article must not fail its batch: it becomes a reject
+                except Exception as error:  # noqa: BLE001 - one bad article must not fail its batch: it becomes a reject
                     errors[i] = f"{type(error).__name__}: {error}"
-    results = []
-    for analyses, error in zip(parts, errors):
-        if error:
-            results.append({"entities": [], "quotes": [], "error": error})
+    results: list[dict] = []
+    for analyses, failure in zip(parts, errors):
+        if failure:
+            results.append({"entities": [], "quotes": [], "error": failure})
         elif len(analyses) == 1:
             results.append(analyses[0])
         else:
@@ -424,7 +425,7 @@ class AnalyseArticles(beam.PTransform):
     def __init__(self, model_name: str | None = None, max_batch_chars: int = MAX_BATCH_CHARS):
         super().__init__()
         self.models = language_models(model_name)
-        self.handler = KeyedModelHandler(SpacyModelHandler(self.models, max_batch_chars))
+        self.handler: KeyedModelHandler = KeyedModelHandler(SpacyModelHandler(self.models, max_batch_chars))
 
     def expand(self, articles):
         count_skipped_languages(articles, self.models)
@@ -442,7 +443,7 @@ class ExtractEntitiesAndQuotes(beam.PTransform):
     def __init__(self, model_name: str | None = None, max_batch_chars: int = MAX_BATCH_CHARS):
         super().__init__()
         self.models = language_models(model_name)
-        self.handler = KeyedModelHandler(SpacyModelHandler(self.models, max_batch_chars))
+        self.handler: KeyedModelHandler = KeyedModelHandler(SpacyModelHandler(self.models, max_batch_chars))
 
     def expand(self, articles):
         count_skipped_languages(articles, self.models)

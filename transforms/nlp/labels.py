@@ -26,7 +26,7 @@ COMMON_LABELS = {
 
 
 def common_label(label: str | None) -> str | None:
-    return COMMON_LABELS.get(label)
+    return None if label is None else COMMON_LABELS.get(label)
 
 
 def mapping_doc() -> str:

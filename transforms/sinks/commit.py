@@ -123,7 +123,7 @@ def sync_folder(folder: str) -> None:
 def list_files(folder: str) -> list[tuple[str, int]]:
     """(path, bytes) of every file below `folder`; [] when it does not exist."""
     if is_local(folder):
-        found = []
+        found: list[tuple[str, int]] = []
         for root, _, names in os.walk(folder):
             found.extend((os.path.join(root, n), os.path.getsize(os.path.join(root, n))) for n in names)
         return sorted(found)
@@ -461,7 +461,7 @@ def tally(run_id: str, name: str, by: str | None = None):
 
 def counts_of(values) -> dict:
     """name -> count of the (COUNT, name) tokens among a window's values."""
-    counts = {}
+    counts: dict[str, int] = {}
     for value in values:
         if isinstance(value, tuple) and value[0] == COUNT:
             counts[value[1]] = counts.get(value[1], 0) + 1
@@ -470,7 +470,7 @@ def counts_of(values) -> dict:
 
 def committed_counts(output: str, run_id: str) -> dict:
     """The counts that the commits of `run_id` recorded, added up."""
-    totals = {}
+    totals: dict[str, int] = {}
     for record in commit_records(output):
         if record.get("run_id") == run_id:
             for name, value in (record.get("note") or {}).get("counts", {}).items():

@@ -25,6 +25,7 @@ import uuid
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
+from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindow, GlobalWindows
 
@@ -169,10 +170,16 @@ class PartitionFiles:
 
     def __init__(self, schema: pa.Schema, folder_of, run_id: str, max_bytes: int = MAX_BUFFERED_BYTES):
         self.schema, self.folder_of, self.run_id, self.max_bytes = schema, folder_of, run_id, max_bytes
-        self.rows, self.row_bytes = {}, {}  # partition -> Python rows not yet converted
+        # partition -> Python rows not yet converted, and their approximate size
+        self.rows: dict[str, list[dict]] = {}
+        self.row_bytes: dict[str, int] = {}
         self.python_bytes = 0  # their approximate size, all partitions
-        self.batches, self.batch_rows, self.batch_bytes = {}, {}, {}  # partition -> Arrow batches
-        self.writers, self.paths = {}, {}
+        # partition -> Arrow batches, their rows and bytes
+        self.batches: dict[str, list[pa.RecordBatch]] = {}
+        self.batch_rows: dict[str, int] = {}
+        self.batch_bytes: dict[str, int] = {}
+        self.writers: dict[str, tuple] = {}  # partition -> (file handle, ParquetWriter)
+        self.paths: dict[str, str] = {}  # partition -> temporary path
         self.buffered_bytes = 0  # Arrow bytes held, all partitions
 
     def add(self, partition: str, row: dict) -> None:
@@ -183,7 +190,7 @@ class PartitionFiles:
         if len(self.rows[partition]) >= ARROW_BATCH_ROWS or self.row_bytes[partition] >= ARROW_BATCH_BYTES:
             self.convert(partition)
         while self.python_bytes > MAX_PYTHON_BYTES:
-            self.convert(max(self.row_bytes, key=self.row_bytes.get))
+            self.convert(max(self.row_bytes, key=self.row_bytes.__getitem__))
 
     def convert(self, partition: str) -> None:
         """The partition's Python rows -> one Arrow batch; write when enough is held."""
@@ -199,7 +206,7 @@ class PartitionFiles:
         if self.batch_rows[partition] >= ROW_GROUP_ROWS:
             self.write_row_group(partition)
         while self.buffered_bytes > self.max_bytes:
-            self.write_row_group(max(self.batch_bytes, key=self.batch_bytes.get))
+            self.write_row_group(max(self.batch_bytes, key=self.batch_bytes.__getitem__))
 
     def write_row_group(self, partition: str) -> None:
         batches = self.batches.pop(partition, [])
@@ -266,7 +273,7 @@ def commit_files(partition_folder: str, run_id: str, temporary_paths) -> list[st
     pattern = FileSystems.join(partition_folder, f".part-{run_id}-*.tmp")
     try:
         leftovers = [m.path for m in FileSystems.match([pattern])[0].metadata_list]
-    except Exception:  # nothing matched, on file systems that raise for that
+    except BeamIOError:  # nothing matched, on file systems that raise for that
         leftovers = []
     if leftovers:
         FileSystems.delete(leftovers)
