@@ -35,7 +35,9 @@ def _parse(value):
         return datetime(value.year, value.month, value.day)
     if isinstance(value, (int, float)):
         return datetime.fromtimestamp(value, timezone.utc) if MIN_EPOCH <= value <= MAX_EPOCH else None
-    text = str(value).strip()
+    if not isinstance(value, str):  # a list, a dict, any other object: no date (never str() it)
+        return None
+    text = value.strip()
     if not text:
         return None
     try:
