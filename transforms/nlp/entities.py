@@ -99,12 +99,13 @@ def mention(text: str, label: str, start: int, end: int) -> dict:
 
 
 def raw_mentions(doc) -> list[dict]:
+    text = doc.text  # built from every token on each access: once per document, never per entity
     mentions = [
-        mention(doc.text, ent.label_, ent.start_char, ent.end_char)
+        mention(text, ent.label_, ent.start_char, ent.end_char)
         for ent in doc.ents
         if ent.label_ not in NAME_LABELS or any(c.isupper() for c in ent.text)
     ]  # "lorry" tagged PERSON
-    mentions = split_place_prefixes(doc.text, join_nickname_splits(doc.text, mentions))
+    mentions = split_place_prefixes(text, join_nickname_splits(text, mentions))
     for m in mentions:
         if m["label"] in NAME_LABELS:
             bare = strip_title(m["name"])

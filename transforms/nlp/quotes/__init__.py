@@ -79,7 +79,8 @@ def extract_quotes(doc, entities: list[dict]) -> list[dict]:
     speakers); [] when there are none. Any text is fine input; an error in the
     rules propagates, so the NLP stage records it (`nlp` reject, `nlp_failures`) instead of the
     article silently losing its quotes."""
-    if not doc.text or not any(c in doc.text for c in QUOTE_CHARS):
+    text = doc.text  # built from every token on each access
+    if not text or not any(c in text for c in QUOTE_CHARS):
         return []
     ctx = build_context(doc, entities or [])
     records = []
