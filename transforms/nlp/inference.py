@@ -418,38 +418,36 @@ def analysed_article(keyed_result) -> dict:
     return {"article": article, "entities": entity_rows(key), "quotes": quote_rows(key), "rejects": nlp_rejects(key)}
 
 
-class AnalyseArticles(beam.PTransform):
+class SpacyStage(beam.PTransform):
+    """What both NLP stages share: the language models of `--spacy-model`, the keyed
+    RunInference handler, and counting the articles no model reads."""
+
+    def __init__(self, model_name: str | None = None, max_batch_chars: int = MAX_BATCH_CHARS):
+        super().__init__()
+        self.models = language_models(model_name)
+        self.handler: KeyedModelHandler = KeyedModelHandler(SpacyModelHandler(self.models, max_batch_chars))
+
+    def run_spacy(self, articles, key_and_input):
+        """Articles -> RunInference results keyed as `key_and_input(article, models)` keys them."""
+        count_skipped_languages(articles, self.models)
+        return (
+            articles | "KeyByArticle" >> beam.Map(key_and_input, self.models) | "RunSpacy" >> RunInference(self.handler)
+        )
+
+
+class AnalyseArticles(SpacyStage):
     """Decided articles (winners and duplicates) -> one analysed-article element each
     (`analysed_article`); only winners cost spaCy time."""
 
-    def __init__(self, model_name: str | None = None, max_batch_chars: int = MAX_BATCH_CHARS):
-        super().__init__()
-        self.models = language_models(model_name)
-        self.handler: KeyedModelHandler = KeyedModelHandler(SpacyModelHandler(self.models, max_batch_chars))
-
     def expand(self, articles):
-        count_skipped_languages(articles, self.models)
-        return (
-            articles
-            | "KeyByArticle" >> beam.Map(article_input, self.models)
-            | "RunSpacy" >> RunInference(self.handler)
-            | "PerArticle" >> beam.Map(analysed_article)
-        )
+        return self.run_spacy(articles, article_input) | "PerArticle" >> beam.Map(analysed_article)
 
 
-class ExtractEntitiesAndQuotes(beam.PTransform):
+class ExtractEntitiesAndQuotes(SpacyStage):
     """Winning articles -> (entity rows, quote rows, rejects)."""
 
-    def __init__(self, model_name: str | None = None, max_batch_chars: int = MAX_BATCH_CHARS):
-        super().__init__()
-        self.models = language_models(model_name)
-        self.handler: KeyedModelHandler = KeyedModelHandler(SpacyModelHandler(self.models, max_batch_chars))
-
     def expand(self, articles):
-        count_skipped_languages(articles, self.models)
-        analysed = (
-            articles | "KeyByArticle" >> beam.Map(nlp_key, self.models) | "RunSpacy" >> RunInference(self.handler)
-        )
+        analysed = self.run_spacy(articles, nlp_key)
         return (
             analysed | "EntityRows" >> beam.FlatMap(entity_rows),
             analysed | "QuoteRows" >> beam.FlatMap(quote_rows),
