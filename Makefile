@@ -14,7 +14,7 @@ PRISM := .cache/bin/prism
 AIRFLOW_VENV := .venv-airflow
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 
-.PHONY: install prism chromium flink airflow run test test-runners lint bench clean
+.PHONY: install prism chromium flink airflow run test test-runners lint bench bench-scale clean
 
 install: $(STAMP)
 
@@ -75,6 +75,11 @@ lint: install
 
 bench: install
 	$(PY) bench/run_bench.py
+
+# --no-nlp over 100k and 1M generated articles (one JSON-lines file, and many files):
+# articles/s, peak memory of all processes, largest band bucket, syndication P/R. About 1.5 h.
+bench-scale: install
+	$(PY) bench/scale.py
 
 clean:
 	rm -rf out build *.egg-info

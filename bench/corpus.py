@@ -257,10 +257,10 @@ def filler_paragraph(rng) -> str:
     return ". ".join(filler_sentence(rng) for _ in range(rng.randint(2, 4))) + "."
 
 
-def base_article(rng, index: int, start: datetime) -> dict:
+def base_article(rng, index: int, start: datetime, words: tuple[int, int] = (300, 1500)) -> dict:
     topic, org = rng.choice(TOPICS), organisation(rng)
     speakers = [person(rng) for _ in range(rng.randint(2, 4))]
-    target_words = rng.randint(300, 1500)
+    target_words = rng.randint(*words)
     paragraphs = [
         f"The {org} on {rng.choice(('Monday', 'Tuesday', 'Thursday'))} backed a {topic} "
         f"that {speakers[0]} has championed for two years, despite objections from {speakers[1]}."

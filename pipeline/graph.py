@@ -1,7 +1,8 @@
 """The batch pipeline graph, in two passes over the input files:
 
 1. Read -> Parse -> Finalize -> key rows (no text) -> Deduplicate. Every shuffle
-   carries compact key rows; the result is a decision for each input.
+   carries slim key rows or packed band keys; the signatures wait in pending files
+   (transforms/dedup/pending.py). The result is a decision for each input.
 2. Read again -> Parse -> Finalize -> ApplyDecisions (a side input) -> NLP ->
    write, committed in checkpoints. Articles and their texts stream through one
    fused stage and are never shuffled, so memory does not grow with the input.
@@ -23,8 +24,9 @@ import apache_beam as beam
 from pipeline.options import fetch_config
 from schemas.tables import ARTICLES, FEED_STATE, REJECTS, SIGNATURES, SITEMAP_PAGES
 from transforms.articles import finalize_article
-from transforms.dedup.decide import ApplyDecisions, ChangedBetweenReads, CountDecidedFn, Deduplicate
-from transforms.dedup.near_duplicates import article_key, signature_row_from_key
+from transforms.dedup.decide import ApplyDecisions, ChangedBetweenReads, CompactDecisions, CountDecidedFn, Deduplicate
+from transforms.dedup.near_duplicates import article_key
+from transforms.dedup.pending import PENDING_FOLDER, winner_signatures
 from transforms.dedup.stored import stored_article_ids, stored_reject_keys, stored_signatures
 from transforms.ingest.feed_lists import feed_sources
 from transforms.ingest.fetch import ENTRY_REJECTS_TAG, FetchArticlePages, FetchFeedsFromState, finalize_feed_state
@@ -36,7 +38,7 @@ from transforms.metrics import count
 from transforms.nlp.inference import AnalyseArticles
 from transforms.rejects import FinalizeRejects
 from transforms.sinks.checkpoints import WriteAnalysed
-from transforms.sinks.commit import staging_dir
+from transforms.sinks.commit import join, staging_dir
 from transforms.sinks.write import WriteTableInBundles
 
 
@@ -119,13 +121,17 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, checkpoint_s
     keys = [
         articles | f"KeyRows{i}" >> beam.Map(article_key) for i, articles in enumerate((*file_articles, *kept_articles))
     ] | "AllKeyRows" >> beam.Flatten()
-    winners, duplicates, _skipped = keys | "Deduplicate" >> Deduplicate(
-        stored_article_ids(p, opts.output), stored_signatures(p, opts.output), opts.near_dup_threshold
+    winners, duplicates, _skipped, pending = keys | "Deduplicate" >> Deduplicate(
+        stored_article_ids(p, opts.output),
+        stored_signatures(p, opts.output),
+        join(staging, PENDING_FOLDER),
+        opts.near_dup_threshold,
     )
+    decisions = (winners, duplicates) | "Decisions" >> CompactDecisions()
     if opts.no_nlp:  # with NLP, each checkpoint writes its winners' signatures (transforms/sinks/checkpoints.py)
         (
-            winners
-            | "Signatures" >> beam.Map(signature_row_from_key)
+            pending
+            | "Signatures" >> beam.FlatMap(winner_signatures, beam.pvalue.AsSingleton(decisions))
             | "WriteSignatures" >> WriteTableInBundles(SIGNATURES, staging, run_id)
         )
 
@@ -142,9 +148,7 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, checkpoint_s
         )
     # One branch is fused whole; with fetched feeds too, the Flatten holds the articles.
     decided, changed = (
-        (*kept_articles,)
-        | "ArticlesToWrite" >> beam.Flatten()
-        | "ApplyDecisions" >> ApplyDecisions(winners, duplicates)
+        (*kept_articles,) | "ArticlesToWrite" >> beam.Flatten() | "ApplyDecisions" >> ApplyDecisions(decisions)
     )
     decided = decided | "CountDecided" >> beam.ParDo(CountDecidedFn()) | "DetectLanguages" >> DetectLanguages()
     changed_inputs.append(changed)

@@ -26,7 +26,7 @@ from pipeline.progress import batch_progress, stream_progress
 from pipeline.runners import LOCAL_BATCH_RUNNER, local_batch_runner
 from schemas.tables import FEED_STATE
 from transforms.dedup.stored import CorruptStoredFile, stored_rows
-from transforms.metrics import counter_totals, run_inference_timings
+from transforms.metrics import counter_totals, distribution_maxima, run_inference_timings
 from transforms.sinks.checkpoints import committed_checkpoints, unpublished_checkpoints
 from transforms.sinks.commit import (
     MANIFEST,
@@ -185,6 +185,7 @@ class RunSummary:
     sitemap_entries: dict = field(default_factory=dict)  # fetched, unchanged, repeated
     warc_skipped: dict = field(default_factory=dict)  # WARC records that are not inputs, by kind
     timings: dict = field(default_factory=dict)
+    largest_band_bucket: int | None = None  # members of the largest near-duplicate band bucket
     recovery: list = field(default_factory=list)
     stopped: str | None = None  # how a stream ended other than by --duration or a signal
 
@@ -259,6 +260,7 @@ def finish(result, run_id: str, started_at, committed: dict | None = None) -> Ru
         "wall_seconds": round((datetime.now(timezone.utc) - started_at).total_seconds(), 3),
         **(run_inference_timings(result) if result is not None else {}),
     }
+    summary.largest_band_bucket = (distribution_maxima(result) if result is not None else {}).get("largest_band_bucket")
     return summary
 
 

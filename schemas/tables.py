@@ -350,6 +350,23 @@ SIGNATURES = Table(
 
 TABLES[SIGNATURES.name] = SIGNATURES
 
+# Not a table: what the first pass of a batch run stages per article for deduplication
+# (transforms/dedup/pending.py), in files under the run's staging folder that no commit
+# publishes. The SIGNATURES columns, with the hash lists as little-endian bytes and
+# band keys left out (they travel in packed blocks), plus the article's input.
+PENDING_SIGNATURE_SCHEMA = pa.schema(
+    [
+        pa.field("input", pa.string(), nullable=False),
+        *(
+            pa.field(
+                c.name, pa.binary() if c.name in ("sketch", "minhash") else c.type, nullable=c.name != "article_id"
+            )
+            for c in SIGNATURES.columns
+            if c.name != "band_keys"
+        ),
+    ]
+)
+
 SITEMAP_PAGES = Table(
     "sitemap_pages",
     (

@@ -7,6 +7,9 @@ from conftest import MULTI_WORKER_ARGS, beam_pipeline
 from transforms.articles import content_hash
 from transforms.dedup.decide import (
     ApplyDecisions,
+    CompactDecisions,
+    Decisions,
+    DecisionsFn,
     Deduplicate,
     decision,
     split_revisions,
@@ -15,6 +18,7 @@ from transforms.dedup.decide import (
     with_decision,
 )
 from transforms.dedup.near_duplicates import article_key, signature_row
+from transforms.dedup.pending import read_pending
 
 STORY = (
     "The harbour board voted on Tuesday to extend the northern quay by two hundred metres, "
@@ -90,7 +94,7 @@ def test_revision_of_a_stored_version():
     assert dups == [] and winners[0]["revision_of"] == "old"
 
 
-def test_deduplicate_every_reason_on_two_workers():
+def test_deduplicate_every_reason_on_two_workers(tmp_path):
     syndicated = "(Wire) — " + STORY + " Read more: our full coverage of the region."
     articles = [
         row("a1", 1),
@@ -111,11 +115,13 @@ def test_deduplicate_every_reason_on_two_workers():
         skipped=[("c1", "same_article"), ("s1", "already_ingested")],
     )
     with beam_pipeline(*MULTI_WORKER_ARGS) as p:
-        winners, duplicates, skipped = (
+        winners, duplicates, skipped, pending = (
             p
             | "Articles" >> beam.Create(articles)
             | "Keys" >> beam.Map(article_key)
-            | Deduplicate(p | "Ids" >> beam.Create(stored_ids), p | "Sigs" >> beam.Create(stored_sigs))
+            | Deduplicate(
+                p | "Ids" >> beam.Create(stored_ids), p | "Sigs" >> beam.Create(stored_sigs), str(tmp_path / "pending")
+            )
         )
         assert_that(
             winners | "WinnerIds" >> beam.Map(lambda r: r["article_id"]), equal_to(expected["winners"]), label="winners"
@@ -129,6 +135,17 @@ def test_deduplicate_every_reason_on_two_workers():
             skipped | "SkippedIds" >> beam.Map(lambda r: (r["article_id"], r["duplicate_reason"])),
             equal_to(expected["skipped"]),
             label="skipped",
+        )
+        # every article's signature waits in the pending files, none of them in the rows
+        assert_that(
+            pending | "PendingRows" >> beam.Map(lambda path: read_pending(path).num_rows) | beam.CombineGlobally(sum),
+            equal_to([len(articles)]),
+            label="pending",
+        )
+        assert_that(
+            (winners, duplicates) | beam.Flatten() | beam.Map(lambda r: "sketch" in r or "minhash" in r),
+            equal_to([False] * 7),
+            label="slim",
         )
 
 
@@ -150,13 +167,36 @@ def test_key_rows_carry_no_text_and_decisions_restore_the_articles():
     assert "w-edited" in reject.value["detail"]
 
 
+def test_compact_decisions_answer_as_the_plain_dict():
+    """Plain winners are kept as digests and 8-byte ids (ids with trailing zero bytes
+    too); duplicates, revisions and ids that are not 16 hex digits in the dict; a
+    merge of partial Decisions answers like one built at once."""
+    pairs = [
+        ("a.json#1", ("0123456789abcd00", None, None, None)),
+        ("a.json#2", ("00000000000000ff", "0123456789abcd00", "near", None)),
+        ("b.txt", ("fedcba9876543210", None, None, "0123456789abcd00")),
+        ("c.txt", ("not-hex", None, None, None)),
+        *[(f"many/{n}.txt", (f"{n:016x}", None, None, None)) for n in range(200)],
+    ]
+    expected = dict(pairs)
+    fn = DecisionsFn()
+    halves = [fn.add_input(fn.create_accumulator(), pair) for pair in pairs[::2]]
+    halves += [fn.add_input(fn.create_accumulator(), pair) for pair in pairs[1::2]]
+    for decisions in (Decisions.build(pairs), fn.extract_output(fn.merge_accumulators(halves))):
+        assert {name: decisions.get(name) for name in expected} == expected
+        assert decisions.get("never-read.txt") is None and len(decisions) == len(pairs)
+        assert len(decisions.others) == 3  # the duplicate, the revision, the non-hex id
+    assert Decisions.build([]).get("x") is None
+
+
 def test_apply_decisions_in_a_pipeline():
     articles = [row("w", 1), row("d", 2), row("s", 3)]
     keys = [article_key(a) for a in articles]
     with beam_pipeline() as p:
         winners = p | "Winners" >> beam.Create([keys[0]])
         duplicates = p | "Duplicates" >> beam.Create([{**keys[1], "duplicate_of": "w", "duplicate_reason": "near"}])
-        written, changed = p | "Articles" >> beam.Create(articles) | ApplyDecisions(winners, duplicates)
+        decisions = (winners, duplicates) | CompactDecisions()
+        written, changed = p | "Articles" >> beam.Create(articles) | ApplyDecisions(decisions)
         assert_that(
             written | beam.Map(lambda a: (a["article_id"], a["duplicate_of"], len(a["text"]))),
             equal_to([("w", None, len(STORY)), ("d", "w", len(STORY))]),

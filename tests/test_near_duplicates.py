@@ -374,3 +374,53 @@ def test_compact_signature_keeps_what_matching_needs():
     assert isinstance(compact["sketch"], bytes) and len(compact["sketch"]) == 4 * len(row["sketch"])
     assert nd.record_from_signature(compact) == nd.record_from_signature(row)
     assert nd.signature_band_keys({**compact, "band_keys": None}) == row["band_keys"]
+
+
+# --- Packed band blocks (what the Beam path shuffles) -------------------------
+
+
+def _members_of(rows, existing=False):
+    return [(row["article_id"], existing, nd.signature_band_keys(row)) for row in rows]
+
+
+def test_band_blocks_round_trip_hex_and_text_ids():
+    keys = np.array([5, -7, 2**62 + 3], dtype=np.int64)
+    for ids in (["00000000000000a0", "ffffffffffffffff", "0123456789abcdef"], ["orig", "a longer id", "é"]):
+        members = [(i, n == 1, keys + n) for n, i in enumerate(ids)]
+        seen = set()
+        for shard, packed in nd.band_blocks(members, shards=4):
+            block = nd.BandBlock.unpack(packed)
+            assert all(int(k) % 4 == shard for k in block.keys.view(np.uint64))
+            seen |= {(int(k), *block.member(j)) for j, k in enumerate(block.keys)}
+        # every (key, member) comes back once, ids with trailing zero bytes included
+        assert seen == {(int(k) + n, i, n == 1) for n, i in enumerate(ids) for k in keys}
+
+
+def test_shard_candidates_are_the_in_memory_candidates():
+    """Packed shards give the pairs the reference path (find_near_duplicates) compares,
+    and the largest bucket: a syndicated story in 5 copies fills buckets of 5."""
+    arts = corpus() + [article(f"{n:016x}", BASE, minutes=n) for n in range(5)]
+    rows = [nd.article_key(a) for a in arts]
+    blocks = {}
+    for shard, packed in nd.band_blocks(_members_of(rows), shards=3):
+        blocks.setdefault(shard, []).append(packed)
+    pairs, largest = set(), 0
+    for packed in blocks.values():
+        shard_pairs, shard_largest = nd.shard_candidate_pairs(packed)
+        pairs |= set(shard_pairs)
+        largest = max(largest, shard_largest)
+    stats = {}
+    nd.find_near_duplicates(arts, stats=stats)
+    assert len(pairs) == stats["candidates"] and largest >= 5
+    ids = {row["article_id"] for row in rows}
+    assert all(a < b and {a, b} <= ids for a, b in pairs)
+
+
+def test_shard_candidates_skip_buckets_of_stored_rows_only():
+    row = nd.article_key(article("new", BASE))
+    stored = [(f"s{n}", True, nd.signature_band_keys(row)) for n in range(2)]
+    only_stored = [packed for _, packed in nd.band_blocks(stored)]
+    assert nd.shard_candidate_pairs(only_stored)[0] == []
+    with_new = only_stored + [packed for _, packed in nd.band_blocks([("new", False, nd.signature_band_keys(row))])]
+    assert set(nd.shard_candidate_pairs(with_new)[0]) == {("new", "s0"), ("new", "s1")}
+    assert nd.shard_candidate_pairs([])[0] == [] and nd.band_blocks([("x", False, [])]) == []

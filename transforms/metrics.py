@@ -135,3 +135,20 @@ def run_inference_timings(result) -> dict:
         if name and value is not None:
             timings[name] = round(timings.get(name, 0) + value.sum / divisor, 3)
     return timings
+
+
+def distribution_maxima(result) -> dict:
+    """name -> largest value of the newsbeam distributions (largest_band_bucket)."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    maxima: dict[str, int] = {}
+    try:
+        distributions = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["distributions"]
+    except KeyError:  # a runner whose metrics have no distributions: the summary just lacks them
+        return maxima
+    for dist in distributions:
+        value = dist.committed if dist.committed is not None else dist.attempted
+        if value is not None and value.count:
+            name = dist.key.metric.name
+            maxima[name] = max(maxima.get(name, value.max), value.max)
+    return maxima

@@ -2,28 +2,41 @@
 (duplicate or revision), near-duplicate text.
 
 It works on key rows (`near_duplicates.article_key`: ids, URL, hash, dates and
-the text's signature, no text), so the shuffles it needs stay small; the
-decisions it makes are then applied to the articles themselves (ApplyDecisions).
-The signature (sketch and MinHash, about 80% of a key row) is only needed from the
-URL step on: the steps before it shuffle key rows without it.
+the text's signature, no text). Beam's local runner holds every shuffle in the
+coordinator's memory, so the shuffles carry as little as possible: slim key rows
+(pending.SLIM_FIELDS) through the exact steps, band keys in packed blocks, and the
+records of near-duplicate candidates only. Each article's signature (sketch and
+MinHash) waits in a pending file (transforms/dedup/pending.py) and is read back for
+the articles that need it. The decisions are then applied to the articles
+themselves (ApplyDecisions), as one compact side input.
 
 Each step groups by a key together with the compact signatures earlier runs
 stored (a PCollection, never a side input), so nothing is compared all-to-all
 and nothing has to fit in one worker's memory.
 """
 
+import hashlib
+import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import apache_beam as beam
+import numpy as np
 from apache_beam.metrics import Metrics
 
 from transforms.dedup.near_duplicates import (
+    BANDS,
+    DEFAULT_MIN_JACCARD,
     DEFAULT_THRESHOLD,
     SIGNATURE_FIELDS,
-    MarkNearDuplicates,
+    SIGNATURE_VERSION,
+    CandidatePairs,
+    PackBandEntriesFn,
+    VerifyAndMark,
     record_from_signature,
     verify,
 )
+from transforms.dedup.pending import SIGNATURES_TAG, StagePendingFn, pending_records
 from transforms.metrics import NAMESPACE, count, progress_tally
 from transforms.rejects import make_reject
 
@@ -133,35 +146,6 @@ def without_signature(row: dict) -> dict:
     return {name: value for name, value in row.items() if name not in SIGNATURE_FIELDS}
 
 
-def keyed_signature(row: dict) -> tuple:
-    """(article_id, the row's sketch and MinHash)."""
-    return row["article_id"], {name: row.get(name) for name in SIGNATURE_FIELDS}
-
-
-def with_signature(grouped):
-    """Rows of one article_id, with the signature of that id put back."""
-    _, groups = grouped
-    signature = next(iter(groups["signature"]), {})
-    for row in groups["row"]:
-        yield {**row, **signature}
-
-
-class RestoreSignatures(beam.PTransform):
-    """Key rows without their signature -> the same rows with it, from (article_id,
-    signature) pairs."""
-
-    def __init__(self, signatures):
-        super().__init__()
-        self.signatures = signatures
-
-    def expand(self, rows):
-        return (
-            {"row": rows | "KeyById" >> beam.Map(key_by("article_id")), "signature": self.signatures}
-            | "GroupById" >> beam.CoGroupByKey()
-            | "WithSignature" >> beam.FlatMap(with_signature)
-        )
-
-
 class SkipAlreadyIngested(beam.PTransform):
     """Articles whose id is already stored, or seen twice, are skipped: a rerun adds
     no rows. Returns (kept, skipped)."""
@@ -182,6 +166,23 @@ class SkipAlreadyIngested(beam.PTransform):
         return split.kept, split[SKIPPED]
 
 
+def grouped_by(field: str, articles, stored, label: str):
+    """(groups (key, {NEW: rows, OLD: stored rows}) that have new rows, rows without the field)."""
+    has_field = beam.Partition(lambda row, _: int(bool(row.get(field))), 2)  # type: ignore[arg-type]  # stubs want a PartitionFn
+    keyed = articles | f"{label}HasKey" >> has_field
+    old = (
+        stored
+        | f"{label}StoredHasKey" >> beam.Filter(lambda row: bool(row.get(field)))
+        | f"{label}KeyStored" >> beam.Map(key_by(field))
+    )
+    groups = (
+        {NEW: keyed[1] | f"{label}KeyNew" >> beam.Map(key_by(field)), OLD: old}
+        | f"{label}GroupByKey" >> beam.CoGroupByKey()
+        | f"{label}OnlyNewGroups" >> beam.Filter(lambda kv: bool(kv[1][NEW]))
+    )
+    return groups, keyed[0]
+
+
 class GroupAndSplit(beam.PTransform):
     """Group articles by `field` with the stored signatures sharing it, and split each
     group with `split(new, old, *args) -> (winners, duplicates)`. Rows without the
@@ -192,22 +193,60 @@ class GroupAndSplit(beam.PTransform):
         self.field, self.stored, self.split, self.split_args = field, stored_signatures, split, split_args
 
     def expand(self, articles):
-        field, split_group, args = self.field, self.split, self.split_args
-        keyed = articles | "HasKey" >> beam.Partition(lambda row, _: int(bool(row.get(field))), 2)
-        old = (
-            self.stored
-            | "StoredHasKey" >> beam.Filter(lambda row: bool(row.get(field)))
-            | "KeyStored" >> beam.Map(key_by(field))
-        )
+        split_group, args = self.split, self.split_args
+        groups, without_field = grouped_by(self.field, articles, self.stored, "")
         split = (
-            {NEW: keyed[1] | "KeyNew" >> beam.Map(key_by(field)), OLD: old}
-            | "GroupByKey" >> beam.CoGroupByKey()
-            | "OnlyNewGroups" >> beam.Filter(lambda kv: bool(kv[1][NEW]))
+            groups
             | "Split" >> beam.Map(lambda kv: split_group(list(kv[1][NEW]), list(kv[1][OLD]), *args))
             | "Tag" >> beam.FlatMap(tag_winners).with_outputs(DUPLICATES, main="winners")
         )
-        winners = (split.winners, keyed[0]) | "AllWinners" >> beam.Flatten()
+        winners = (split.winners, without_field) | "AllWinners" >> beam.Flatten()
         return winners, split[DUPLICATES]
+
+
+URL_GROUPS = "url_groups"
+
+
+def single_or_group(grouped):
+    """A URL seen once, with nothing stored under it (the usual case), is a winner as it
+    is; the others are groups whose texts must be compared (split_revisions)."""
+    _, rows = grouped
+    new_rows = list(rows[NEW])
+    old_rows = stored_others(list(rows[OLD]), new_rows)
+    if len(new_rows) == 1 and not old_rows:
+        yield new_rows[0]
+    else:
+        yield beam.pvalue.TaggedOutput(URL_GROUPS, (new_rows, old_rows))
+
+
+def with_record(row: dict, record) -> dict:
+    """A slim key row with the sketch of its record (read from the pending files)."""
+    if record is None:
+        return row
+    return {
+        **row,
+        "signature_version": SIGNATURE_VERSION,
+        "sketch": record.hashes,
+        "sketch_level": record.level,
+        "shingle_count": record.count,
+    }
+
+
+def split_url_group(group, records: dict, threshold: float):
+    """split_revisions of one URL group, the new rows' sketches from `records`."""
+    new_rows, old_rows = group
+    return split_revisions([with_record(row, records.get(row["article_id"])) for row in new_rows], old_rows, threshold)
+
+
+def excluded_id(row: dict) -> tuple:
+    """(article_id, True) of a row taken out of near-duplicate matching."""
+    return row["article_id"], True
+
+
+def is_stored_skip(row: dict) -> bool:
+    """Skipped because an earlier run stored its id (not: the same article read twice,
+    whose id stays in the run through the row that was kept)."""
+    return row.get("duplicate_reason") == REASON_STORED
 
 
 def is_duplicate(row: dict) -> bool:
@@ -215,49 +254,106 @@ def is_duplicate(row: dict) -> bool:
 
 
 class Deduplicate(beam.PTransform):
-    """Key rows of articles -> (winners, duplicates, skipped) key rows; winners keep
-    their signatures (the signatures table is written from them), duplicates and
-    skipped rows have none.
+    """Key rows of articles -> (winners, duplicates, skipped, pending paths).
 
-    Duplicates are written (pointing at their winner); skipped rows (stored
-    already) are only counted. `stored_ids`: article_id rows of every stored
+    Winners and duplicates are slim key rows (no sketch, no MinHash): duplicates are
+    written pointing at their winner, skipped rows (stored already) only counted.
+    The signatures go to pending files under `pending_folder` as the rows come in
+    (transforms/dedup/pending.py); the paths returned let --no-nlp write the
+    winners' signatures from them. `stored_ids`: article_id rows of every stored
     article; `stored_signatures`: SIGNATURES rows of stored winners.
     """
 
-    def __init__(self, stored_ids, stored_signatures, near_threshold: float = DEFAULT_THRESHOLD):
+    def __init__(self, stored_ids, stored_signatures, pending_folder: str, near_threshold: float = DEFAULT_THRESHOLD):
         super().__init__()
         self.stored_ids, self.stored_signatures, self.near_threshold = stored_ids, stored_signatures, near_threshold
+        self.pending_folder = pending_folder
 
     def expand(self, articles):
         signatures, threshold = self.stored_signatures, self.near_threshold
-        article_signatures = articles | "Signatures" >> beam.Map(keyed_signature)
-        slim = articles | "WithoutSignatures" >> beam.Map(without_signature)
-        unseen, skipped = slim | "SkipAlreadyIngested" >> SkipAlreadyIngested(self.stored_ids)
+        staged = articles | "StagePending" >> beam.ParDo(StagePendingFn(self.pending_folder)).with_outputs(
+            "paths", SIGNATURES_TAG, main="slim"
+        )
+        # Band keys of every new article, packed where it is read; exact duplicates and
+        # skipped rows are taken out of the matched edges (WithoutExcluded) instead.
+        pairs = (
+            (
+                articles | "PackBandKeys" >> beam.ParDo(PackBandEntriesFn(BANDS, existing=False)),
+                signatures | "PackStoredBandKeys" >> beam.ParDo(PackBandEntriesFn(BANDS, existing=True)),
+            )
+            | "AllBandBlocks" >> beam.Flatten()
+            | "Candidates" >> CandidatePairs()
+        )
+
+        unseen, skipped = staged.slim | "SkipAlreadyIngested" >> SkipAlreadyIngested(self.stored_ids)
         after_content, by_content = unseen | "SameContent" >> GroupAndSplit(
             "content_hash",
             signatures | "StoredWithoutSignatures" >> beam.Map(without_signature),
             split_winner,
             REASON_CONTENT,
         )
-        after_url, by_url = (
-            after_content
-            | "RestoreSignatures" >> RestoreSignatures(article_signatures)
-            | "SameUrl" >> GroupAndSplit("canonical_url", signatures, split_revisions, threshold)
+        url_groups, without_url = grouped_by("canonical_url", after_content, signatures, "SameUrl")
+        by_url_step = url_groups | "SingleUrls" >> beam.FlatMap(single_or_group).with_outputs(URL_GROUPS, main="single")
+
+        # The records to read from the pending files: candidates' and URL groups' rows.
+        url_ids = by_url_step[URL_GROUPS] | "UrlGroupIds" >> beam.FlatMap(lambda g: [r["article_id"] for r in g[0]])
+        needed = beam.pvalue.AsDict(
+            (pairs | "PairMembers" >> beam.FlatMap(lambda pair: pair), url_ids)
+            | "NeededIds" >> beam.Flatten()
+            | "DistinctNeeded" >> beam.Distinct()
+            | "AsKeys" >> beam.Map(lambda article_id: (article_id, True))
         )
-        marked = after_url | "NearDuplicates" >> MarkNearDuplicates(threshold, existing=signatures)
+        new_records = staged.paths | "PendingRecords" >> beam.FlatMap(pending_records, needed)
+        url_records = beam.pvalue.AsDict(
+            new_records
+            | "UrlRecords"
+            >> beam.Filter(
+                lambda record, ids: record.article_id in ids,
+                beam.pvalue.AsDict(url_ids | "UrlIdKeys" >> beam.Map(lambda i: (i, True))),
+            )
+            | "UrlRecordsById" >> beam.Map(lambda record: (record.article_id, record))
+        )
+        split_urls = (
+            by_url_step[URL_GROUPS]
+            | "SplitUrlGroups" >> beam.Map(split_url_group, url_records, threshold)
+            | "TagUrlWinners" >> beam.FlatMap(tag_winners).with_outputs(DUPLICATES, main="winners")
+        )
+        by_url = split_urls[DUPLICATES] | "UrlDuplicatesSlim" >> beam.Map(without_signature)
+        after_url = (
+            by_url_step.single,
+            without_url,
+            split_urls.winners | "UrlWinnersSlim" >> beam.Map(without_signature),
+        ) | "AfterUrl" >> beam.Flatten()
+
+        stored_records = (
+            signatures
+            | "StoredRecords" >> beam.FlatMap(lambda row: [r for r in [record_from_signature(row)] if r])
+            | "NeededStoredRecords" >> beam.Filter(lambda record, ids: record.article_id in ids, needed)
+        )
+        excluded = beam.pvalue.AsDict(
+            (
+                by_content | "ContentIds" >> beam.Map(excluded_id),
+                by_url | "UrlIds" >> beam.Map(excluded_id),
+                skipped | "StoredSkips" >> beam.Filter(is_stored_skip) | "SkippedIds" >> beam.Map(excluded_id),
+            )
+            | "ExcludedIds" >> beam.Flatten()
+        )
+        marked = after_url | "NearDuplicates" >> VerifyAndMark(
+            pairs,
+            (new_records, stored_records) | "AllRecords" >> beam.Flatten(),
+            threshold,
+            DEFAULT_MIN_JACCARD,
+            excluded,
+        )
         split = marked | "SplitNear" >> beam.Partition(lambda row, _: int(is_duplicate(row)), 2)
-        # Duplicates only point at their winner: their signatures are not needed further.
-        duplicates = (
-            by_content,
-            by_url | "UrlDuplicatesSlim" >> beam.Map(without_signature),
-            split[1] | "NearDuplicatesSlim" >> beam.Map(without_signature),
-        ) | "AllDuplicates" >> beam.Flatten()
+        duplicates = (by_content, by_url, split[1]) | "AllDuplicates" >> beam.Flatten()
         # Winners and duplicates are counted where they are written (CountDecided): what
         # the summary reports is what the tables hold. Skipped rows are written nowhere.
         return (
             split[0],
             duplicates,
             skipped | "CountSkipped" >> count("duplicates", by="duplicate_reason"),
+            staged[SIGNATURES_TAG],
         )
 
 
@@ -271,10 +367,91 @@ def decision(row: dict) -> tuple:
     )
 
 
-def with_decision(article: dict, decisions: dict):
+_HEX_ID = re.compile(r"[0-9a-f]{16}\Z")  # every article_id
+
+
+def input_digest(input_name: str) -> bytes:
+    """16 bytes naming an input in Decisions (a collision among a billion inputs has a
+    chance of about 1e-21)."""
+    return hashlib.blake2b(input_name.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+@dataclass
+class Decisions:
+    """What each written input became, held by every worker of pass 2. Most inputs are
+    plain winners: those are two sorted arrays (the input's digest, the 8 bytes of its
+    article id), 24 bytes each instead of a dict entry of several hundred; duplicates,
+    revisions and ids that are not 16 hex digits stay in a dict."""
+
+    inputs: np.ndarray  # S16, sorted
+    article_ids: np.ndarray  # S8, aligned with inputs
+    others: dict  # input -> decision tuple
+
+    @classmethod
+    def build(cls, decisions) -> "Decisions":
+        """From (input, decision tuple) pairs (`decision`)."""
+        plain, others = [], {}
+        for input_name, decided in decisions:
+            article_id, duplicate_of, _, revision_of = decided
+            if duplicate_of is None and revision_of is None and _HEX_ID.match(article_id):
+                plain.append((input_digest(input_name), bytes.fromhex(article_id)))
+            else:
+                others[input_name] = decided
+        plain.sort()
+        return cls(
+            np.array([digest for digest, _ in plain], dtype="S16"),
+            np.array([article_id for _, article_id in plain], dtype="S8"),
+            others,
+        )
+
+    def get(self, input_name: str):
+        """The decision tuple of an input, or None when nothing is to be written for it."""
+        decided = self.others.get(input_name)
+        if decided is not None or not len(self.inputs):
+            return decided
+        digest = np.array(input_digest(input_name), dtype="S16")
+        at = int(np.searchsorted(self.inputs, digest))
+        if at < len(self.inputs) and self.inputs[at] == digest:
+            # np.bytes_ strips trailing zero bytes: pad back to the id's 8
+            return self.article_ids[at].ljust(8, b"\0").hex(), None, None, None
+        return None
+
+    def __len__(self) -> int:
+        return len(self.inputs) + len(self.others)
+
+
+class DecisionsFn(beam.CombineFn):
+    """(input, decision) pairs -> one Decisions, the side input of ApplyDecisions."""
+
+    def create_accumulator(self):
+        return []
+
+    def add_input(self, accumulator, pair):
+        accumulator.append(pair)
+        return accumulator
+
+    def compact(self, accumulator):
+        return Decisions.build(accumulator) if isinstance(accumulator, list) else accumulator
+
+    def merge_accumulators(self, accumulators):
+        parts = [self.compact(accumulator) for accumulator in accumulators]
+        others = {}
+        for part in parts:
+            others.update(part.others)
+        inputs = np.concatenate([part.inputs for part in parts]) if parts else np.array([], dtype="S16")
+        article_ids = np.concatenate([part.article_ids for part in parts]) if parts else np.array([], dtype="S8")
+        order = np.argsort(inputs, kind="stable")
+        return Decisions(inputs[order], article_ids[order], others)
+
+    def extract_output(self, accumulator):
+        return self.merge_accumulators([accumulator])
+
+
+def with_decision(article: dict, decisions):
     """The article as decided (a winner, or a duplicate pointing at its winner); nothing
     when no row is to be written for it (skipped: stored already or read twice); a
-    `changed` reject when its input changed between the run's two reads."""
+    `changed` reject when its input changed between the run's two reads.
+    `decisions`: a Decisions, or a dict of input -> decision tuple."""
     decided = decisions.get(article["input"])
     if decided is None:
         return
@@ -295,26 +472,39 @@ def changed_reject(input_name: str, decided_id: str | None = None, read_id: str 
     return make_reject(input_name, "read", "changed_during_run", detail)
 
 
+class CompactDecisions(beam.PTransform):
+    """(winners, duplicates) key rows -> one Decisions (a PCollection of one element):
+    the side input of ApplyDecisions and of the winners' signatures."""
+
+    def expand(self, winners_and_duplicates):
+        winners, duplicates = winners_and_duplicates
+        return (
+            (
+                winners | "WinnerDecisions" >> beam.Map(decision),
+                duplicates | "DuplicateDecisions" >> beam.Map(decision),
+            )
+            | "AllDecisions" >> beam.Flatten()
+            | "Compact" >> beam.CombineGlobally(DecisionsFn())
+        )
+
+
 class ApplyDecisions(beam.PTransform):
     """Articles -> (the articles to write, as Deduplicate decided on their key rows;
     `changed_during_run` rejects).
 
-    The decisions are a side input keyed by input: only written articles have one,
-    so each worker holds a small dict while the articles stream past it.
+    The decisions are one side input (CompactDecisions: about 24 bytes a written
+    input), so each worker holds it while the articles stream past; the articles
+    themselves, with their texts, are never shuffled.
     """
 
-    def __init__(self, winners, duplicates):
+    def __init__(self, decisions):
         super().__init__()
-        self.winners, self.duplicates = winners, duplicates
+        self.decisions = decisions
 
     def expand(self, articles):
-        decisions = (
-            self.winners | "WinnerDecisions" >> beam.Map(decision),
-            self.duplicates | "DuplicateDecisions" >> beam.Map(decision),
-        ) | "Decisions" >> beam.Flatten()
-        applied = articles | "WithDecision" >> beam.FlatMap(with_decision, beam.pvalue.AsDict(decisions)).with_outputs(
-            CHANGED, main="decided"
-        )
+        applied = articles | "WithDecision" >> beam.FlatMap(
+            with_decision, beam.pvalue.AsSingleton(self.decisions)
+        ).with_outputs(CHANGED, main="decided")
         return applied.decided, applied[CHANGED]
 
 

@@ -425,7 +425,12 @@ def compact_signature(row: dict) -> dict:
     """A stored SIGNATURES row with its hash lists as bytes, as key rows keep them:
     a list of 512 Python ints takes ten times the memory, and every stored row
     passes through the dedup shuffles of each later run."""
-    return {**row, **{name: uint32s(row.get(name)).astype("<u4").tobytes() for name in SIGNATURE_FIELDS}}
+    band_keys = row.get("band_keys")
+    return {
+        **row,
+        **{name: uint32s(row.get(name)).astype("<u4").tobytes() for name in SIGNATURE_FIELDS},
+        "band_keys": None if band_keys is None else np.asarray(band_keys, dtype="<i8").tobytes(),
+    }
 
 
 def record_from_article(article: dict) -> Record | None:
@@ -494,6 +499,8 @@ def signature_band_keys(row: dict, bands: int = BANDS) -> list:
     if int(row.get("shingle_count") or 0) < MIN_SHINGLES:
         return []
     keys = row.get("band_keys")
+    if isinstance(keys, (bytes, bytearray)):  # a compact stored signature
+        keys = np.frombuffer(keys, dtype="<i8").tolist()
     if bands == BANDS and keys is not None and len(keys) == BANDS:
         return list(keys)
     mh = uint32s(row.get("minhash"))
@@ -646,10 +653,104 @@ def mark(articles, decisions: dict) -> list:
 
 
 # ---------------------------------------------------------------------------
+# Band buckets from packed blocks. The Beam path shuffles these instead of one
+# (band key, member) element per band: 42 an article, each a few Python objects held
+# by the local runner's in-memory shuffle (about 10 KB an article, its largest cost).
+
+BAND_SHARDS = 16  # band keys are grouped in this many shards of packed entries
+BLOCK_ENTRIES = 1 << 20  # a worker packs and emits its band entries at most this many at a time
+_HEX_ID = re.compile(r"[0-9a-f]{16}\Z")  # every article_id: packed as its 8 bytes
+
+
+@dataclass(frozen=True)
+class BandBlock:
+    """Band entries of one shard: int64 keys, each with its member (article id, stored)."""
+
+    keys: np.ndarray  # int64
+    ids: np.ndarray  # S8 (the bytes of hex ids) or S<n> (utf-8 ids)
+    hex_ids: bool
+    existing: np.ndarray  # bool
+
+    def member(self, i: int) -> tuple[str, bool]:
+        raw = bytes(self.ids[i])  # numpy drops trailing zero bytes: an 8-byte id gets them back
+        return (raw.ljust(8, b"\0").hex() if self.hex_ids else raw.decode("utf-8")), bool(self.existing[i])
+
+    def pack(self) -> bytes:
+        header = np.array([len(self.keys), self.ids.dtype.itemsize, int(self.hex_ids)], dtype="<i8")
+        return b"".join(
+            (header.tobytes(), self.keys.astype("<i8").tobytes(), self.ids.tobytes(), self.existing.tobytes())
+        )
+
+    @classmethod
+    def unpack(cls, data: bytes) -> BandBlock:
+        n, width, hex_ids = np.frombuffer(data, dtype="<i8", count=3).tolist()
+        offset = 24
+        keys = np.frombuffer(data, dtype="<i8", count=n, offset=offset)
+        offset += 8 * n
+        ids = np.frombuffer(data, dtype=f"S{width}", count=n, offset=offset)
+        offset += width * n
+        existing = np.frombuffer(data, dtype=bool, count=n, offset=offset)
+        return cls(keys, ids, bool(hex_ids), existing)
+
+
+def band_blocks(members, shards: int = BAND_SHARDS) -> list:
+    """(shard, packed BandBlock) for members [(article_id, stored, band keys)], every
+    band key of a member in the shard its key falls in."""
+    members = [m for m in members if len(m[2])]
+    if not members:
+        return []
+    ids = [article_id for article_id, _, _ in members]
+    hex_ids = all(_HEX_ID.match(i) for i in ids)
+    id_array = (
+        np.frombuffer(bytes.fromhex("".join(ids)), dtype="S8")
+        if hex_ids
+        else np.array([i.encode("utf-8") for i in ids], dtype=bytes)
+    )
+    per_member = np.array([len(keys) for _, _, keys in members])
+    keys = np.concatenate([np.asarray(keys, dtype=np.int64) for _, _, keys in members])
+    member = np.repeat(np.arange(len(members)), per_member)
+    existing = np.array([bool(stored) for _, stored, _ in members])
+    shard_of = keys.view(np.uint64) % np.uint64(shards)
+    out = []
+    for shard in np.unique(shard_of).tolist():
+        pick = shard_of == shard
+        block = BandBlock(keys[pick], id_array[member[pick]], hex_ids, existing[member[pick]])
+        out.append((shard, block.pack()))
+    return out
+
+
+def shard_candidate_pairs(packed_blocks, max_bucket: int = MAX_BUCKET, window: int = BUCKET_WINDOW):
+    """(candidate pairs, size of the largest bucket) of one shard's packed blocks: the
+    members sharing a band key, paired as `bucket_pairs` does. Numpy sorts the keys;
+    only members of buckets of two or more become Python objects."""
+    blocks = [BandBlock.unpack(data) for data in packed_blocks]
+    blocks = [block for block in blocks if len(block.keys)]
+    if not blocks:
+        return [], 0
+    keys = np.concatenate([block.keys for block in blocks])
+    block_of = np.concatenate([np.full(len(block.keys), i, dtype=np.int32) for i, block in enumerate(blocks)])
+    index_in = np.concatenate([np.arange(len(block.keys), dtype=np.int64) for block in blocks])
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    sizes = np.diff(np.r_[starts, len(sorted_keys)])
+    pairs = []
+    for start, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist()):
+        picked = order[start : start + size]
+        members = [blocks[block_of[j]].member(int(index_in[j])) for j in picked]
+        pairs.extend(bucket_pairs(members, max_bucket, window))
+    return pairs, int(sizes.max())
+
+
+# ---------------------------------------------------------------------------
 # Beam
 
 try:
     import apache_beam as beam
+    from apache_beam.metrics import Metrics
+    from apache_beam.transforms.window import GlobalWindows
+
+    from transforms.metrics import NAMESPACE
 except ImportError:  # pure functions stay usable without Beam
     beam = None  # type: ignore[assignment]  # the optional-import idiom: only the Beam half needs it
 
@@ -660,14 +761,9 @@ def _records(row: dict, existing: bool):
         yield rec
 
 
-def _band_entries(row: dict, bands: int, existing: bool):
-    for key in signature_band_keys(row, bands):
-        yield key, (row["article_id"], existing)
-
-
-def _bucket_pairs(kv):
-    _, members = kv
-    yield from bucket_pairs(members)
+def _is_candidate(record: Record, candidates) -> bool:
+    """Only records of articles in some candidate pair are verified."""
+    return record.article_id in candidates
 
 
 def _halves(kv):
@@ -692,13 +788,10 @@ def _verified_edges(kv, threshold, min_jaccard):
             yield rec_a.meta, rec_b.meta
 
 
-def _apply_decision(kv):
-    _, groups = kv
-    winners = list(groups["winner"])
-    for art in groups["article"]:
-        if winners:
-            art = dict(art, duplicate_of=winners[0], duplicate_reason="near")
-        yield art
+def mark_loser(row: dict, winners: dict) -> dict:
+    """The key row, pointing at its winner when near-duplicate matching made it a loser."""
+    winner = winners.get(row["article_id"])
+    return row if winner is None else dict(row, duplicate_of=winner, duplicate_reason="near")
 
 
 if beam is not None:
@@ -747,13 +840,115 @@ if beam is not None:
                         out[i] = winner
             return out
 
+    class PackBandEntriesFn(beam.DoFn):
+        """Signature rows -> (shard, packed BandBlock) of their band keys, per bundle (and
+        every BLOCK_ENTRIES entries, so a worker's buffer stays bounded)."""
+
+        def __init__(self, bands: int, existing: bool, shards: int = BAND_SHARDS, block_entries: int = BLOCK_ENTRIES):
+            self.bands, self.existing, self.shards, self.block_entries = bands, existing, shards, block_entries
+
+        def start_bundle(self):
+            self.members, self.entries = [], 0
+
+        def process(self, row):
+            keys = signature_band_keys(row, self.bands)
+            if keys:
+                self.members.append((row["article_id"], self.existing, np.asarray(keys, dtype=np.int64)))
+                self.entries += len(keys)
+            if self.entries >= self.block_entries:
+                yield from self.flush()
+
+        def flush(self):
+            blocks = band_blocks(self.members, self.shards)
+            self.members, self.entries = [], 0
+            return blocks
+
+        def finish_bundle(self):
+            for block in self.flush():
+                yield GlobalWindows.windowed_value(block)
+
+    class ShardCandidatesFn(beam.DoFn):
+        """(shard, packed blocks) -> candidate pairs; the size of each shard's largest band
+        bucket goes to the `largest_band_bucket` distribution (its max is the run's)."""
+
+        def setup(self):
+            self.largest = Metrics.distribution(NAMESPACE, "largest_band_bucket")
+
+        def process(self, shard_blocks):
+            pairs, largest = shard_candidate_pairs(shard_blocks[1])
+            self.largest.update(largest)
+            yield from pairs
+
+    class CandidatePairs(beam.PTransform):
+        """Packed band blocks (`PackBandEntriesFn`) -> distinct candidate pairs (id_a, id_b)."""
+
+        def expand(self, blocks):
+            return (
+                blocks
+                | "GroupByShard" >> beam.GroupByKey()
+                | "CandidatePairs" >> beam.ParDo(ShardCandidatesFn())
+                | "DistinctPairs" >> beam.Distinct()
+            )
+
+    def candidate_ids(pairs):
+        """The article ids of candidate pairs, as a side input (a dict of id -> True)."""
+        return beam.pvalue.AsDict(
+            pairs
+            | "PairMembers" >> beam.FlatMap(lambda pair: pair)
+            | "CandidateIds" >> beam.Distinct()
+            | "AsKeys" >> beam.Map(lambda article_id: (article_id, True))
+        )
+
+    def _kept_edge(edge, excluded) -> bool:
+        """An edge whose new articles all stay winners of the exact steps."""
+        return not any(not meta[1] and meta[0] in excluded for meta in edge)
+
+    class VerifyAndMark(beam.PTransform):
+        """(rows, candidate pairs, records) -> the rows, near-duplicate losers marked.
+
+        records: Records of (at least) every article in a pair, new and stored;
+        excluded: optional side input of new article ids that are not to be matched
+        (exact duplicates and skipped rows, whose band keys were packed with the rest).
+        """
+
+        def __init__(self, pairs, records, threshold: float, min_jaccard: float, excluded=None):
+            super().__init__()
+            self.pairs, self.records, self.excluded = pairs, records, excluded
+            self.threshold, self.min_jaccard = threshold, min_jaccard
+
+        def expand(self, rows):
+            recs_by_id = self.records | "KeyRecords" >> beam.Map(lambda r: (r.article_id, r))
+            halves = (
+                {"rec": recs_by_id, "pair": self.pairs | "KeyByFirst" >> beam.Map(lambda p: (p[0], p[1]))}
+                | "JoinFirst" >> beam.CoGroupByKey()
+                | "Halves" >> beam.FlatMap(_halves)
+            )
+            edges = (
+                {"rec": recs_by_id, "half": halves}
+                | "JoinSecond" >> beam.CoGroupByKey()
+                | "Verify" >> beam.FlatMap(_verified_edges, self.threshold, self.min_jaccard)
+            )
+            if self.excluded is not None:
+                edges = edges | "WithoutExcluded" >> beam.Filter(_kept_edge, self.excluded)
+            losers = (
+                edges
+                | "Components" >> beam.CombineGlobally(_ComponentsFn())
+                | "LoserWinner" >> beam.FlatMap(lambda d: sorted(d.items()))
+            )
+            return rows | "MarkLosers" >> beam.Map(mark_loser, beam.pvalue.AsDict(losers))
+
     class MarkNearDuplicates(beam.PTransform):
-        """Key rows in (`article_key`: compact, no text; not already duplicates),
+        """Key rows in (`article_key`, with their sketches; not already duplicates),
         the same rows out, near-duplicate losers with duplicate_of = the winner's
         article_id and duplicate_reason = "near".
 
         existing: optional PCollection of SIGNATURES rows of earlier runs;
         their articles always win and are never output.
+
+        What the local runner holds per article is kept small: band keys travel in
+        packed blocks, only candidates' records are joined, and the losers reach the
+        rows as a side input (they are the near-duplicates, not all articles). A batch
+        run goes further (decide.Deduplicate): its rows carry no sketches at all.
         """
 
         def __init__(
@@ -772,39 +967,26 @@ if beam is not None:
 
         def expand(self, articles):
             bands = self.bands
-            band_entries = [articles | "BandKeys" >> beam.FlatMap(_band_entries, bands, False)]
-            all_records = [articles | "Records" >> beam.FlatMap(_records, False)]
+            blocks = [articles | "PackBandKeys" >> beam.ParDo(PackBandEntriesFn(bands, existing=False))]
             if self.existing is not None:
-                band_entries.append(self.existing | "ExistingBandKeys" >> beam.FlatMap(_band_entries, bands, True))
-                all_records.append(self.existing | "ExistingRecords" >> beam.FlatMap(_records, True))
-            pairs = (
-                band_entries
-                | "AllBandKeys" >> beam.Flatten()
-                | "GroupByBand" >> beam.GroupByKey()
-                | "CandidatePairs" >> beam.FlatMap(_bucket_pairs)
-                | "DistinctPairs" >> beam.Distinct()
-            )
-            recs_by_id = (
-                all_records | "AllRecords" >> beam.Flatten() | "KeyRecords" >> beam.Map(lambda r: (r.article_id, r))
-            )
-            halves = (
-                {"rec": recs_by_id, "pair": pairs | "KeyByFirst" >> beam.Map(lambda p: (p[0], p[1]))}
-                | "JoinFirst" >> beam.CoGroupByKey()
-                | "Halves" >> beam.FlatMap(_halves)
-            )
-            edges = (
-                {"rec": recs_by_id, "half": halves}
-                | "JoinSecond" >> beam.CoGroupByKey()
-                | "Verify" >> beam.FlatMap(_verified_edges, self.threshold, self.min_jaccard)
-            )
-            winners = (
-                edges
-                | "Components" >> beam.CombineGlobally(_ComponentsFn())
-                | "LoserWinner" >> beam.FlatMap(lambda d: sorted(d.items()))
-            )
-            keyed = articles | "KeyArticles" >> beam.Map(lambda a: (a["article_id"], a))
-            return (
-                {"article": keyed, "winner": winners}
-                | "JoinDecisions" >> beam.CoGroupByKey()
-                | "MarkLosers" >> beam.FlatMap(_apply_decision)
-            )
+                blocks.append(
+                    self.existing | "PackStoredBandKeys" >> beam.ParDo(PackBandEntriesFn(bands, existing=True))
+                )
+            pairs = blocks | "AllBandBlocks" >> beam.Flatten() | "Candidates" >> CandidatePairs()
+            candidates = candidate_ids(pairs)
+            # Records are made where the rows are (fused), then kept for candidates only.
+            # Each PCollection has one consumer that waits for a side input: the local
+            # runner deadlocks when a second one does.
+            all_records = [
+                articles
+                | "Records" >> beam.FlatMap(_records, False)
+                | "CandidateRecords" >> beam.Filter(_is_candidate, candidates)
+            ]
+            if self.existing is not None:
+                all_records.append(
+                    self.existing
+                    | "ExistingRecords" >> beam.FlatMap(_records, True)
+                    | "ExistingCandidateRecords" >> beam.Filter(_is_candidate, candidates)
+                )
+            records = all_records | "AllRecords" >> beam.Flatten()
+            return articles | "Verify" >> VerifyAndMark(pairs, records, self.threshold, self.min_jaccard)
