@@ -327,45 +327,50 @@ def _expected_marks(arts, decisions):
     )
 
 
-def test_beam_multi_worker():
+def _beam_marks(new_articles, stored_rows, tmp_path, options=()):
+    """Deduplicate's near-duplicate marks for new articles (and stored signatures)."""
     beam = pytest.importorskip("apache_beam")
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.testing.test_pipeline import TestPipeline
     from apache_beam.testing.util import assert_that, equal_to
 
+    from transforms.dedup.decide import Deduplicate
+
+    def check(expected):
+        with TestPipeline(runner="DirectRunner", options=PipelineOptions(list(options))) as p:
+            winners, duplicates, _, _ = (
+                p
+                | "New" >> beam.Create(new_articles)
+                | "Keys" >> beam.Map(nd.article_key)
+                | Deduplicate(
+                    p | "Ids" >> beam.Create([{"article_id": r["article_id"]} for r in stored_rows]),
+                    p | "Existing" >> beam.Create(stored_rows),
+                    str(tmp_path / "pending"),
+                )
+            )
+            out = (
+                (winners, duplicates)
+                | beam.Flatten()
+                | beam.Map(lambda a: (a["article_id"], a["duplicate_of"], a["duplicate_reason"]))
+            )
+            assert_that(out, equal_to(expected))
+
+    return check
+
+
+def test_beam_multi_worker(tmp_path):
     arts = corpus()
-    opts = PipelineOptions(["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
-    with TestPipeline(runner="DirectRunner", options=opts) as p:
-        out = (
-            p
-            | beam.Create(arts)
-            | beam.Map(nd.article_key)
-            | nd.MarkNearDuplicates(threshold=nd.DEFAULT_THRESHOLD)
-            | beam.Map(lambda a: (a["article_id"], a["duplicate_of"], a["duplicate_reason"]))
-        )
-        assert_that(out, equal_to(_expected_marks(arts, EXPECTED)))
+    check = _beam_marks(arts, [], tmp_path, ["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
+    check(_expected_marks(arts, EXPECTED))
 
 
-def test_beam_with_existing_signatures():
-    beam = pytest.importorskip("apache_beam")
-    from apache_beam.testing.test_pipeline import TestPipeline
-    from apache_beam.testing.util import assert_that, equal_to
-
+def test_beam_with_existing_signatures(tmp_path):
     arts = corpus()
     stored = [nd.signature_row(a, run_id="r0") for a in arts if a["article_id"] in ("orig", "unrelated")]
     new = [a for a in arts if a["article_id"] not in ("orig", "unrelated")]
     # a stored article that is later than the new copies still wins
     expected = {"copy1": "orig", "copy2": "orig", "other_copy": "other"}
-    with TestPipeline(runner="DirectRunner") as p:
-        existing = p | "Existing" >> beam.Create(stored)
-        out = (
-            p
-            | "New" >> beam.Create(new)
-            | "Keys" >> beam.Map(nd.article_key)
-            | nd.MarkNearDuplicates(existing=existing)
-            | beam.Map(lambda a: (a["article_id"], a["duplicate_of"], a["duplicate_reason"]))
-        )
-        assert_that(out, equal_to(_expected_marks(new, expected)))
+    _beam_marks(new, stored, tmp_path)(_expected_marks(new, expected))
 
 
 def test_compact_signature_keeps_what_matching_needs():

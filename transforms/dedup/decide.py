@@ -34,6 +34,7 @@ from transforms.dedup.near_duplicates import (
     PackBandEntriesFn,
     VerifyAndMark,
     record_from_signature,
+    records_of,
     verify,
 )
 from transforms.dedup.pending import SIGNATURES_TAG, StagePendingFn, pending_records
@@ -327,7 +328,7 @@ class Deduplicate(beam.PTransform):
 
         stored_records = (
             signatures
-            | "StoredRecords" >> beam.FlatMap(lambda row: [r for r in [record_from_signature(row)] if r])
+            | "StoredRecords" >> beam.FlatMap(records_of, True)
             | "NeededStoredRecords" >> beam.Filter(lambda record, ids: record.article_id in ids, needed)
         )
         excluded = beam.pvalue.AsDict(

@@ -1,18 +1,19 @@
 """Near-duplicate detection: MinHash over word shingles, LSH banding, exact
 verification by Jaccard *and* containment, connected components.
 
-Pure functions first (tested without Beam), then `MarkNearDuplicates`, a Beam
-composite that only wires them together (see docs/dedup_model.md):
+Pure functions first (tested without Beam), then the Beam composites that only wire
+them together (see docs/dedup_model.md; decide.Deduplicate uses them):
 
     article -> key row (shingle hashes -> sketch + minhash, no text) -> band keys
-    (band key, id) ---GroupByKey---> candidate pairs ---Distinct--->
-    pair joined with both compact records (CoGroupByKey by id, twice)
-    ---verify---> edges ---union-find (CombineGlobally)---> loser -> winner
-    ---CoGroupByKey with the key rows---> key rows with duplicate_of set.
+    packed per bundle (PackBandEntriesFn) ---GroupByKey by shard---> sorted ->
+    candidate pairs (CandidatePairs) ---Distinct---> pair joined with both records
+    (CoGroupByKey by id, twice) ---verify---> edges ---union-find
+    (CombineGlobally)---> loser -> winner ---side input---> rows marked
+    (VerifyAndMark).
 
 Nothing compares all pairs: a pair is only looked at when the two articles
 share a band key.  Earlier runs enter as SIGNATURES rows (compact: no text)
-through the same band-key join, never as a side input.
+through the same band-key shards, never as a side input.
 
 Determinism: every hash is blake2b or fixed 64-bit arithmetic in numpy with
 constants derived from blake2b; nothing depends on Python's hash(), the
@@ -600,7 +601,7 @@ def find_near_duplicates(
 ) -> dict:
     """{loser article_id: winner article_id} for a list of article dicts
     (and optional stored SIGNATURES rows).  Reference implementation of what
-    MarkNearDuplicates does; banding uses numpy sorting, so memory is linear."""
+    decide.Deduplicate does; banding uses numpy sorting, so memory is linear."""
     records, keys = [], []
     rows = [(article_key(art), False) for art in articles] + [(row, True) for row in existing or ()]
     for row, is_existing in rows:
@@ -755,15 +756,11 @@ except ImportError:  # pure functions stay usable without Beam
     beam = None  # type: ignore[assignment]  # the optional-import idiom: only the Beam half needs it
 
 
-def _records(row: dict, existing: bool):
+def records_of(row: dict, existing: bool):
+    """The Record of a signature row, when it has one (record_from_signature)."""
     rec = record_from_signature(row, existing)
     if rec is not None:
         yield rec
-
-
-def _is_candidate(record: Record, candidates) -> bool:
-    """Only records of articles in some candidate pair are verified."""
-    return record.article_id in candidates
 
 
 def _halves(kv):
@@ -890,15 +887,6 @@ if beam is not None:
                 | "DistinctPairs" >> beam.Distinct()
             )
 
-    def candidate_ids(pairs):
-        """The article ids of candidate pairs, as a side input (a dict of id -> True)."""
-        return beam.pvalue.AsDict(
-            pairs
-            | "PairMembers" >> beam.FlatMap(lambda pair: pair)
-            | "CandidateIds" >> beam.Distinct()
-            | "AsKeys" >> beam.Map(lambda article_id: (article_id, True))
-        )
-
     def _kept_edge(edge, excluded) -> bool:
         """An edge whose new articles all stay winners of the exact steps."""
         return not any(not meta[1] and meta[0] in excluded for meta in edge)
@@ -936,57 +924,3 @@ if beam is not None:
                 | "LoserWinner" >> beam.FlatMap(lambda d: sorted(d.items()))
             )
             return rows | "MarkLosers" >> beam.Map(mark_loser, beam.pvalue.AsDict(losers))
-
-    class MarkNearDuplicates(beam.PTransform):
-        """Key rows in (`article_key`, with their sketches; not already duplicates),
-        the same rows out, near-duplicate losers with duplicate_of = the winner's
-        article_id and duplicate_reason = "near".
-
-        existing: optional PCollection of SIGNATURES rows of earlier runs;
-        their articles always win and are never output.
-
-        What the local runner holds per article is kept small: band keys travel in
-        packed blocks, only candidates' records are joined, and the losers reach the
-        rows as a side input (they are the near-duplicates, not all articles). A batch
-        run goes further (decide.Deduplicate): its rows carry no sketches at all.
-        """
-
-        def __init__(
-            self,
-            threshold: float = DEFAULT_THRESHOLD,
-            existing=None,
-            min_jaccard: float = DEFAULT_MIN_JACCARD,
-            bands: int = BANDS,
-            label=None,
-        ):
-            super().__init__(label)
-            self.threshold = threshold
-            self.existing = existing
-            self.min_jaccard = min_jaccard
-            self.bands = bands
-
-        def expand(self, articles):
-            bands = self.bands
-            blocks = [articles | "PackBandKeys" >> beam.ParDo(PackBandEntriesFn(bands, existing=False))]
-            if self.existing is not None:
-                blocks.append(
-                    self.existing | "PackStoredBandKeys" >> beam.ParDo(PackBandEntriesFn(bands, existing=True))
-                )
-            pairs = blocks | "AllBandBlocks" >> beam.Flatten() | "Candidates" >> CandidatePairs()
-            candidates = candidate_ids(pairs)
-            # Records are made where the rows are (fused), then kept for candidates only.
-            # Each PCollection has one consumer that waits for a side input: the local
-            # runner deadlocks when a second one does.
-            all_records = [
-                articles
-                | "Records" >> beam.FlatMap(_records, False)
-                | "CandidateRecords" >> beam.Filter(_is_candidate, candidates)
-            ]
-            if self.existing is not None:
-                all_records.append(
-                    self.existing
-                    | "ExistingRecords" >> beam.FlatMap(_records, True)
-                    | "ExistingCandidateRecords" >> beam.Filter(_is_candidate, candidates)
-                )
-            records = all_records | "AllRecords" >> beam.Flatten()
-            return articles | "Verify" >> VerifyAndMark(pairs, records, self.threshold, self.min_jaccard)
