@@ -195,6 +195,7 @@ def main(argv=None) -> int:
                         "peak_coordinator_gb": round(run["peaks"]["coordinator"] / 2**30, 2),
                         "peak_worker_gb": round(run["peaks"]["worker"] / 2**30, 2),
                         "largest_band_bucket": summary.get("largest_band_bucket"),
+                        "candidate_pairs": summary.get("candidate_pairs"),
                         "duplicates": summary["duplicates"],
                         "balanced": summary["balanced"],
                         "syndication_precision": round(precision, 4),

@@ -186,6 +186,7 @@ class RunSummary:
     warc_skipped: dict = field(default_factory=dict)  # WARC records that are not inputs, by kind
     timings: dict = field(default_factory=dict)
     largest_band_bucket: int | None = None  # members of the largest near-duplicate band bucket
+    candidate_pairs: int = 0  # near-duplicate candidate pairs out of the band buckets (one per shared band)
     recovery: list = field(default_factory=list)
     stopped: str | None = None  # how a stream ended other than by --duration or a signal
 
@@ -232,6 +233,7 @@ def summarise(run_id: str, totals: dict) -> RunSummary:
         feeds_by_outcome=by_prefix(totals, "feeds."),
         sitemap_entries=by_prefix(totals, "sitemap_entries."),
         warc_skipped=by_prefix(totals, "warc_skipped."),
+        candidate_pairs=totals.get("candidate_pairs", 0),
     )
 
 

@@ -89,3 +89,8 @@ def test_duplicates_revisions_and_cross_run_near_duplicates(tmp_path, capsys):
     latest = rows(output, "SELECT title FROM latest_articles ORDER BY title")
     assert latest == [("Bus rewritten",), ("Quay",)]
     assert rows(output, "SELECT count(*) FROM signatures") == [(3,)]
+    # each run's summary says how large its band buckets got and how many pairs they made
+    summaries = [
+        json.loads(path.read_text()) for path in sorted((output / "_runs").glob("*.json")) if ".commit" not in path.name
+    ]
+    assert [s["largest_band_bucket"] >= 2 and s["candidate_pairs"] >= 1 for s in summaries] == [True, True]

@@ -94,6 +94,42 @@ def test_seeds_batch_on_the_session_cluster(flink_cluster, tmp_path, reference):
     assert tables == reference
 
 
+def bench_sample(folder, n: int) -> str:
+    """n articles of the bench corpus (10% near copies) in JSON-lines files."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from corpus import generate, write_corpus
+
+    write_corpus(generate(n), str(folder), per_file=1000)
+    return str(folder)
+
+
+SAMPLE_ARTICLES = int(os.environ.get("NEWSBEAM_FLINK_SAMPLE", "10000"))
+
+
+def test_a_bench_sample_on_the_session_cluster_gives_the_local_tables(flink_cluster, tmp_path):
+    """The scale issue's check: a sample of the bench corpus (--no-nlp: its cost is
+    dedup's shuffles, pending files and side inputs) on the cluster's two slots gives the
+    tables the local runner gives on 2 workers."""
+    corpus = bench_sample(tmp_path / "corpus", SAMPLE_ARTICLES)
+    runs = {}
+    for name, extra in (
+        ("local", ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]),
+        ("cluster", flink_args(flink_cluster.address)),
+    ):
+        started = time.monotonic()
+        done = newsbeam(
+            sys.executable, "run", ["--input", corpus, "--output", str(tmp_path / name), "--no-nlp", *extra]
+        )
+        assert_ran(done, flink_cluster)
+        runs[name] = snapshot(tmp_path / name)
+        print(f"{SAMPLE_ARTICLES} bench articles --no-nlp, {name}: {time.monotonic() - started:.1f} s")
+    assert len(runs["local"]["articles"]) == SAMPLE_ARTICLES
+    con = open_output(str(tmp_path / "local"))
+    (near,) = con.execute("SELECT count(*) FROM articles WHERE duplicate_reason = 'near'").fetchone()
+    assert near > SAMPLE_ARTICLES // 20  # the corpus's near copies were found, then compared below
+    assert runs["cluster"] == runs["local"]
+
+
 STREAM_VARIANTS = {
     # entry summaries only: no page fetching
     "no_fetch": ["--no-fetch-articles"],

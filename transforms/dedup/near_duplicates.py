@@ -866,14 +866,17 @@ if beam is not None:
 
     class ShardCandidatesFn(beam.DoFn):
         """(shard, packed blocks) -> candidate pairs; the size of each shard's largest band
-        bucket goes to the `largest_band_bucket` distribution (its max is the run's)."""
+        bucket goes to the `largest_band_bucket` distribution (its max is the run's), the
+        pairs (one per band two articles share) to the `candidate_pairs` counter."""
 
         def setup(self):
             self.largest = Metrics.distribution(NAMESPACE, "largest_band_bucket")
+            self.pairs = Metrics.counter(NAMESPACE, "candidate_pairs")
 
         def process(self, shard_blocks):
             pairs, largest = shard_candidate_pairs(shard_blocks[1])
             self.largest.update(largest)
+            self.pairs.inc(len(pairs))
             yield from pairs
 
     class CandidatePairs(beam.PTransform):
