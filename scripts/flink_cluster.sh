@@ -49,10 +49,12 @@ JM_METASPACE=192
 # TaskManager heap grows by about 10 MB/s. 768 MB of task heap gives a stream about a
 # minute and a half; enough for tests, not for a long-running stream (see README).
 # Network: a batch job deploys its ~90 tasks at once; 64 MB of buffers (2,048) was too few.
+# Task off-heap: Beam's data plane to the SDK workers (vendored gRPC/Netty) takes direct
+# buffers; with none, 10,000 bench articles ran out of direct memory in the write stage.
 TM_FRAMEWORK_HEAP=128
 TM_TASK_HEAP=768
 TM_FRAMEWORK_OFF_HEAP=128
-TM_TASK_OFF_HEAP=0
+TM_TASK_OFF_HEAP=256
 TM_NETWORK=256
 TM_MANAGED=128
 TM_METASPACE=256

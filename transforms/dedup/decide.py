@@ -239,6 +239,11 @@ def split_url_group(group, records: dict, threshold: float):
     return split_revisions([with_record(row, records.get(row["article_id"])) for row in new_rows], old_rows, threshold)
 
 
+def new_row_ids(group) -> list:
+    """The article ids of a URL group's new rows."""
+    return [row["article_id"] for row in group[0]]
+
+
 def excluded_id(row: dict) -> tuple:
     """(article_id, True) of a row taken out of near-duplicate matching."""
     return row["article_id"], True
@@ -297,9 +302,14 @@ class Deduplicate(beam.PTransform):
         by_url_step = url_groups | "SingleUrls" >> beam.FlatMap(single_or_group).with_outputs(URL_GROUPS, main="single")
 
         # The records to read from the pending files: candidates' and URL groups' rows.
-        url_ids = by_url_step[URL_GROUPS] | "UrlGroupIds" >> beam.FlatMap(lambda g: [r["article_id"] for r in g[0]])
+        # (No PCollection here is both a Flatten's input and another transform's: Flink's
+        # fuser loses such a Flatten input, Beam issue 34647.)
+        url_ids = by_url_step[URL_GROUPS] | "UrlGroupIds" >> beam.FlatMap(new_row_ids)
         needed = beam.pvalue.AsDict(
-            (pairs | "PairMembers" >> beam.FlatMap(lambda pair: pair), url_ids)
+            (
+                pairs | "PairMembers" >> beam.FlatMap(lambda pair: pair),
+                by_url_step[URL_GROUPS] | "UrlGroupIdsNeeded" >> beam.FlatMap(new_row_ids),
+            )
             | "NeededIds" >> beam.Flatten()
             | "DistinctNeeded" >> beam.Distinct()
             | "AsKeys" >> beam.Map(lambda article_id: (article_id, True))
@@ -341,13 +351,17 @@ class Deduplicate(beam.PTransform):
         )
         marked = after_url | "NearDuplicates" >> VerifyAndMark(
             pairs,
-            (new_records, stored_records) | "AllRecords" >> beam.Flatten(),
+            (new_records, stored_records),
             threshold,
             DEFAULT_MIN_JACCARD,
             excluded,
         )
         split = marked | "SplitNear" >> beam.Partition(lambda row, _: int(is_duplicate(row)), 2)
-        duplicates = (by_content, by_url, split[1]) | "AllDuplicates" >> beam.Flatten()
+        duplicates = (
+            by_content | "ContentDuplicates" >> beam.Map(lambda row: row),  # a Flatten's own inputs (see above)
+            by_url | "UrlDuplicates" >> beam.Map(lambda row: row),
+            split[1],
+        ) | "AllDuplicates" >> beam.Flatten()
         # Winners and duplicates are counted where they are written (CountDecided): what
         # the summary reports is what the tables hold. Skipped rows are written nowhere.
         return (

@@ -897,7 +897,9 @@ if beam is not None:
     class VerifyAndMark(beam.PTransform):
         """(rows, candidate pairs, records) -> the rows, near-duplicate losers marked.
 
-        records: Records of (at least) every article in a pair, new and stored;
+        records: PCollections of Records of (at least) every article in a pair, new and
+        stored (keyed each before they are flattened: Flink's fuser loses a Flatten input
+        that another transform reads too, Beam issue 34647);
         excluded: optional side input of new article ids that are not to be matched
         (exact duplicates and skipped rows, whose band keys were packed with the rest).
         """
@@ -908,7 +910,10 @@ if beam is not None:
             self.threshold, self.min_jaccard = threshold, min_jaccard
 
         def expand(self, rows):
-            recs_by_id = self.records | "KeyRecords" >> beam.Map(lambda r: (r.article_id, r))
+            recs_by_id = [
+                records | f"KeyRecords{i}" >> beam.Map(lambda r: (r.article_id, r))
+                for i, records in enumerate(self.records)
+            ] | "AllRecords" >> beam.Flatten()
             halves = (
                 {"rec": recs_by_id, "pair": self.pairs | "KeyByFirst" >> beam.Map(lambda p: (p[0], p[1]))}
                 | "JoinFirst" >> beam.CoGroupByKey()
