@@ -51,6 +51,9 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(normalise_for_hash(text).encode("utf-8")).hexdigest()[:32]
 
 
+ARTICLE_ID = re.compile(r"[0-9a-f]{16}\Z")  # what make_article_id makes
+
+
 def make_article_id(canonical: str | None, input_name: str, text_hash: str) -> str:
     """Same canonical URL (or, without one, same input file name) and same content => same id.
 

@@ -16,7 +16,6 @@ and nothing has to fit in one worker's memory.
 """
 
 import hashlib
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -24,6 +23,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
+from transforms.articles import ARTICLE_ID
 from transforms.dedup.near_duplicates import (
     BANDS,
     DEFAULT_MIN_JACCARD,
@@ -382,9 +382,6 @@ def decision(row: dict) -> tuple:
     )
 
 
-_HEX_ID = re.compile(r"[0-9a-f]{16}\Z")  # every article_id
-
-
 def input_digest(input_name: str) -> bytes:
     """16 bytes naming an input in Decisions (a collision among a billion inputs has a
     chance of about 1e-21)."""
@@ -408,7 +405,7 @@ class Decisions:
         plain, others = [], {}
         for input_name, decided in decisions:
             article_id, duplicate_of, _, revision_of = decided
-            if duplicate_of is None and revision_of is None and _HEX_ID.match(article_id):
+            if duplicate_of is None and revision_of is None and ARTICLE_ID.match(article_id):
                 plain.append((input_digest(input_name), bytes.fromhex(article_id)))
             else:
                 others[input_name] = decided

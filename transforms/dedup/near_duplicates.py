@@ -32,7 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from transforms.articles import character_folder
+from transforms.articles import ARTICLE_ID, character_folder
 
 # ---------------------------------------------------------------------------
 # Parameters
@@ -439,31 +439,38 @@ def record_from_article(article: dict) -> Record | None:
     return record_from_signature(article_key(article), existing=False)
 
 
-def signature_row_from_key(key: dict, run_id: str | None = None, date: str | None = None) -> dict:
-    """The SIGNATURES row of an article's key row (write it for winners)."""
+SIGNATURE_META = (
+    "article_id",
+    "canonical_url",
+    "content_hash",
+    "published_at",
+    "text_length",
+    "word_count",
+    "signature_version",
+    "shingle_count",
+    "sketch_level",
+)
+
+
+def signature_meta(key: dict, run_id: str | None = None, date: str | None = None) -> dict:
+    """The SIGNATURES columns of a key row other than its hash lists and band keys."""
     published = key.get("published_at")
     if date is None:
         date = key.get("date") or (published.strftime("%Y-%m-%d") if isinstance(published, datetime) else None)
     return {
-        **{
-            name: key.get(name)
-            for name in (
-                "article_id",
-                "canonical_url",
-                "content_hash",
-                "published_at",
-                "text_length",
-                "word_count",
-                "signature_version",
-                "shingle_count",
-                "sketch_level",
-            )
-        },
+        **{name: key.get(name) for name in SIGNATURE_META},
+        "run_id": run_id if run_id is not None else key.get("run_id"),
+        "date": date,
+    }
+
+
+def signature_row_from_key(key: dict, run_id: str | None = None, date: str | None = None) -> dict:
+    """The SIGNATURES row of an article's key row (write it for winners)."""
+    return {
+        **signature_meta(key, run_id, date),
         "sketch": uint32s(key["sketch"]).tolist(),
         "minhash": uint32s(key["minhash"]).tolist(),
         "band_keys": signature_band_keys(key),
-        "run_id": run_id if run_id is not None else key.get("run_id"),
-        "date": date,
     }
 
 
@@ -660,7 +667,6 @@ def mark(articles, decisions: dict) -> list:
 
 BAND_SHARDS = 16  # band keys are grouped in this many shards of packed entries
 BLOCK_ENTRIES = 1 << 20  # a worker packs and emits its band entries at most this many at a time
-_HEX_ID = re.compile(r"[0-9a-f]{16}\Z")  # every article_id: packed as its 8 bytes
 
 
 @dataclass(frozen=True)
@@ -701,7 +707,7 @@ def band_blocks(members, shards: int = BAND_SHARDS) -> list:
     if not members:
         return []
     ids = [article_id for article_id, _, _ in members]
-    hex_ids = all(_HEX_ID.match(i) for i in ids)
+    hex_ids = all(ARTICLE_ID.match(i) for i in ids)  # packed as their 8 bytes
     id_array = (
         np.frombuffer(bytes.fromhex("".join(ids)), dtype="S8")
         if hex_ids

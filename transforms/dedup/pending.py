@@ -23,7 +23,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindows
 
 from schemas.tables import PENDING_SIGNATURE_SCHEMA
-from transforms.dedup.near_duplicates import record_from_signature, signature_row_from_key
+from transforms.dedup.near_duplicates import record_from_signature, signature_meta, signature_row_from_key
 from transforms.sinks.commit import is_local, join
 
 PENDING_FOLDER = "_pending"
@@ -47,13 +47,7 @@ SLIM_FIELDS = (
 def pending_row(key: dict) -> dict:
     """The pending row of a key row (near_duplicates.article_key): its signature
     columns, with the hash lists as bytes, and its input."""
-    row = signature_row_from_key(key)
-    return {
-        **{name: row[name] for name in PENDING_SIGNATURE_SCHEMA.names if name in row},
-        "input": key["input"],
-        "sketch": key["sketch"],
-        "minhash": key["minhash"],
-    }
+    return {**signature_meta(key), "input": key["input"], "sketch": key["sketch"], "minhash": key["minhash"]}
 
 
 def write_pending(folder: str, rows: list) -> str:
