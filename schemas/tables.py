@@ -356,7 +356,7 @@ TABLES[SIGNATURES.name] = SIGNATURES
 # band keys left out (they travel in packed blocks), plus the article's input.
 PENDING_SIGNATURE_SCHEMA = pa.schema(
     [
-        pa.field("input", pa.string(), nullable=False),
+        pa.field("input", pa.string()),  # none for a stored signature staged for verification
         *(
             pa.field(
                 c.name, pa.binary() if c.name in ("sketch", "minhash") else c.type, nullable=c.name != "article_id"

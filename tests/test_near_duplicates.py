@@ -411,7 +411,8 @@ def test_shard_candidates_are_the_in_memory_candidates():
         blocks.setdefault(shard, []).append(packed)
     pairs, largest = set(), 0
     for packed in blocks.values():
-        shard_pairs, shard_largest = nd.shard_candidate_pairs(packed)
+        shard_pairs, stored, shard_largest = nd.shard_candidate_pairs(packed)
+        assert stored == set()  # no stored rows among these
         pairs |= set(shard_pairs)
         largest = max(largest, shard_largest)
     stats = {}
@@ -427,5 +428,7 @@ def test_shard_candidates_skip_buckets_of_stored_rows_only():
     only_stored = [packed for _, packed in nd.band_blocks(stored)]
     assert nd.shard_candidate_pairs(only_stored)[0] == []
     with_new = only_stored + [packed for _, packed in nd.band_blocks([("new", False, nd.signature_band_keys(row))])]
-    assert set(nd.shard_candidate_pairs(with_new)[0]) == {("new", "s0"), ("new", "s1")}
+    pairs, stored_in_pairs, _ = nd.shard_candidate_pairs(with_new)
+    assert set(pairs) == {("new", "s0"), ("new", "s1")}
+    assert stored_in_pairs == {"s0", "s1"}  # their records are read for verification
     assert nd.shard_candidate_pairs([])[0] == [] and nd.band_blocks([("x", False, [])]) == []

@@ -4,15 +4,18 @@
 It works on key rows (`near_duplicates.article_key`: ids, URL, hash, dates and
 the text's signature, no text). Beam's local runner holds every shuffle in the
 coordinator's memory, so the shuffles carry as little as possible: slim key rows
-(pending.SLIM_FIELDS) through the exact steps, band keys in packed blocks, and the
-records of near-duplicate candidates only. Each article's signature (sketch and
-MinHash) waits in a pending file (transforms/dedup/pending.py) and is read back for
-the articles that need it. The decisions are then applied to the articles
-themselves (ApplyDecisions), as one compact side input.
+(pending.SLIM_FIELDS) through the exact steps, band keys and candidate pairs in
+packed blocks (transforms/dedup/pairs.py). Each article's signature (sketch and
+MinHash) waits in a pending file (transforms/dedup/pending.py), sharded by id, and
+is read back by the workers that need it: those verifying candidate pairs, per
+pair of id shards, and those comparing the texts of articles sharing a URL. The
+decisions are then applied to the articles themselves (ApplyDecisions), as one
+compact side input.
 
-Each step groups by a key together with the compact signatures earlier runs
-stored (a PCollection, never a side input), so nothing is compared all-to-all
-and nothing has to fit in one worker's memory.
+Each step groups by a key together with the stored rows sharing it (a PCollection,
+never a side input; transforms/dedup/stored.py reads only those a new article
+could match), so nothing is compared all-to-all and nothing has to fit in one
+worker's memory.
 """
 
 import hashlib
@@ -30,14 +33,12 @@ from transforms.dedup.near_duplicates import (
     DEFAULT_THRESHOLD,
     SIGNATURE_FIELDS,
     SIGNATURE_VERSION,
-    CandidatePairs,
     PackBandEntriesFn,
-    VerifyAndMark,
     record_from_signature,
-    records_of,
     verify,
 )
-from transforms.dedup.pending import SIGNATURES_TAG, StagePendingFn, pending_records
+from transforms.dedup.pairs import CandidatePairs, VerifyAndMark
+from transforms.dedup.pending import SIGNATURES_TAG, StagePendingFn, StageStoredFn, pending_records
 from transforms.metrics import NAMESPACE, count, progress_tally
 from transforms.rejects import make_reject
 
@@ -259,6 +260,39 @@ def is_duplicate(row: dict) -> bool:
     return row.get("duplicate_of") is not None
 
 
+class SameUrl(beam.PTransform):
+    """Rows -> (winners, duplicates) by canonical URL, with the stored signatures
+    sharing it. A URL seen once with nothing stored under it (the usual case) is a
+    winner as it is; the new rows of the others are compared by their texts
+    (split_revisions), their sketches read back from the pending files (`pending_paths`)."""
+
+    def __init__(self, stored_signatures, pending_paths, threshold: float):
+        super().__init__()
+        self.stored, self.pending_paths, self.threshold = stored_signatures, pending_paths, threshold
+
+    def expand(self, rows):
+        url_groups, without_url = grouped_by("canonical_url", rows, self.stored, "")
+        by_url_step = url_groups | "SingleUrls" >> beam.FlatMap(single_or_group).with_outputs(URL_GROUPS, main="single")
+        url_ids = by_url_step[URL_GROUPS] | "UrlGroupIds" >> beam.FlatMap(new_row_ids)
+        url_records = beam.pvalue.AsDict(
+            self.pending_paths
+            | "UrlRecords"
+            >> beam.FlatMap(pending_records, beam.pvalue.AsDict(url_ids | "UrlIdKeys" >> beam.Map(lambda i: (i, True))))
+            | "UrlRecordsById" >> beam.Map(lambda record: (record.article_id, record))
+        )
+        split_urls = (
+            by_url_step[URL_GROUPS]
+            | "SplitUrlGroups" >> beam.Map(split_url_group, url_records, self.threshold)
+            | "TagUrlWinners" >> beam.FlatMap(tag_winners).with_outputs(DUPLICATES, main="winners")
+        )
+        winners = (
+            by_url_step.single,
+            without_url,
+            split_urls.winners | "UrlWinnersSlim" >> beam.Map(without_signature),
+        ) | "AfterUrl" >> beam.Flatten()
+        return winners, split_urls[DUPLICATES] | "UrlDuplicatesSlim" >> beam.Map(without_signature)
+
+
 class Deduplicate(beam.PTransform):
     """Key rows of articles -> (winners, duplicates, skipped, pending paths).
 
@@ -266,8 +300,9 @@ class Deduplicate(beam.PTransform):
     written pointing at their winner, skipped rows (stored already) only counted.
     The signatures go to pending files under `pending_folder` as the rows come in
     (transforms/dedup/pending.py); the paths returned let --no-nlp write the
-    winners' signatures from them. `stored_ids`: article_id rows of every stored
-    article; `stored_signatures`: SIGNATURES rows of stored winners.
+    winners' signatures from them. `stored_ids`: article_id rows of stored articles;
+    `stored_signatures`: SIGNATURES rows of stored winners (all of them, or at least
+    those sharing a key with a new article: stored.NewKeys).
     """
 
     def __init__(self, stored_ids, stored_signatures, pending_folder: str, near_threshold: float = DEFAULT_THRESHOLD):
@@ -282,7 +317,7 @@ class Deduplicate(beam.PTransform):
         )
         # Band keys of every new article, packed where it is read; exact duplicates and
         # skipped rows are taken out of the matched edges (WithoutExcluded) instead.
-        pairs = (
+        pairs, stored_in_pairs = (
             (
                 articles | "PackBandKeys" >> beam.ParDo(PackBandEntriesFn(BANDS, existing=False)),
                 signatures | "PackStoredBandKeys" >> beam.ParDo(PackBandEntriesFn(BANDS, existing=True)),
@@ -298,49 +333,21 @@ class Deduplicate(beam.PTransform):
             split_winner,
             REASON_CONTENT,
         )
-        url_groups, without_url = grouped_by("canonical_url", after_content, signatures, "SameUrl")
-        by_url_step = url_groups | "SingleUrls" >> beam.FlatMap(single_or_group).with_outputs(URL_GROUPS, main="single")
+        after_url, by_url = after_content | "SameUrl" >> SameUrl(signatures, staged.paths, threshold)
 
-        # The records to read from the pending files: candidates' and URL groups' rows.
-        # (No PCollection here is both a Flatten's input and another transform's: Flink's
-        # fuser loses such a Flatten input, Beam issue 34647.)
-        url_ids = by_url_step[URL_GROUPS] | "UrlGroupIds" >> beam.FlatMap(new_row_ids)
-        needed = beam.pvalue.AsDict(
-            (
-                pairs | "PairMembers" >> beam.FlatMap(lambda pair: pair),
-                by_url_step[URL_GROUPS] | "UrlGroupIdsNeeded" >> beam.FlatMap(new_row_ids),
-            )
-            | "NeededIds" >> beam.Flatten()
-            | "DistinctNeeded" >> beam.Distinct()
-            | "AsKeys" >> beam.Map(lambda article_id: (article_id, True))
-        )
-        new_records = staged.paths | "PendingRecords" >> beam.FlatMap(pending_records, needed)
-        url_records = beam.pvalue.AsDict(
-            new_records
-            | "UrlRecords"
-            >> beam.Filter(
-                lambda record, ids: record.article_id in ids,
-                beam.pvalue.AsDict(url_ids | "UrlIdKeys" >> beam.Map(lambda i: (i, True))),
-            )
-            | "UrlRecordsById" >> beam.Map(lambda record: (record.article_id, record))
-        )
-        split_urls = (
-            by_url_step[URL_GROUPS]
-            | "SplitUrlGroups" >> beam.Map(split_url_group, url_records, threshold)
-            | "TagUrlWinners" >> beam.FlatMap(tag_winners).with_outputs(DUPLICATES, main="winners")
-        )
-        by_url = split_urls[DUPLICATES] | "UrlDuplicatesSlim" >> beam.Map(without_signature)
-        after_url = (
-            by_url_step.single,
-            without_url,
-            split_urls.winners | "UrlWinnersSlim" >> beam.Map(without_signature),
-        ) | "AfterUrl" >> beam.Flatten()
-
-        stored_records = (
+        # The records near-duplicate verification reads: the pending files, and the stored
+        # signatures in candidate pairs, staged the same way. (No PCollection here is both a
+        # Flatten's input and another transform's: Flink's fuser loses such a Flatten
+        # input, Beam issue 34647.)
+        record_paths = (
+            staged.paths | "NewRecordPaths" >> beam.Map(lambda path: path),
             signatures
-            | "StoredRecords" >> beam.FlatMap(records_of, True)
-            | "NeededStoredRecords" >> beam.Filter(lambda record, ids: record.article_id in ids, needed)
-        )
+            | "StageStoredRecords"
+            >> beam.ParDo(
+                StageStoredFn(self.pending_folder),
+                beam.pvalue.AsDict(stored_in_pairs | "StoredIdKeys" >> beam.Map(lambda i: (i, True))),
+            ),
+        ) | "RecordPaths" >> beam.Flatten()
         excluded = beam.pvalue.AsDict(
             (
                 by_content | "ContentIds" >> beam.Map(excluded_id),
@@ -351,7 +358,7 @@ class Deduplicate(beam.PTransform):
         )
         marked = after_url | "NearDuplicates" >> VerifyAndMark(
             pairs,
-            (new_records, stored_records),
+            record_paths,
             threshold,
             DEFAULT_MIN_JACCARD,
             excluded,

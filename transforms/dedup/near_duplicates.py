@@ -1,15 +1,15 @@
 """Near-duplicate detection: MinHash over word shingles, LSH banding, exact
 verification by Jaccard *and* containment, connected components.
 
-Pure functions first (tested without Beam), then the Beam composites that only wire
-them together (see docs/dedup_model.md; decide.Deduplicate uses them):
+Pure functions first (tested without Beam), then the Beam DoFn that packs band keys
+(decide.Deduplicate and pairs.py wire them together; see docs/dedup_model.md):
 
     article -> key row (shingle hashes -> sketch + minhash, no text) -> band keys
-    packed per bundle (PackBandEntriesFn) ---GroupByKey by shard---> sorted ->
-    candidate pairs (CandidatePairs) ---Distinct---> pair joined with both records
-    (CoGroupByKey by id, twice) ---verify---> edges ---union-find
-    (CombineGlobally)---> loser -> winner ---side input---> rows marked
-    (VerifyAndMark).
+    packed per bundle (PackBandEntriesFn) ---GroupByKey by band shard---> sorted ->
+    candidate pairs, packed (pairs.CandidatePairs) ---GroupByKey by the id shards of
+    the pair---> verified against the two shards' records, read from pending files
+    ---> edges ---union-find (CombineGlobally)---> loser -> winner ---side input--->
+    rows marked (pairs.VerifyAndMark).
 
 Nothing compares all pairs: a pair is only looked at when the two articles
 share a band key.  Earlier runs enter as SIGNATURES rows (compact: no text)
@@ -669,6 +669,21 @@ BAND_SHARDS = 16  # band keys are grouped in this many shards of packed entries
 BLOCK_ENTRIES = 1 << 20  # a worker packs and emits its band entries at most this many at a time
 
 
+def pack_ids(ids: list) -> tuple[np.ndarray, bool]:
+    """(array, hex_ids) of article ids: the 8 bytes of each when all are 16 hex digits
+    (make_article_id), else their utf-8."""
+    hex_ids = all(ARTICLE_ID.match(i) for i in ids)
+    if hex_ids:
+        return np.frombuffer(bytes.fromhex("".join(ids)), dtype="S8"), True
+    return np.array([i.encode("utf-8") for i in ids], dtype=bytes), False
+
+
+def id_of(raw, hex_ids: bool) -> str:
+    """The article id of one packed entry (pack_ids)."""
+    raw = bytes(raw)  # numpy drops trailing zero bytes: an 8-byte id gets them back
+    return raw.ljust(8, b"\0").hex() if hex_ids else raw.decode("utf-8")
+
+
 @dataclass(frozen=True)
 class BandBlock:
     """Band entries of one shard: int64 keys, each with its member (article id, stored)."""
@@ -679,8 +694,7 @@ class BandBlock:
     existing: np.ndarray  # bool
 
     def member(self, i: int) -> tuple[str, bool]:
-        raw = bytes(self.ids[i])  # numpy drops trailing zero bytes: an 8-byte id gets them back
-        return (raw.ljust(8, b"\0").hex() if self.hex_ids else raw.decode("utf-8")), bool(self.existing[i])
+        return id_of(self.ids[i], self.hex_ids), bool(self.existing[i])
 
     def pack(self) -> bytes:
         header = np.array([len(self.keys), self.ids.dtype.itemsize, int(self.hex_ids)], dtype="<i8")
@@ -706,13 +720,7 @@ def band_blocks(members, shards: int = BAND_SHARDS) -> list:
     members = [m for m in members if len(m[2])]
     if not members:
         return []
-    ids = [article_id for article_id, _, _ in members]
-    hex_ids = all(ARTICLE_ID.match(i) for i in ids)  # packed as their 8 bytes
-    id_array = (
-        np.frombuffer(bytes.fromhex("".join(ids)), dtype="S8")
-        if hex_ids
-        else np.array([i.encode("utf-8") for i in ids], dtype=bytes)
-    )
+    id_array, hex_ids = pack_ids([article_id for article_id, _, _ in members])
     per_member = np.array([len(keys) for _, _, keys in members])
     keys = np.concatenate([np.asarray(keys, dtype=np.int64) for _, _, keys in members])
     member = np.repeat(np.arange(len(members)), per_member)
@@ -727,13 +735,13 @@ def band_blocks(members, shards: int = BAND_SHARDS) -> list:
 
 
 def shard_candidate_pairs(packed_blocks, max_bucket: int = MAX_BUCKET, window: int = BUCKET_WINDOW):
-    """(candidate pairs, size of the largest bucket) of one shard's packed blocks: the
-    members sharing a band key, paired as `bucket_pairs` does. Numpy sorts the keys;
-    only members of buckets of two or more become Python objects."""
+    """(candidate pairs, stored ids in them, size of the largest bucket) of one shard's
+    packed blocks: the members sharing a band key, paired as `bucket_pairs` does. Numpy
+    sorts the keys; only members of buckets of two or more become Python objects."""
     blocks = [BandBlock.unpack(data) for data in packed_blocks]
     blocks = [block for block in blocks if len(block.keys)]
     if not blocks:
-        return [], 0
+        return [], set(), 0
     keys = np.concatenate([block.keys for block in blocks])
     block_of = np.concatenate([np.full(len(block.keys), i, dtype=np.int32) for i, block in enumerate(blocks)])
     index_in = np.concatenate([np.arange(len(block.keys), dtype=np.int64) for block in blocks])
@@ -741,12 +749,16 @@ def shard_candidate_pairs(packed_blocks, max_bucket: int = MAX_BUCKET, window: i
     sorted_keys = keys[order]
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
     sizes = np.diff(np.r_[starts, len(sorted_keys)])
-    pairs = []
+    pairs, stored = [], set()
     for start, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist()):
         picked = order[start : start + size]
         members = [blocks[block_of[j]].member(int(index_in[j])) for j in picked]
-        pairs.extend(bucket_pairs(members, max_bucket, window))
-    return pairs, int(sizes.max())
+        found = list(bucket_pairs(members, max_bucket, window))
+        if found and any(existing for _, existing in members):
+            in_pairs = {article_id for pair in found for article_id in pair}
+            stored |= {article_id for article_id, existing in members if existing and article_id in in_pairs}
+        pairs.extend(found)
+    return pairs, stored, int(sizes.max())
 
 
 # ---------------------------------------------------------------------------
@@ -754,10 +766,7 @@ def shard_candidate_pairs(packed_blocks, max_bucket: int = MAX_BUCKET, window: i
 
 try:
     import apache_beam as beam
-    from apache_beam.metrics import Metrics
     from apache_beam.transforms.window import GlobalWindows
-
-    from transforms.metrics import NAMESPACE
 except ImportError:  # pure functions stay usable without Beam
     beam = None  # type: ignore[assignment]  # the optional-import idiom: only the Beam half needs it
 
@@ -769,28 +778,6 @@ def records_of(row: dict, existing: bool):
         yield rec
 
 
-def _halves(kv):
-    """(a, {'rec': [rec_a], 'pair': [b, ...]}) -> (b, rec_a) per pair."""
-    _, groups = kv
-    recs = list(groups["rec"])
-    if not recs:
-        return
-    rec_a = recs[0]
-    for b in groups["pair"]:
-        yield b, rec_a
-
-
-def _verified_edges(kv, threshold, min_jaccard):
-    _, groups = kv
-    recs = list(groups["rec"])
-    if not recs:
-        return
-    rec_b = recs[0]
-    for rec_a in groups["half"]:
-        if verify(rec_a, rec_b, threshold, min_jaccard):
-            yield rec_a.meta, rec_b.meta
-
-
 def mark_loser(row: dict, winners: dict) -> dict:
     """The key row, pointing at its winner when near-duplicate matching made it a loser."""
     winner = winners.get(row["article_id"])
@@ -798,50 +785,6 @@ def mark_loser(row: dict, winners: dict) -> dict:
 
 
 if beam is not None:
-
-    class _ComponentsFn(beam.CombineFn):
-        """Union-find over verified edges, combinable across workers.
-        Accumulator: (parent dict, meta dict); output {loser: winner}.
-        Its size is the number of near-duplicate articles, not all articles."""
-
-        def create_accumulator(self):
-            return ({}, {})
-
-        def add_input(self, acc, edge):
-            parent, metas = acc
-            uf = UnionFind()
-            uf.parent = parent
-            ma, mb = edge
-            metas[ma[0]] = ma
-            metas[mb[0]] = mb
-            uf.union(ma[0], mb[0])
-            return acc
-
-        def merge_accumulators(self, accs):
-            accs = list(accs)
-            parent, metas = accs[0]
-            uf = UnionFind()
-            uf.parent = parent
-            for p, m in accs[1:]:
-                metas.update(m)
-                for node, par in p.items():
-                    uf.union(node, par)
-            return (parent, metas)
-
-        def extract_output(self, acc):
-            parent, metas = acc
-            uf = UnionFind()
-            uf.parent = parent
-            comps = {}
-            for node in list(parent):
-                comps.setdefault(uf.find(node), []).append(node)
-            out = {}
-            for comp in comps.values():
-                winner = choose_winner(metas[i] for i in comp)[0]
-                for i in comp:
-                    if i != winner and not metas[i][1]:
-                        out[i] = winner
-            return out
 
     class PackBandEntriesFn(beam.DoFn):
         """Signature rows -> (shard, packed BandBlock) of their band keys, per bundle (and
@@ -869,72 +812,3 @@ if beam is not None:
         def finish_bundle(self):
             for block in self.flush():
                 yield GlobalWindows.windowed_value(block)
-
-    class ShardCandidatesFn(beam.DoFn):
-        """(shard, packed blocks) -> candidate pairs; the size of each shard's largest band
-        bucket goes to the `largest_band_bucket` distribution (its max is the run's), the
-        pairs (one per band two articles share) to the `candidate_pairs` counter."""
-
-        def setup(self):
-            self.largest = Metrics.distribution(NAMESPACE, "largest_band_bucket")
-            self.pairs = Metrics.counter(NAMESPACE, "candidate_pairs")
-
-        def process(self, shard_blocks):
-            pairs, largest = shard_candidate_pairs(shard_blocks[1])
-            self.largest.update(largest)
-            self.pairs.inc(len(pairs))
-            yield from pairs
-
-    class CandidatePairs(beam.PTransform):
-        """Packed band blocks (`PackBandEntriesFn`) -> distinct candidate pairs (id_a, id_b)."""
-
-        def expand(self, blocks):
-            return (
-                blocks
-                | "GroupByShard" >> beam.GroupByKey()
-                | "CandidatePairs" >> beam.ParDo(ShardCandidatesFn())
-                | "DistinctPairs" >> beam.Distinct()
-            )
-
-    def _kept_edge(edge, excluded) -> bool:
-        """An edge whose new articles all stay winners of the exact steps."""
-        return not any(not meta[1] and meta[0] in excluded for meta in edge)
-
-    class VerifyAndMark(beam.PTransform):
-        """(rows, candidate pairs, records) -> the rows, near-duplicate losers marked.
-
-        records: PCollections of Records of (at least) every article in a pair, new and
-        stored (keyed each before they are flattened: Flink's fuser loses a Flatten input
-        that another transform reads too, Beam issue 34647);
-        excluded: optional side input of new article ids that are not to be matched
-        (exact duplicates and skipped rows, whose band keys were packed with the rest).
-        """
-
-        def __init__(self, pairs, records, threshold: float, min_jaccard: float, excluded=None):
-            super().__init__()
-            self.pairs, self.records, self.excluded = pairs, records, excluded
-            self.threshold, self.min_jaccard = threshold, min_jaccard
-
-        def expand(self, rows):
-            recs_by_id = [
-                records | f"KeyRecords{i}" >> beam.Map(lambda r: (r.article_id, r))
-                for i, records in enumerate(self.records)
-            ] | "AllRecords" >> beam.Flatten()
-            halves = (
-                {"rec": recs_by_id, "pair": self.pairs | "KeyByFirst" >> beam.Map(lambda p: (p[0], p[1]))}
-                | "JoinFirst" >> beam.CoGroupByKey()
-                | "Halves" >> beam.FlatMap(_halves)
-            )
-            edges = (
-                {"rec": recs_by_id, "half": halves}
-                | "JoinSecond" >> beam.CoGroupByKey()
-                | "Verify" >> beam.FlatMap(_verified_edges, self.threshold, self.min_jaccard)
-            )
-            if self.excluded is not None:
-                edges = edges | "WithoutExcluded" >> beam.Filter(_kept_edge, self.excluded)
-            losers = (
-                edges
-                | "Components" >> beam.CombineGlobally(_ComponentsFn())
-                | "LoserWinner" >> beam.FlatMap(lambda d: sorted(d.items()))
-            )
-            return rows | "MarkLosers" >> beam.Map(mark_loser, beam.pvalue.AsDict(losers))
