@@ -27,7 +27,7 @@ from transforms.articles import finalize_article
 from transforms.dedup.decide import ApplyDecisions, ChangedBetweenReads, CompactDecisions, CountDecidedFn, Deduplicate
 from transforms.dedup.near_duplicates import article_key
 from transforms.dedup.pending import PENDING_FOLDER, winner_signatures
-from transforms.dedup.stored import stored_article_ids, stored_reject_keys, stored_signatures
+from transforms.dedup.stored import NewKeysFn, has_stored, stored_article_ids, stored_reject_keys, stored_signatures
 from transforms.ingest.feed_lists import feed_sources
 from transforms.ingest.fetch import ENTRY_REJECTS_TAG, FetchArticlePages, FetchFeedsFromState, finalize_feed_state
 from transforms.ingest.parse import Parse
@@ -121,9 +121,11 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, checkpoint_s
     keys = [
         articles | f"KeyRows{i}" >> beam.Map(article_key) for i, articles in enumerate((*file_articles, *kept_articles))
     ] | "AllKeyRows" >> beam.Flatten()
+    # Stored rows are read semi-joined on the new articles' keys: only those can match.
+    new_keys = keys | "NewKeys" >> beam.CombineGlobally(NewKeysFn()) if has_stored(opts.output) else None
     winners, duplicates, _skipped, pending = keys | "Deduplicate" >> Deduplicate(
-        stored_article_ids(p, opts.output),
-        stored_signatures(p, opts.output),
+        stored_article_ids(p, opts.output, new_keys),
+        stored_signatures(p, opts.output, new_keys),
         join(staging, PENDING_FOLDER),
         opts.near_dup_threshold,
     )

@@ -4,15 +4,25 @@ Only committed files count (transforms/sinks/commit.py): files of a run that die
 before its commit are never "already stored". Read as a PCollection (one element
 per Parquet file, streamed in batches), so a million stored articles never have
 to fit in one worker's memory.
+
+Stored rows are semi-joined on the run's own keys (NewKeys, a side input) where they
+are read: only the stored ids, content hashes, URLs and band keys that a new article
+shares can change a decision, so a run after a million stored articles shuffles the
+few it could match instead of all of them.
 """
 
+import hashlib
+from dataclasses import dataclass
+
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from schemas.tables import ARTICLES, PARTITION_COLUMN, REJECTS, SIGNATURES
-from transforms.dedup.near_duplicates import compact_signature
+from transforms.dedup.near_duplicates import BANDS, compact_signature, signature_band_keys
 from transforms.sinks.commit import committed_files
 
 ARTICLE_KEY_COLUMNS = ("article_id",)
@@ -37,12 +47,103 @@ def stored_files(output_dir: str, table_name: str) -> list[str]:
     return committed_files(output_dir, table_name)
 
 
-def read_key_rows(path: str, columns):
-    """Yield the rows of `columns` of one Parquet file, a batch at a time."""
+def key_digest(value: str) -> int:
+    """8 bytes of blake2b of a key (an id, content hash or URL), as an int."""
+    return int.from_bytes(hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+
+
+def digests_of(values) -> np.ndarray:
+    """The key_digest of each value, aligned (0 for none)."""
+    return np.array([key_digest(v) if v else 0 for v in values], dtype=np.uint64)
+
+
+def key_digests(values) -> np.ndarray:
+    """The key digests of the values that are set, sorted and unique."""
+    return np.unique(digests_of([v for v in values if v]))
+
+
+def contains(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """A mask of the values found in sorted_values."""
+    if not len(sorted_values) or not len(values):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
+    return sorted_values[at] == values
+
+
+@dataclass
+class NewKeys:
+    """The keys a run's new articles could share with stored rows: digests (key_digests)
+    of their ids, content hashes and canonical URLs, and their band keys, each sorted.
+    A digest that collides only lets one more stored row through to the exact join."""
+
+    ids: np.ndarray
+    content_hashes: np.ndarray
+    urls: np.ndarray
+    band_keys: np.ndarray  # int64
+
+    def stored_ids_mask(self, batch: pa.RecordBatch) -> np.ndarray:
+        """Stored article ids that a new article carries."""
+        return contains(self.ids, digests_of(batch.column("article_id").to_pylist()))
+
+    def stored_signatures_mask(self, batch: pa.RecordBatch) -> np.ndarray:
+        """Stored signatures that share an id, content hash, URL or band key with a new
+        article. One without the band keys of these bands is kept: its keys are made
+        from its MinHash later (near_duplicates.signature_band_keys)."""
+        mask = contains(self.ids, digests_of(batch.column("article_id").to_pylist()))
+        mask |= contains(self.content_hashes, digests_of(batch.column("content_hash").to_pylist()))
+        mask |= contains(self.urls, digests_of(batch.column("canonical_url").to_pylist()))
+        keys = batch.column("band_keys")
+        lengths = pc.fill_null(pc.list_value_length(keys), 0).to_numpy(zero_copy_only=False)
+        mask |= lengths != BANDS
+        values = pc.list_flatten(keys).to_numpy(zero_copy_only=False).astype(np.int64)
+        shared = contains(self.band_keys, values)
+        if shared.any():
+            rows = pc.list_parent_indices(keys).to_numpy(zero_copy_only=False)
+            mask[np.unique(rows[shared])] = True
+        return mask
+
+
+class NewKeysFn(beam.CombineFn):
+    """Key rows (near_duplicates.article_key) -> their NewKeys."""
+
+    def create_accumulator(self):
+        return ([], [], [], [])
+
+    def add_input(self, accumulator, row):
+        ids, contents, urls, bands = accumulator
+        ids.append(row["article_id"])
+        contents.append(row.get("content_hash"))
+        urls.append(row.get("canonical_url"))
+        bands.append(np.asarray(signature_band_keys(row), dtype=np.int64))
+        return accumulator
+
+    def compact(self, accumulator) -> NewKeys:
+        if isinstance(accumulator, NewKeys):
+            return accumulator
+        ids, contents, urls, bands = accumulator
+        band_keys = np.unique(np.concatenate(bands)) if bands else np.array([], dtype=np.int64)
+        return NewKeys(key_digests(ids), key_digests(contents), key_digests(urls), band_keys)
+
+    def merge_accumulators(self, accumulators):
+        parts = [self.compact(accumulator) for accumulator in accumulators]
+        return NewKeys(*(np.unique(np.concatenate([getattr(part, name) for part in parts])) for name in NEW_KEY_ARRAYS))
+
+    def extract_output(self, accumulator):
+        return self.merge_accumulators([accumulator])
+
+
+NEW_KEY_ARRAYS = ("ids", "content_hashes", "urls", "band_keys")
+
+
+def read_key_rows(path: str, columns, new_keys=None, mask_name: str | None = None):
+    """Yield the rows of `columns` of one Parquet file, a batch at a time; with new_keys,
+    only the rows its method `mask_name` keeps (NewKeys)."""
     try:
         with FileSystems.open(path, compression_type="uncompressed") as handle:
             parquet = pq.ParquetFile(handle)
             for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=list(columns)):
+                if new_keys is not None and mask_name:
+                    batch = batch.filter(pa.array(getattr(new_keys, mask_name)(batch)))
                 yield from batch.to_pylist()
     except (OSError, pa.ArrowException) as error:
         # Dedup against a partly read store would be wrong: stop, naming the file.
@@ -50,32 +151,48 @@ def read_key_rows(path: str, columns):
 
 
 class ReadStoredKeys(beam.PTransform):
-    """output_dir -> key rows of one stored table (columns: `columns`)."""
+    """output_dir -> key rows of one stored table (columns: `columns`); with new_keys (a
+    singleton PCollection of NewKeys), only the rows its method `mask_name` keeps."""
 
-    def __init__(self, output_dir: str, table, columns):
+    def __init__(self, output_dir: str, table, columns, new_keys=None, mask_name: str | None = None):
         super().__init__()
         self.output_dir, self.table, self.columns = output_dir, table, columns
+        self.new_keys, self.mask_name = new_keys, mask_name
 
     def expand(self, pbegin):
-        return (
+        files = (
             pbegin
             | "OutputDir" >> beam.Create([self.output_dir])
             | "ListStored" >> beam.FlatMap(stored_files, self.table.name)
             | "SpreadFiles" >> beam.Reshuffle()
-            | "ReadKeys" >> beam.FlatMap(read_key_rows, self.columns)
+        )
+        if self.new_keys is None:
+            return files | "ReadKeys" >> beam.FlatMap(read_key_rows, self.columns)
+        return files | "ReadKeys" >> beam.FlatMap(
+            read_key_rows, self.columns, beam.pvalue.AsSingleton(self.new_keys), self.mask_name
         )
 
 
-def stored_article_ids(pbegin, output_dir: str):
-    return pbegin | "StoredArticleIds" >> ReadStoredKeys(output_dir, ARTICLES, ARTICLE_KEY_COLUMNS)
+def stored_article_ids(pbegin, output_dir: str, new_keys=None):
+    """Stored article ids (those new_keys names, when given)."""
+    return pbegin | "StoredArticleIds" >> ReadStoredKeys(
+        output_dir, ARTICLES, ARTICLE_KEY_COLUMNS, new_keys, "stored_ids_mask"
+    )
 
 
-def stored_signatures(pbegin, output_dir: str):
+def stored_signatures(pbegin, output_dir: str, new_keys=None):
+    """Stored signatures, compact (those that share a key with new_keys, when given)."""
     return (
         pbegin
-        | "StoredSignatures" >> ReadStoredKeys(output_dir, SIGNATURES, SIGNATURE_COLUMNS)
+        | "StoredSignatures"
+        >> ReadStoredKeys(output_dir, SIGNATURES, SIGNATURE_COLUMNS, new_keys, "stored_signatures_mask")
         | "CompactSignatures" >> beam.Map(compact_signature)
     )
+
+
+def has_stored(output_dir: str) -> bool:
+    """Whether earlier runs committed articles or signatures under output_dir."""
+    return bool(stored_files(output_dir, ARTICLES.name) or stored_files(output_dir, SIGNATURES.name))
 
 
 def stored_reject_keys(pbegin, output_dir: str):

@@ -1,0 +1,68 @@
+"""Stored rows semi-joined on a run's own keys (transforms/dedup/stored.py: NewKeys)."""
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from test_near_duplicates import BASE, article, corpus, paragraphs
+
+from schemas.tables import SIGNATURES
+from transforms.dedup import near_duplicates as nd
+from transforms.dedup.stored import SIGNATURE_COLUMNS, NewKeysFn, read_key_rows
+
+
+def new_keys_of(articles):
+    combine = NewKeysFn()
+    halves = [combine.create_accumulator(), combine.create_accumulator()]
+    for n, art in enumerate(articles):  # two workers' accumulators, merged
+        combine.add_input(halves[n % 2], nd.article_key(art))
+    return combine.extract_output(combine.merge_accumulators(halves))
+
+
+def stored_file(tmp_path, rows) -> str:
+    path = str(tmp_path / "signatures.parquet")
+    pq.write_table(pa.Table.from_pylist(rows, schema=SIGNATURES.schema), path)
+    return path
+
+
+def signature(art, **changes):
+    return {**nd.signature_row(art, run_id="r0", date="2026-03-01"), **changes}
+
+
+def test_stored_signatures_kept_are_those_a_new_article_could_match(tmp_path):
+    new = [article("n1", BASE, canonical_url="https://x.org/a", content_hash="h1")]
+    unrelated = [article(f"u{n}", paragraphs(200 + n, 8)) for n in range(20)]
+    stored = [
+        signature(new[0]),  # its own id
+        signature(unrelated[0], content_hash="h1"),  # the same text
+        signature(unrelated[1], canonical_url="https://x.org/a"),  # the same URL
+        signature(article("near", BASE[:7])),  # a near copy: shares band keys
+        signature(unrelated[2], band_keys=None),  # no band keys: made from its MinHash later
+        *(signature(art) for art in unrelated[3:]),  # nothing in common
+    ]
+    path = stored_file(tmp_path, stored)
+    kept = [
+        row["article_id"] for row in read_key_rows(path, SIGNATURE_COLUMNS, new_keys_of(new), "stored_signatures_mask")
+    ]
+    assert kept == ["n1", "u0", "u1", "near", "u2"]
+    assert len(list(read_key_rows(path, SIGNATURE_COLUMNS))) == len(stored)  # without keys: every row
+
+
+def test_near_duplicates_against_the_kept_rows_are_those_against_all(tmp_path):
+    """The semi-join changes no decision: every stored row in a bucket with a new one is kept."""
+    arts = corpus()
+    stored_arts = [a for a in arts if a["article_id"] in ("orig", "other")]
+    stored_arts += [article(f"s{n}", paragraphs(300 + n, 8)) for n in range(30)]
+    new = [dict(a, article_id=a["article_id"] + "_new") for a in arts if a["article_id"] not in ("orig", "other")]
+    stored = [signature(a) for a in stored_arts]
+    path = stored_file(tmp_path, stored)
+    kept = list(read_key_rows(path, SIGNATURE_COLUMNS, new_keys_of(new), "stored_signatures_mask"))
+    assert len(kept) < len(stored)
+    expected = nd.find_near_duplicates(new, existing=stored)
+    assert expected and nd.find_near_duplicates(new, existing=kept) == expected
+
+
+def test_stored_ids_kept_are_the_new_ones(tmp_path):
+    path = str(tmp_path / "articles.parquet")
+    pq.write_table(pa.table({"article_id": [f"{n:016x}" for n in range(50)]}), path)
+    keys = new_keys_of([article(f"{n:016x}", BASE) for n in (3, 7, 99)])
+    kept = [row["article_id"] for row in read_key_rows(path, ("article_id",), keys, "stored_ids_mask")]
+    assert kept == [f"{3:016x}", f"{7:016x}"]
