@@ -42,9 +42,11 @@ from transforms.sinks.commit import join, staging_dir
 from transforms.sinks.write import WriteTableInBundles
 
 
-def read_files(p: beam.Pipeline, label: str, opts, feed_files, started_at):
-    """(parsed articles, [read rejects, parse rejects]) of the input files."""
-    raw, read_rejects = p | f"Read{label}" >> ReadInputs(opts.input, feed_files, started_at)
+def read_files(p: beam.Pipeline, label: str, opts, feed_files, started_at, chunk=None):
+    """(parsed articles, [read rejects, parse rejects]) of the input files (or of one
+    chunk of them, pipeline/chunks.py)."""
+    planned = None if chunk is None else (chunk.ranges, chunk.rejects)
+    raw, read_rejects = p | f"Read{label}" >> ReadInputs(opts.input, feed_files, started_at, planned=planned)
     # Sitemap files' entries are articles only with their pages: fetched with --fetch-articles.
     # Skipped records (WARC requests, 404s, ...) are counted by the first read only.
     parsed, parse_rejects = raw | f"Parse{label}" >> Parse(
@@ -53,11 +55,14 @@ def read_files(p: beam.Pipeline, label: str, opts, feed_files, started_at):
     return parsed, [read_rejects, parse_rejects]
 
 
-def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, checkpoint_seconds: float | None = None) -> None:
+def build_pipeline(
+    p: beam.Pipeline, opts, run_id: str, started_at, checkpoint_seconds: float | None = None, chunk=None
+) -> None:
     """Add newsbeam's stages to `p` for the inputs and output in `opts` (NewsbeamOptions).
 
     checkpoint_seconds: how often each worker commits the articles it has analysed
-    (None: the run commits once, at the end; see transforms/sinks/checkpoints.py)."""
+    (None: the run commits once, at the end; see transforms/sinks/checkpoints.py).
+    chunk: the part of the input files to read (pipeline/chunks.py), None for all."""
     config = fetch_config(opts)
     staging = staging_dir(opts.output, run_id)  # where this run writes; opts.output is what is stored
     feed_urls, feed_files, list_rejects = feed_sources(opts.feed, opts.feeds_file, config)
@@ -65,7 +70,7 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, checkpoint_s
     # cannot be read again either.
     reread_files = not opts.fetch_articles
 
-    parsed_files, file_rejects = read_files(p, "", opts, feed_files, started_at)
+    parsed_files, file_rejects = read_files(p, "", opts, feed_files, started_at, chunk)
     # Inputs are counted where they pass, not through a Flatten: that would hold them all.
     parsed_files = parsed_files | "CountFileInputs" >> count("inputs")
     input_rejects = [*file_rejects, p | "FeedListRejects" >> beam.Create(list_rejects)]
@@ -140,7 +145,7 @@ def build_pipeline(p: beam.Pipeline, opts, run_id: str, started_at, checkpoint_s
     # Pass 2: the articles again, as decided, streamed through NLP into the tables.
     changed_inputs = []  # inputs that changed between the two reads: rejects, never lost
     if reread_files:
-        parsed_again, again_rejects = read_files(p, "Again", opts, feed_files, started_at)
+        parsed_again, again_rejects = read_files(p, "Again", opts, feed_files, started_at, chunk)
         kept_articles.append(parsed_again | "FinalizeAgain" >> beam.Map(finalize_article, run_id, started_at))
         # Rejects of the second read were counted in pass 1, but for inputs that changed in between.
         changed_inputs.append(

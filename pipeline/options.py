@@ -2,6 +2,7 @@
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline.chunks import DEFAULT_CHUNK_MB
 from transforms.nlp.inference import MAX_BATCH_CHARS
 from transforms.sinks.checkpoints import DEFAULT_CHECKPOINT_MINUTES
 
@@ -122,6 +123,16 @@ class NewsbeamOptions(PipelineOptions):
             "analysed this often (0: commit once, at the end).",
         )
         parser.add_argument(
+            "--chunk_mb",
+            "--chunk-mb",
+            dest="chunk_mb",
+            type=float,
+            default=DEFAULT_CHUNK_MB,
+            help="input files larger than this in all are run in chunks of about this many MB, each "
+            "committed and deduplicated against those before it, so memory stays that of one chunk "
+            "(0: one commit whatever the size; README: Very large inputs).",
+        )
+        parser.add_argument(
             "--run_id",
             "--run-id",
             dest="run_id",
@@ -181,6 +192,7 @@ def fetch_config(opts: NewsbeamOptions):
 ONE_COMMAND_OPTIONS = {
     "input": "run",
     "checkpoint_minutes": "run",
+    "chunk_mb": "run",
     "near_dup_threshold": "run",
     "poll_interval": "stream",
     "window": "stream",

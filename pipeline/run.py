@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import sys
 import tempfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -19,6 +20,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import StandardOptions
 
+from pipeline.chunks import MB, plan_chunks, range_bytes
 from pipeline.graph import build_pipeline
 from pipeline.options import NewsbeamOptions
 from pipeline.output_lock import OutputLock
@@ -188,6 +190,7 @@ class RunSummary:
     largest_band_bucket: int | None = None  # members of the largest near-duplicate band bucket
     candidate_pairs: int = 0  # near-duplicate candidate pairs out of the band buckets (one per shared band)
     recovery: list = field(default_factory=list)
+    chunks: list = field(default_factory=list)  # the runs a very large input was committed in (pipeline/chunks.py)
     stopped: str | None = None  # how a stream ended other than by --duration or a signal
 
     @property
@@ -357,14 +360,68 @@ def checkpoint_seconds(runner: str | None, minutes: float) -> float | None:
 
 
 def run_batch(options, run_id: str, started_at) -> RunSummary:
-    """Run the batch graph into the run's staging folder and commit it whole."""
+    """Run the batch graph and commit it: whole, or for very large inputs chunk by chunk
+    (pipeline/chunks.py), each chunk a run of its own; the summary is of them all."""
+    opts = options.view_as(NewsbeamOptions)
+    chunks = plan_chunks(opts)
+    if chunks is None:
+        return run_commit(options, run_id, started_at)
+    summaries: list[RunSummary] = []
+    for chunk in chunks:
+        print(
+            f"chunk {chunk.number} of {chunk.of} ({chunk_run_id(run_id, chunk)}): "
+            f"{len(chunk.ranges)} file ranges, {sum(map(range_bytes, chunk.ranges)) / MB:.0f} MB",
+            file=sys.stderr,
+        )
+        try:
+            summaries.append(run_commit(options, chunk_run_id(run_id, chunk), started_at, chunk))
+        except (Interrupted, OperatorError) as error:
+            if not summaries:
+                raise
+            committed = f"{summaries[0].run_id} to {summaries[-1].run_id}"
+            raise type(error)(
+                f"{error}; chunks 1-{len(summaries)} of {len(chunks)} ({committed}) stay committed, "
+                "and a rerun skips their inputs as already ingested"
+            ) from error
+    summary = combined_summary(run_id, summaries, started_at)
+    write_summary(opts.output, summary)
+    return summary
+
+
+def chunk_run_id(run_id: str, chunk) -> str:
+    return f"{run_id}-part{chunk.number:03d}"  # not "-c…": that names checkpoints
+
+
+def combined_summary(run_id: str, summaries: list[RunSummary], started_at) -> RunSummary:
+    """One summary of a run's chunks: counts added up, the largest bucket the largest."""
+    combined = RunSummary(run_id=run_id, inputs=0, articles=0, duplicates=0, rejects=0)
+    for part in summaries:
+        for name in ("inputs", "articles", "duplicates", "rejects", "nlp_failures", "nlp_skipped_language"):
+            setattr(combined, name, getattr(combined, name) + getattr(part, name))
+        combined.page_failures += part.page_failures
+        combined.candidate_pairs += part.candidate_pairs
+        for name in ("duplicates_by_reason", "rejects_by_stage", "nlp_skipped_by_language", "warc_skipped"):
+            totals = getattr(combined, name)
+            for key, value in getattr(part, name).items():
+                totals[key] = totals.get(key, 0) + value
+        if part.largest_band_bucket is not None:
+            combined.largest_band_bucket = max(combined.largest_band_bucket or 0, part.largest_band_bucket)
+        combined.recovery += part.recovery
+    combined.timings = {"wall_seconds": round((datetime.now(timezone.utc) - started_at).total_seconds(), 3)}
+    combined.chunks = [part.run_id for part in summaries]
+    return combined
+
+
+def run_commit(options, run_id: str, started_at, chunk=None) -> RunSummary:
+    """Run the batch graph (over one chunk of the inputs, or all) into the run's
+    staging folder and commit it whole."""
     opts = options.view_as(NewsbeamOptions)
     runner = options.view_as(StandardOptions).runner
     local = runner == LOCAL_BATCH_RUNNER
     with committing(opts.output, run_id, opts.wait_for_lock) as recovery:
         pipeline = beam.Pipeline(runner=local_batch_runner() if local else None, options=options)
         checkpoints = checkpoint_seconds(runner, opts.checkpoint_minutes)
-        build_pipeline(pipeline, opts, run_id, started_at, checkpoints)
+        build_pipeline(pipeline, opts, run_id, started_at, checkpoints, chunk)
         with batch_progress(opts, checkpointing=checkpoints is not None):
             result = pipeline.run()
             result.wait_until_finish()

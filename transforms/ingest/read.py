@@ -393,29 +393,43 @@ class ReadInputs(beam.PTransform):
     One chain, no Flatten, for the records: on runners that fuse stages, file
     contents stay inside the stage that reads and parses them. Paths that are not
     valid UTF-8 travel as bytes (`portable_path`): Beam's coders encode str as UTF-8.
+
+    planned: (file ranges, listing rejects) planned before the run (a chunk of a very
+    large input, pipeline/chunks.py) instead of the specs listed by the pipeline.
     """
 
-    def __init__(self, inputs: list[str], feed_files: list[str], now: datetime, limits: ReadLimits = ReadLimits()):
+    def __init__(
+        self,
+        inputs: list[str],
+        feed_files: list[str],
+        now: datetime,
+        limits: ReadLimits = ReadLimits(),
+        planned: tuple | None = None,
+    ):
         super().__init__()
         self.specs = [(portable_path(spec), "input") for spec in inputs] + [
             (portable_path(spec), FEED) for spec in feed_files
         ]
-        self.now, self.limits = now, limits
+        self.now, self.limits, self.planned = now, limits, planned
 
     def expand(self, pbegin):
-        # (path, kind) tuples are never rejects (is_reject wants "stage" and "error" keys).
-        listed, list_rejects = (
-            pbegin
-            | "Specs" >> beam.Create(self.specs)
-            | "ListFiles" >> beam.FlatMap(list_spec)
-            | "SplitListRejects" >> SplitRejects()
-        )
-        raw, read_rejects = (
-            listed
+        if self.planned is None:
+            # (path, kind) tuples are never rejects (is_reject wants "stage" and "error" keys).
+            listed, list_rejects = (
+                pbegin
+                | "Specs" >> beam.Create(self.specs)
+                | "ListFiles" >> beam.FlatMap(list_spec)
+                | "SplitListRejects" >> SplitRejects()
+            )
             # A file named twice is read once: the batch graph reads inputs twice and
             # matches the passes by input.
-            | "OncePerFile" >> beam.Distinct()
-            | "Ranges" >> beam.FlatMap(file_ranges, self.limits)
+            ranges = listed | "OncePerFile" >> beam.Distinct() | "Ranges" >> beam.FlatMap(file_ranges, self.limits)
+        else:
+            planned_ranges, planned_rejects = self.planned
+            ranges = pbegin | "PlannedRanges" >> beam.Create(list(planned_ranges))
+            list_rejects = pbegin | "PlannedListRejects" >> beam.Create(list(planned_rejects))
+        raw, read_rejects = (
+            ranges
             # Spread the reading over workers; the listing happened on one.
             | "SpreadRanges" >> beam.Reshuffle()
             | "ReadFile" >> beam.FlatMap(read_listed, self.now, self.limits)
