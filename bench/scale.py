@@ -38,6 +38,8 @@ from corpus import base_article, near_copy  # noqa: E402
 SYNDICATION_ARTICLES = 2000
 MARK = "syndication:"  # the title of a syndication article: its id in bench/syndication.py
 LINES_PER_FILE = 10_000
+COPIES = "copies.tsv"  # the corpus's own near copies: copy file, line, original file, line
+RUN_ID = "scale"
 WORKERS = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
 
 
@@ -59,7 +61,7 @@ def syndication_lines() -> list[str]:
 def write_corpus(folder: str, n: int, layout: str, words: tuple[int, int], seed: int = 7) -> str:
     """n articles of the bench corpus (its own near copies included) with the syndication
     set spread evenly among them; returns the input path (a file or a folder)."""
-    done = os.path.join(folder, ".complete")
+    done = os.path.join(folder, ".complete-with-copies")  # corpora written before copies.tsv are written again
     target = os.path.join(folder, "corpus.jsonl") if layout == "one-file" else folder
     if os.path.exists(done):
         return target
@@ -68,10 +70,12 @@ def write_corpus(folder: str, n: int, layout: str, words: tuple[int, int], seed:
     rng, start = random.Random(seed), datetime(2026, 1, 5, tzinfo=timezone.utc)
     marked = syndication_lines()
     every = max(1, n // len(marked)) if n else 1
-    recent: list[dict] = []  # near copies are made of recent articles: memory stays flat
+    recent: list[tuple] = []  # (article, where): near copies are made of recent articles, memory stays flat
     handle, written = None, 0
+    copies = open(os.path.join(folder, COPIES), "w", encoding="utf-8")  # the generator's truth
 
-    def write(line: str) -> None:
+    def write(line: str) -> tuple[str, int]:
+        """Write a line; return (file name, line number) as the run names its input."""
         nonlocal handle, written
         if handle is None or (layout == "many-files" and written % LINES_PER_FILE == 0):
             if handle:
@@ -80,19 +84,25 @@ def write_corpus(folder: str, n: int, layout: str, words: tuple[int, int], seed:
             handle = open(os.path.join(folder, name), "w", encoding="utf-8")
         handle.write(line + "\n")
         written += 1
+        line_number = written - 1 if layout == "one-file" else (written - 1) % LINES_PER_FILE
+        return os.path.basename(handle.name), line_number
 
     for index in range(n):
         if marked and index % every == 0:
             write(marked.pop())
         if recent and rng.random() < 0.1:
-            article = near_copy(rng, rng.choice(recent), index)
+            original, original_at = rng.choice(recent)
+            article = near_copy(rng, original, index)
         else:
-            article = base_article(rng, index, start, words)
-        recent = (recent + [article])[-1000:] if len(recent) >= 1000 else recent + [article]
-        write(json.dumps(article, ensure_ascii=False))
+            article, original_at = base_article(rng, index, start, words), None
+        at = write(json.dumps(article, ensure_ascii=False))
+        if original_at is not None:
+            copies.write("\t".join(map(str, (*at, *original_at))) + "\n")
+        recent = (recent + [(article, at)])[-1000:]
     for line in marked:
         write(line)
     handle.close()
+    copies.close()
     open(done, "w").close()
     return target
 
@@ -113,6 +123,7 @@ def sample_peaks(process: subprocess.Popen, peaks: dict, interval: float = 0.25)
 
 def run_no_nlp(corpus: str, output: str) -> dict:
     command = [sys.executable, "-m", "pipeline", "run", "--input", corpus, "--output", output, "--no-nlp", *WORKERS]
+    command += ["--run-id", RUN_ID]
     peaks = {"total": 0, "coordinator": 0, "worker": 0}
     start = time.perf_counter()
     process = subprocess.Popen(
@@ -125,11 +136,45 @@ def run_no_nlp(corpus: str, output: str) -> dict:
     sampler.join()
     if process.returncode != 0:
         raise SystemExit(f"newsbeam run failed ({process.returncode}):\n{err[-3000:]}")
-    runs = os.path.join(output, "_runs")
-    (name,) = [n for n in os.listdir(runs) if not n.endswith(".commit.json")]
-    with open(os.path.join(runs, name)) as handle:
+    with open(os.path.join(output, "_runs", f"{RUN_ID}.json")) as handle:  # a chunked run's: of all its chunks
         summary = json.load(handle)
     return {"seconds": seconds, "peaks": peaks, "summary": summary}
+
+
+def corpus_copy_scores(output: str, corpus: str) -> tuple[float, float]:
+    """Pairwise (precision, recall) of the generator's own near copies (copies.tsv):
+    each copy's story is its first original's, each article's cluster the winner at
+    the end of its duplicate_of chain. Articles the generator did not copy are
+    stories of their own, so a chance match of two of them lowers the precision."""
+    folder = corpus if os.path.isdir(corpus) else os.path.dirname(corpus)
+    story: dict = {}
+    with open(os.path.join(folder, COPIES), encoding="utf-8") as handle:
+        for line in handle:
+            copy_file, copy_line, original_file, original_line = line.rstrip("\n").split("\t")
+            original = (original_file, int(original_line))
+            story[(copy_file, int(copy_line))] = story.get(original, original)
+    glob = os.path.join(output, "articles", "**", "*.parquet")
+    rows = duckdb.sql(
+        f"SELECT input, article_id, duplicate_of, title FROM read_parquet('{glob}', hive_partitioning = true)"
+    ).fetchall()
+    points_to = {article_id: duplicate_of for _, article_id, duplicate_of, _ in rows if duplicate_of}
+
+    def winner(article_id: str) -> str:
+        seen = set()
+        while article_id in points_to and article_id not in seen:
+            seen.add(article_id)
+            article_id = points_to[article_id]
+        return article_id
+
+    truth, predicted = {}, {}
+    for input_name, article_id, _, title in rows:
+        if title and title.startswith(MARK):  # the syndication set is scored on its own truth
+            continue
+        path, _, line = input_name.rpartition("#")
+        where = (os.path.basename(path), int(line))
+        truth[where], predicted[where] = story.get(where, where), winner(article_id)
+    precision, recall, *_ = syndication.pairwise_pr(truth, predicted)
+    return precision, recall
 
 
 def syndication_scores(output: str) -> tuple[float, float, int]:
@@ -184,6 +229,7 @@ def main(argv=None) -> int:
                 output = os.path.join(scratch, f"out-{size}-{layout}")
                 run = run_no_nlp(corpus, output)
                 precision, recall, scored = syndication_scores(output)
+                copy_precision, copy_recall = corpus_copy_scores(output, corpus)
                 summary = run["summary"]
                 results.append(
                     {
@@ -201,20 +247,25 @@ def main(argv=None) -> int:
                         "syndication_precision": round(precision, 4),
                         "syndication_recall": round(recall, 4),
                         "syndication_scored": scored,
+                        "copies_precision": round(copy_precision, 4),
+                        "copies_recall": round(copy_recall, 4),
+                        "chunks": len(summary.get("chunks") or []) or 1,
                     }
                 )
                 print(json.dumps(results[-1]), flush=True)
                 shutil.rmtree(output, ignore_errors=True)
     print()
     header = (
-        f"{'layout':<11}{'inputs':>10}{'art/s':>8}{'peak GB':>9}{'coord':>7}{'worker':>8}{'bucket':>8}{'P':>8}{'R':>8}"
+        f"{'layout':<11}{'inputs':>10}{'chunks':>7}{'art/s':>8}{'peak GB':>9}{'coord':>7}{'worker':>8}{'bucket':>8}"
+        f"{'P':>8}{'R':>8}{'copy P':>8}{'copy R':>8}"
     )
     print(header)
     for r in results:
         print(
-            f"{r['layout']:<11}{r['articles_in']:>10}{r['articles_per_second']:>8}{r['peak_total_gb']:>9}"
-            f"{r['peak_coordinator_gb']:>7}{r['peak_worker_gb']:>8}{r['largest_band_bucket'] or '-':>8}"
-            f"{r['syndication_precision']:>8}{r['syndication_recall']:>8}"
+            f"{r['layout']:<11}{r['articles_in']:>10}{r['chunks']:>7}{r['articles_per_second']:>8}"
+            f"{r['peak_total_gb']:>9}{r['peak_coordinator_gb']:>7}{r['peak_worker_gb']:>8}"
+            f"{r['largest_band_bucket'] or '-':>8}{r['syndication_precision']:>8}{r['syndication_recall']:>8}"
+            f"{r['copies_precision']:>8}{r['copies_recall']:>8}"
         )
     for layout in args.layouts:
         rows = [r for r in results if r["layout"] == layout]
