@@ -35,7 +35,8 @@ def test_stored_signatures_kept_are_those_a_new_article_could_match(tmp_path):
         signature(unrelated[0], content_hash="h1"),  # the same text
         signature(unrelated[1], canonical_url="https://x.org/a"),  # the same URL
         signature(article("near", BASE[:7])),  # a near copy: shares band keys
-        signature(unrelated[2], band_keys=None),  # no band keys: made from its MinHash later
+        signature(unrelated[2], band_keys=[7] * 21),  # keys of other bands: made from its MinHash later
+        signature(unrelated[3], band_keys=[], shingle_count=3),  # too short to match anything
         *(signature(art) for art in unrelated[3:]),  # nothing in common
     ]
     path = stored_file(tmp_path, stored)

@@ -27,7 +27,13 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindows
 
 from schemas.tables import PENDING_SIGNATURE_SCHEMA
-from transforms.dedup.near_duplicates import record_from_signature, signature_meta, signature_row_from_key, uint32s
+from transforms.dedup.near_duplicates import (
+    SIGNATURE_FIELDS,
+    record_from_signature,
+    signature_meta,
+    signature_row_from_key,
+    uint32s,
+)
 from transforms.sinks.commit import is_local, join
 
 PENDING_FOLDER = "_pending"
@@ -154,7 +160,7 @@ class StagePendingFn(beam.DoFn):
 def stored_pending_row(row: dict) -> dict:
     """A stored signature (a SIGNATURES row, its hash lists as lists or as bytes) as a
     pending row."""
-    hashes = {name: uint32s(row.get(name)).astype("<u4").tobytes() for name in ("sketch", "minhash")}
+    hashes = {name: uint32s(row.get(name)).astype("<u4").tobytes() for name in SIGNATURE_FIELDS}
     return {**signature_meta(row), "input": None, **hashes}
 
 

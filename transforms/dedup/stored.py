@@ -87,14 +87,15 @@ class NewKeys:
 
     def stored_signatures_mask(self, batch: pa.RecordBatch) -> np.ndarray:
         """Stored signatures that share an id, content hash, URL or band key with a new
-        article. One without the band keys of these bands is kept: its keys are made
-        from its MinHash later (near_duplicates.signature_band_keys)."""
+        article. One whose band keys are of other bands is kept: its keys are made from
+        its MinHash later (near_duplicates.signature_band_keys); one with none (too short
+        to match) is not."""
         mask = contains(self.ids, digests_of(batch.column("article_id").to_pylist()))
         mask |= contains(self.content_hashes, digests_of(batch.column("content_hash").to_pylist()))
         mask |= contains(self.urls, digests_of(batch.column("canonical_url").to_pylist()))
         keys = batch.column("band_keys")
-        lengths = pc.fill_null(pc.list_value_length(keys), 0).to_numpy(zero_copy_only=False)
-        mask |= lengths != BANDS
+        lengths = pc.fill_null(pc.list_value_length(keys), -1).to_numpy(zero_copy_only=False)
+        mask |= (lengths != BANDS) & (lengths != 0)
         values = pc.list_flatten(keys).to_numpy(zero_copy_only=False).astype(np.int64)
         shared = contains(self.band_keys, values)
         if shared.any():
