@@ -133,6 +133,7 @@ def build_pipeline(
         stored_signatures(p, opts.output, new_keys),
         join(staging, PENDING_FOLDER),
         opts.near_dup_threshold,
+        new_keys,
     )
     decisions = (winners, duplicates) | "Decisions" >> CompactDecisions()
     if opts.no_nlp:  # with NLP, each checkpoint writes its winners' signatures (transforms/sinks/checkpoints.py)

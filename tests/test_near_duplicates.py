@@ -327,26 +327,26 @@ def _expected_marks(arts, decisions):
     )
 
 
-def _beam_marks(new_articles, stored_rows, tmp_path, options=()):
-    """Deduplicate's near-duplicate marks for new articles (and stored signatures)."""
+def _beam_marks(new_articles, stored_rows, tmp_path, options=(), with_new_keys=False):
+    """Deduplicate's near-duplicate marks for new articles (and stored signatures);
+    with_new_keys: each step takes the stored rows sharing its key (stored.NewKeys)."""
     beam = pytest.importorskip("apache_beam")
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.testing.test_pipeline import TestPipeline
     from apache_beam.testing.util import assert_that, equal_to
 
     from transforms.dedup.decide import Deduplicate
+    from transforms.dedup.stored import NewKeysFn
 
     def check(expected):
         with TestPipeline(runner="DirectRunner", options=PipelineOptions(list(options))) as p:
-            winners, duplicates, _, _ = (
-                p
-                | "New" >> beam.Create(new_articles)
-                | "Keys" >> beam.Map(nd.article_key)
-                | Deduplicate(
-                    p | "Ids" >> beam.Create([{"article_id": r["article_id"]} for r in stored_rows]),
-                    p | "Existing" >> beam.Create(stored_rows),
-                    str(tmp_path / "pending"),
-                )
+            keys = p | "New" >> beam.Create(new_articles) | "Keys" >> beam.Map(nd.article_key)
+            new_keys = keys | "NewKeys" >> beam.CombineGlobally(NewKeysFn()) if with_new_keys else None
+            winners, duplicates, _, _ = keys | Deduplicate(
+                p | "Ids" >> beam.Create([{"article_id": r["article_id"]} for r in stored_rows]),
+                p | "Existing" >> beam.Create(stored_rows),
+                str(tmp_path / "pending"),
+                new_keys=new_keys,
             )
             out = (
                 (winners, duplicates)
@@ -371,6 +371,18 @@ def test_beam_with_existing_signatures(tmp_path):
     # a stored article that is later than the new copies still wins
     expected = {"copy1": "orig", "copy2": "orig", "other_copy": "other"}
     _beam_marks(new, stored, tmp_path)(_expected_marks(new, expected))
+
+
+def test_beam_steps_take_the_stored_rows_sharing_their_keys(tmp_path):
+    """With NewKeys each step takes only the stored rows sharing its key with a new
+    article (band keys filtered where they are packed): the same marks."""
+    arts = corpus()
+    stored_arts = [a for a in arts if a["article_id"] in ("orig", "unrelated")]
+    stored_arts += [article(f"s{n}", paragraphs(400 + n, 8)) for n in range(8)]
+    stored = [nd.signature_row(a, run_id="r0") for a in stored_arts]
+    new = [a for a in arts if a["article_id"] not in ("orig", "unrelated")]
+    expected = {"copy1": "orig", "copy2": "orig", "other_copy": "other"}
+    _beam_marks(new, stored, tmp_path, with_new_keys=True)(_expected_marks(new, expected))
 
 
 def test_compact_signature_keeps_what_matching_needs():

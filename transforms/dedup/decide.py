@@ -39,6 +39,7 @@ from transforms.dedup.near_duplicates import (
 )
 from transforms.dedup.pairs import CandidatePairs, VerifyAndMark
 from transforms.dedup.pending import SIGNATURES_TAG, StagePendingFn, StageStoredFn, pending_records
+from transforms.dedup.stored import shares_content, shares_url
 from transforms.metrics import NAMESPACE, count, progress_tally
 from transforms.rejects import make_reject
 
@@ -302,13 +303,28 @@ class Deduplicate(beam.PTransform):
     (transforms/dedup/pending.py); the paths returned let --no-nlp write the
     winners' signatures from them. `stored_ids`: article_id rows of stored articles;
     `stored_signatures`: SIGNATURES rows of stored winners (all of them, or at least
-    those sharing a key with a new article: stored.NewKeys).
+    those sharing a key with a new article). `new_keys`: optional stored.NewKeys of the
+    new articles (a singleton PCollection): each step then takes only the stored rows
+    that share its own key (content hash, URL, band key) with a new article.
     """
 
-    def __init__(self, stored_ids, stored_signatures, pending_folder: str, near_threshold: float = DEFAULT_THRESHOLD):
+    def __init__(
+        self,
+        stored_ids,
+        stored_signatures,
+        pending_folder: str,
+        near_threshold: float = DEFAULT_THRESHOLD,
+        new_keys=None,
+    ):
         super().__init__()
         self.stored_ids, self.stored_signatures, self.near_threshold = stored_ids, stored_signatures, near_threshold
-        self.pending_folder = pending_folder
+        self.pending_folder, self.new_keys = pending_folder, new_keys
+
+    def stored_for(self, label: str, shares):
+        """The stored signatures a step takes: all, or those `shares(row, new_keys)`."""
+        if self.new_keys is None:
+            return self.stored_signatures
+        return self.stored_signatures | label >> beam.Filter(shares, beam.pvalue.AsSingleton(self.new_keys))
 
     def expand(self, articles):
         signatures, threshold = self.stored_signatures, self.near_threshold
@@ -317,10 +333,15 @@ class Deduplicate(beam.PTransform):
         )
         # Band keys of every new article, packed where it is read; exact duplicates and
         # skipped rows are taken out of the matched edges (WithoutExcluded) instead.
+        wanted_keys = (
+            ()
+            if self.new_keys is None
+            else (beam.pvalue.AsSingleton(self.new_keys | "NewBandKeys" >> beam.Map(lambda keys: keys.band_keys)),)
+        )
         pairs, stored_in_pairs = (
             (
                 articles | "PackBandKeys" >> beam.ParDo(PackBandEntriesFn(BANDS, existing=False)),
-                signatures | "PackStoredBandKeys" >> beam.ParDo(PackBandEntriesFn(BANDS, existing=True)),
+                signatures | "PackStoredBandKeys" >> beam.ParDo(PackBandEntriesFn(BANDS, existing=True), *wanted_keys),
             )
             | "AllBandBlocks" >> beam.Flatten()
             | "Candidates" >> CandidatePairs()
@@ -329,11 +350,13 @@ class Deduplicate(beam.PTransform):
         unseen, skipped = staged.slim | "SkipAlreadyIngested" >> SkipAlreadyIngested(self.stored_ids)
         after_content, by_content = unseen | "SameContent" >> GroupAndSplit(
             "content_hash",
-            signatures | "StoredWithoutSignatures" >> beam.Map(without_signature),
+            self.stored_for("StoredSharingContent", shares_content)
+            | "StoredWithoutSignatures" >> beam.Map(without_signature),
             split_winner,
             REASON_CONTENT,
         )
-        after_url, by_url = after_content | "SameUrl" >> SameUrl(signatures, staged.paths, threshold)
+        stored_urls = self.stored_for("StoredSharingUrls", shares_url)
+        after_url, by_url = after_content | "SameUrl" >> SameUrl(stored_urls, staged.paths, threshold)
 
         # The records near-duplicate verification reads: the pending files, and the stored
         # signatures in candidate pairs, staged the same way. (No PCollection here is both a

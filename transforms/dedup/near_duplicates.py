@@ -669,6 +669,14 @@ BAND_SHARDS = 16  # band keys are grouped in this many shards of packed entries
 BLOCK_ENTRIES = 1 << 20  # a worker packs and emits its band entries at most this many at a time
 
 
+def in_sorted(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """A mask of the values found in sorted_values (both numpy arrays of one dtype)."""
+    if not len(sorted_values) or not len(values):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
+    return sorted_values[at] == values
+
+
 def pack_ids(ids: list) -> tuple[np.ndarray, bool]:
     """(array, hex_ids) of article ids: the 8 bytes of each when all are 16 hex digits
     (make_article_id), else their utf-8."""
@@ -788,7 +796,9 @@ if beam is not None:
 
     class PackBandEntriesFn(beam.DoFn):
         """Signature rows -> (shard, packed BandBlock) of their band keys, per bundle (and
-        every BLOCK_ENTRIES entries, so a worker's buffer stays bounded)."""
+        every BLOCK_ENTRIES entries, so a worker's buffer stays bounded). With the side
+        input `wanted_keys` (sorted int64), only those keys: a stored row's entry under a
+        key no new article has would only make a bucket of stored rows, never a pair."""
 
         def __init__(self, bands: int, existing: bool, shards: int = BAND_SHARDS, block_entries: int = BLOCK_ENTRIES):
             self.bands, self.existing, self.shards, self.block_entries = bands, existing, shards, block_entries
@@ -796,10 +806,12 @@ if beam is not None:
         def start_bundle(self):
             self.members, self.entries = [], 0
 
-        def process(self, row):
-            keys = signature_band_keys(row, self.bands)
-            if keys:
-                self.members.append((row["article_id"], self.existing, np.asarray(keys, dtype=np.int64)))
+        def process(self, row, wanted_keys=None):
+            keys = np.asarray(signature_band_keys(row, self.bands), dtype=np.int64)
+            if wanted_keys is not None:
+                keys = keys[in_sorted(wanted_keys, keys)]
+            if len(keys):
+                self.members.append((row["article_id"], self.existing, keys))
                 self.entries += len(keys)
             if self.entries >= self.block_entries:
                 yield from self.flush()

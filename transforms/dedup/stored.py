@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from schemas.tables import ARTICLES, PARTITION_COLUMN, REJECTS, SIGNATURES
-from transforms.dedup.near_duplicates import BANDS, compact_signature, signature_band_keys
+from transforms.dedup.near_duplicates import BANDS, compact_signature, in_sorted, signature_band_keys
 from transforms.sinks.commit import committed_files
 
 ARTICLE_KEY_COLUMNS = ("article_id",)
@@ -62,14 +62,6 @@ def key_digests(values) -> np.ndarray:
     return np.unique(digests_of([v for v in values if v]))
 
 
-def contains(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """A mask of the values found in sorted_values."""
-    if not len(sorted_values) or not len(values):
-        return np.zeros(len(values), dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
-    return sorted_values[at] == values
-
-
 @dataclass
 class NewKeys:
     """The keys a run's new articles could share with stored rows: digests (key_digests)
@@ -83,25 +75,35 @@ class NewKeys:
 
     def stored_ids_mask(self, batch: pa.RecordBatch) -> np.ndarray:
         """Stored article ids that a new article carries."""
-        return contains(self.ids, digests_of(batch.column("article_id").to_pylist()))
+        return in_sorted(self.ids, digests_of(batch.column("article_id").to_pylist()))
 
     def stored_signatures_mask(self, batch: pa.RecordBatch) -> np.ndarray:
         """Stored signatures that share an id, content hash, URL or band key with a new
         article. One whose band keys are of other bands is kept: its keys are made from
         its MinHash later (near_duplicates.signature_band_keys); one with none (too short
         to match) is not."""
-        mask = contains(self.ids, digests_of(batch.column("article_id").to_pylist()))
-        mask |= contains(self.content_hashes, digests_of(batch.column("content_hash").to_pylist()))
-        mask |= contains(self.urls, digests_of(batch.column("canonical_url").to_pylist()))
+        mask = in_sorted(self.ids, digests_of(batch.column("article_id").to_pylist()))
+        mask |= in_sorted(self.content_hashes, digests_of(batch.column("content_hash").to_pylist()))
+        mask |= in_sorted(self.urls, digests_of(batch.column("canonical_url").to_pylist()))
         keys = batch.column("band_keys")
         lengths = pc.fill_null(pc.list_value_length(keys), -1).to_numpy(zero_copy_only=False)
         mask |= (lengths != BANDS) & (lengths != 0)
         values = pc.list_flatten(keys).to_numpy(zero_copy_only=False).astype(np.int64)
-        shared = contains(self.band_keys, values)
+        shared = in_sorted(self.band_keys, values)
         if shared.any():
             rows = pc.list_parent_indices(keys).to_numpy(zero_copy_only=False)
             mask[np.unique(rows[shared])] = True
         return mask
+
+
+def shares_content(row: dict, new_keys: NewKeys) -> bool:
+    """A stored row whose content hash a new article has."""
+    return bool(in_sorted(new_keys.content_hashes, digests_of([row.get("content_hash")]))[0])
+
+
+def shares_url(row: dict, new_keys: NewKeys) -> bool:
+    """A stored row whose canonical URL a new article has."""
+    return bool(in_sorted(new_keys.urls, digests_of([row.get("canonical_url")]))[0])
 
 
 class NewKeysFn(beam.CombineFn):
