@@ -38,7 +38,7 @@ from corpus import base_article, near_copy  # noqa: E402
 SYNDICATION_ARTICLES = 2000
 MARK = "syndication:"  # the title of a syndication article: its id in bench/syndication.py
 LINES_PER_FILE = 10_000
-COPIES = "copies.tsv"  # the corpus's own near copies: copy file, line, original file, line
+COPIES = ".copies.tsv"  # the corpus's own near copies: copy file, line, original file, line
 RUN_ID = "scale"
 WORKERS = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
 
@@ -58,12 +58,18 @@ def syndication_lines() -> list[str]:
     ]
 
 
+def copies_path(folder: str) -> str:
+    """Where the generator's truth of a corpus folder is: beside it, not in it (a
+    folder is the input of the many-files layout)."""
+    return folder.rstrip("/") + COPIES
+
+
 def write_corpus(folder: str, n: int, layout: str, words: tuple[int, int], seed: int = 7) -> str:
     """n articles of the bench corpus (its own near copies included) with the syndication
     set spread evenly among them; returns the input path (a file or a folder)."""
     done = os.path.join(folder, ".complete-with-copies")  # corpora written before copies.tsv are written again
     target = os.path.join(folder, "corpus.jsonl") if layout == "one-file" else folder
-    if os.path.exists(done):
+    if os.path.exists(done) and os.path.exists(copies_path(folder)):
         return target
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
@@ -72,7 +78,7 @@ def write_corpus(folder: str, n: int, layout: str, words: tuple[int, int], seed:
     every = max(1, n // len(marked)) if n else 1
     recent: list[tuple] = []  # (article, where): near copies are made of recent articles, memory stays flat
     handle, written = None, 0
-    copies = open(os.path.join(folder, COPIES), "w", encoding="utf-8")  # the generator's truth
+    copies = open(copies_path(folder), "w", encoding="utf-8")  # the generator's truth
 
     def write(line: str) -> tuple[str, int]:
         """Write a line; return (file name, line number) as the run names its input."""
@@ -148,7 +154,7 @@ def corpus_copy_scores(output: str, corpus: str) -> tuple[float, float]:
     stories of their own, so a chance match of two of them lowers the precision."""
     folder = corpus if os.path.isdir(corpus) else os.path.dirname(corpus)
     story: dict = {}
-    with open(os.path.join(folder, COPIES), encoding="utf-8") as handle:
+    with open(copies_path(folder), encoding="utf-8") as handle:
         for line in handle:
             copy_file, copy_line, original_file, original_line = line.rstrip("\n").split("\t")
             original = (original_file, int(original_line))
