@@ -6,23 +6,31 @@
 (c) `newsbeam run --no-nlp` on 2 workers: the non-NLP path.
 Each is repeated; medians are printed with R = (b)/(a) in articles/s, peak RSS of (b)
 over all its processes, the NLP share of (b)'s time, and the output files.
+
+Then the two-core ceiling on a folder of article files of real length (one `.txt` each,
+about 760 words, as a newsroom's export): (d) two plain `nlp.pipe` processes over the
+two halves of the folder at the same time (the most two cores give spaCy here; each
+model load not timed), side by side with (e) `newsbeam run` over the folder on 2
+workers, timed whole; the ceiling ratio is (e)/(d) in articles/s.
 """
 
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from datetime import datetime, timezone
 
 import psutil
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from corpus import generate, write_corpus  # noqa: E402
+from corpus import base_article, generate, write_corpus  # noqa: E402
 
 BASELINE = """
 import json, sys, time, glob
@@ -35,6 +43,17 @@ for _ in nlp.pipe(texts, batch_size=int(sys.argv[2])):
 print(json.dumps({"seconds": time.perf_counter() - start, "articles": len(texts)}))
 """
 MULTI_WORKERS = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+# Plain nlp.pipe over a list of .txt files (one half of a folder), model load not timed.
+HALF_BASELINE = """
+import json, sys, time
+from transforms.nlp.inference import load_spacy_model
+texts = [open(path, encoding="utf-8").read() for path in sys.argv[2:]]
+nlp = load_spacy_model()
+start = time.perf_counter()
+for _ in nlp.pipe(texts, batch_size=int(sys.argv[1])):
+    pass
+print(json.dumps({"seconds": time.perf_counter() - start, "articles": len(texts)}))
+"""
 
 
 def peak_rss_while(process: subprocess.Popen, interval: float = 0.2) -> dict:
@@ -82,6 +101,37 @@ def run_baseline(corpus: str, batch_size: int) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def write_folder(folder: str, n: int, words: tuple[int, int] = (700, 820), seed: int = 13) -> list[str]:
+    """n articles of real length as text files (the headline, a blank line, the body)."""
+    os.makedirs(folder, exist_ok=True)
+    rng, start, paths = random.Random(seed), datetime(2026, 1, 5, tzinfo=timezone.utc), []
+    for index in range(n):
+        article = base_article(rng, index, start, words)
+        path = os.path.join(folder, f"{index:05d}.txt")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(f"{article['title']}\n\n{article['text']}\n")
+        paths.append(path)
+    return paths
+
+
+def run_two_halves(paths: list[str], batch_size: int) -> dict:
+    """Two plain nlp.pipe processes over the two halves of `paths`, at the same time."""
+    halves = [paths[: len(paths) // 2], paths[len(paths) // 2 :]]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", HALF_BASELINE, str(batch_size), *half], stdout=subprocess.PIPE, text=True
+        )
+        for half in halves
+    ]
+    results = []
+    for process in processes:
+        out, _ = process.communicate()
+        if process.returncode != 0:
+            raise SystemExit(f"plain nlp.pipe failed ({process.returncode})")
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return {"seconds": max(r["seconds"] for r in results), "articles": sum(r["articles"] for r in results)}
+
+
 def output_files(output: str) -> dict:
     tables = {}
     for table in ("articles", "entities", "quotes", "rejects"):
@@ -102,6 +152,9 @@ def main(argv=None) -> int:
     # the baseline is not handicapped; the pipeline's batches are about as big.
     parser.add_argument("--batch-size", type=int, default=16, help="baseline nlp.pipe batch size")
     parser.add_argument("--no-nlp-only", action="store_true", help="only the --no-nlp path (c)")
+    parser.add_argument(
+        "--folder-articles", type=int, default=800, help="article files for the ceiling (d, e); 0: skip it"
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
 
@@ -146,6 +199,23 @@ def main(argv=None) -> int:
             },
             summary=runs["newsbeam"][0]["line"],
         )
+    if args.folder_articles and not args.no_nlp_only:
+        folder = os.path.join(work, "folder")
+        paths = write_folder(folder, args.folder_articles)
+        ceiling = run_two_halves(paths, args.batch_size)
+        folder_run = run_newsbeam(folder, os.path.join(work, "out-folder"), MULTI_WORKERS)
+        ceiling_rate = ceiling["articles"] / ceiling["seconds"]
+        folder_rate = args.folder_articles / folder_run["seconds"]
+        figures["folder"] = {
+            "article files (about 760 words)": args.folder_articles,
+            "two plain nlp.pipe processes, articles/s": ceiling_rate,
+            "newsbeam run, 2 workers, articles/s": folder_rate,
+            "ceiling ratio": folder_rate / ceiling_rate,
+            "newsbeam peak RSS MB": folder_run["peak_rss"] / 2**20,
+            "spaCy in RunInference (summed over workers) s": folder_run["summary"]["timings"].get("nlp_seconds", 0),
+            "model loads (summed over workers) s": folder_run["summary"]["timings"].get("model_load_seconds", 0),
+            "newsbeam wall s": folder_run["seconds"],
+        }
     for name, value in figures.items():
         if isinstance(value, dict):
             print(name)
