@@ -5,6 +5,7 @@ first finishes or clears what dead runs left (transforms/sinks/commit.py), write
 its own staging folder, and commits only when the pipeline has succeeded.
 """
 
+import contextlib
 import errno
 import json
 import os
@@ -102,18 +103,31 @@ def check_writable(folder: str) -> None:
 
 
 @contextmanager
-def committing(output: str, commit_id: str, wait_for_lock: float):
-    """Hold the output, recover it, and discard this commit's staging unless the body
-    finishes: yields the lines saying what recovery did."""
-    lock = OutputLock(output, commit_id, wait_for_lock)
+def holding(output: str, owner: str, wait_for_lock: float):
+    """Hold the output's lock (pipeline/output_lock.py); yields the lock."""
+    lock = OutputLock(output, owner, wait_for_lock)
     try:
         lock.acquire()
     except OSError as error:
         raise OperatorError(f"cannot lock the output ({operator_error(error) or error}); nothing was run") from error
     with lock:
-        actions = (
-            [f"took over the lock of {lock.taken_over.get('run_id')}, which died holding it"] if lock.taken_over else []
-        )
+        yield lock
+
+
+def takeover_lines(lock: OutputLock | None) -> list[str]:
+    """What recovery says when the lock was taken from a run that died holding it."""
+    if lock is None or not lock.taken_over:
+        return []
+    return [f"took over the lock of {lock.taken_over.get('run_id')}, which died holding it"]
+
+
+@contextmanager
+def committing(output: str, commit_id: str, wait_for_lock: float, lock_held: bool = False):
+    """Hold the output (unless the caller holds it: a chunked run, for all its chunks),
+    recover it, and discard this commit's staging unless the body finishes: yields the
+    lines saying what recovery did."""
+    with contextlib.nullcontext(None) if lock_held else holding(output, commit_id, wait_for_lock) as lock:
+        actions = takeover_lines(lock)
         try:
             actions += prepare_output(output)
         except OSError as error:
@@ -366,6 +380,15 @@ def run_batch(options, run_id: str, started_at) -> RunSummary:
     chunks = plan_chunks(opts)
     if chunks is None:
         return run_commit(options, run_id, started_at)
+    with holding(opts.output, run_id, opts.wait_for_lock) as lock:  # no other run between two chunks
+        summary = combined_summary(run_id, run_chunks(options, run_id, started_at, chunks), started_at)
+        summary.recovery[:0] = takeover_lines(lock)
+        write_summary(opts.output, summary)
+    return summary
+
+
+def run_chunks(options, run_id: str, started_at, chunks: list) -> list[RunSummary]:
+    """Run and commit the chunks one after another (the caller holds the output)."""
     summaries: list[RunSummary] = []
     for chunk in chunks:
         print(
@@ -374,7 +397,7 @@ def run_batch(options, run_id: str, started_at) -> RunSummary:
             file=sys.stderr,
         )
         try:
-            summaries.append(run_commit(options, chunk_run_id(run_id, chunk), started_at, chunk))
+            summaries.append(run_commit(options, chunk_run_id(run_id, chunk), started_at, chunk, lock_held=True))
         except (Interrupted, OperatorError) as error:
             if not summaries:
                 raise
@@ -383,9 +406,7 @@ def run_batch(options, run_id: str, started_at) -> RunSummary:
                 f"{error}; chunks 1-{len(summaries)} of {len(chunks)} ({committed}) stay committed, "
                 "and a rerun skips their inputs as already ingested"
             ) from error
-    summary = combined_summary(run_id, summaries, started_at)
-    write_summary(opts.output, summary)
-    return summary
+    return summaries
 
 
 def chunk_run_id(run_id: str, chunk) -> str:
@@ -412,13 +433,13 @@ def combined_summary(run_id: str, summaries: list[RunSummary], started_at) -> Ru
     return combined
 
 
-def run_commit(options, run_id: str, started_at, chunk=None) -> RunSummary:
+def run_commit(options, run_id: str, started_at, chunk=None, lock_held: bool = False) -> RunSummary:
     """Run the batch graph (over one chunk of the inputs, or all) into the run's
     staging folder and commit it whole."""
     opts = options.view_as(NewsbeamOptions)
     runner = options.view_as(StandardOptions).runner
     local = runner == LOCAL_BATCH_RUNNER
-    with committing(opts.output, run_id, opts.wait_for_lock) as recovery:
+    with committing(opts.output, run_id, opts.wait_for_lock, lock_held) as recovery:
         pipeline = beam.Pipeline(runner=local_batch_runner() if local else None, options=options)
         checkpoints = checkpoint_seconds(runner, opts.checkpoint_minutes)
         build_pipeline(pipeline, opts, run_id, started_at, checkpoints, chunk)

@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import sys
+import time
 from types import SimpleNamespace
 
 from conftest import REPO
@@ -135,4 +136,22 @@ def test_a_chunked_run_with_nlp_killed_in_its_second_chunk_then_rerun_gives_the_
     assert main(["run", "--input", str(tmp_path / "corpus"), "--output", str(output), *chunked]) == 0
     assert "already_ingested=" in capsys.readouterr().out  # the first chunk's inputs, skipped
     assert table_snapshot(output) == clean
+    assert_sound(output)
+
+
+def test_two_chunked_runs_at_once_one_writes_and_the_other_refuses(tmp_path, capsys):
+    """The lock is held from the first chunk to the last: no run slips in between two."""
+    ordered_corpus(tmp_path / "corpus")
+    chunked = ["--no-nlp", "--chunk-mb", "0.02"]
+    assert run_no_nlp(tmp_path / "corpus", tmp_path / "clean", *chunked[1:]) == 0
+    capsys.readouterr()
+    output = tmp_path / "out"
+    first = start_run(output, tmp_path / "corpus", *chunked)
+    while not (output / "_runs").exists() and first.poll() is None:  # its first chunk is committed
+        time.sleep(0.05)
+    second = start_run(output, tmp_path / "corpus", *chunked)
+    (ok, ok_printed), (refused, refused_printed) = finish(first), finish(second)
+    assert ok == 0, ok_printed
+    assert refused == 75 and "is in use by run" in refused_printed, refused_printed
+    assert table_snapshot(output) == table_snapshot(tmp_path / "clean")
     assert_sound(output)
