@@ -147,6 +147,25 @@ def run_no_nlp(corpus: str, output: str) -> dict:
     return {"seconds": seconds, "peaks": peaks, "summary": summary}
 
 
+def written_clusters(output: str) -> list[tuple]:
+    """(input, title, cluster) of every written article: its cluster is the winner at
+    the end of its duplicate_of chain."""
+    glob = os.path.join(output, "articles", "**", "*.parquet")
+    rows = duckdb.sql(
+        f"SELECT input, title, article_id, duplicate_of FROM read_parquet('{glob}', hive_partitioning = true)"
+    ).fetchall()
+    points_to = {article_id: duplicate_of for _, _, article_id, duplicate_of in rows if duplicate_of}
+
+    def winner(article_id: str) -> str:
+        seen = set()
+        while article_id in points_to and article_id not in seen:
+            seen.add(article_id)
+            article_id = points_to[article_id]
+        return article_id
+
+    return [(input_name, title, winner(article_id)) for input_name, title, article_id, _ in rows]
+
+
 def corpus_copy_scores(output: str, corpus: str) -> tuple[float, float]:
     """Pairwise (precision, recall) of the generator's own near copies (copies.tsv):
     each copy's story is its first original's, each article's cluster the winner at
@@ -159,26 +178,13 @@ def corpus_copy_scores(output: str, corpus: str) -> tuple[float, float]:
             copy_file, copy_line, original_file, original_line = line.rstrip("\n").split("\t")
             original = (original_file, int(original_line))
             story[(copy_file, int(copy_line))] = story.get(original, original)
-    glob = os.path.join(output, "articles", "**", "*.parquet")
-    rows = duckdb.sql(
-        f"SELECT input, article_id, duplicate_of, title FROM read_parquet('{glob}', hive_partitioning = true)"
-    ).fetchall()
-    points_to = {article_id: duplicate_of for _, article_id, duplicate_of, _ in rows if duplicate_of}
-
-    def winner(article_id: str) -> str:
-        seen = set()
-        while article_id in points_to and article_id not in seen:
-            seen.add(article_id)
-            article_id = points_to[article_id]
-        return article_id
-
     truth, predicted = {}, {}
-    for input_name, article_id, _, title in rows:
+    for input_name, title, cluster in written_clusters(output):
         if title and title.startswith(MARK):  # the syndication set is scored on its own truth
             continue
         path, _, line = input_name.rpartition("#")
         where = (os.path.basename(path), int(line))
-        truth[where], predicted[where] = story.get(where, where), winner(article_id)
+        truth[where], predicted[where] = story.get(where, where), cluster
     precision, recall, *_ = syndication.pairwise_pr(truth, predicted)
     return precision, recall
 
@@ -186,20 +192,8 @@ def corpus_copy_scores(output: str, corpus: str) -> tuple[float, float]:
 def syndication_scores(output: str) -> tuple[float, float, int]:
     """Pairwise (precision, recall, articles scored) of the syndication set's clusters in the output:
     each article's cluster is the winner at the end of its duplicate_of chain."""
-    glob = os.path.join(output, "articles", "**", "*.parquet")
-    rows = duckdb.sql(
-        f"SELECT title, article_id, duplicate_of FROM read_parquet('{glob}', hive_partitioning = true)"
-    ).fetchall()
-    points_to = {article_id: duplicate_of for _, article_id, duplicate_of in rows if duplicate_of}
-
-    def winner(article_id: str) -> str:
-        seen = set()
-        while article_id in points_to and article_id not in seen:
-            seen.add(article_id)
-            article_id = points_to[article_id]
-        return article_id
-
-    predicted = {title[len(MARK) :]: winner(aid) for title, aid, _ in rows if title and title.startswith(MARK)}
+    clusters = written_clusters(output)
+    predicted = {title[len(MARK) :]: cluster for _, title, cluster in clusters if title and title.startswith(MARK)}
     # Copies with the same URL and text as another are the same article (same id): the
     # run skips them (`same_article`), so they are scored as the rest of the set.
     truth = {art["article_id"]: art["story"] for art in syndication.generate(SYNDICATION_ARTICLES)}
