@@ -46,7 +46,7 @@ def test_near_copies_stay_near_duplicates():
 
 def test_bench_smoke_prints_sane_figures(tmp_path, capsys):
     out = tmp_path / "figures.json"
-    assert run_bench.main(["--n", "12", "--repeats", "1", "--json", str(out)]) == 0
+    assert run_bench.main(["--n", "12", "--repeats", "1", "--folder-articles", "6", "--json", str(out)]) == 0
     figures = json.loads(out.read_text())
     assert figures["articles"] == 12
     for name in ("baseline_articles_per_s", "newsbeam_articles_per_s", "ratio_R", "no_nlp_articles_per_s"):
@@ -55,4 +55,8 @@ def test_bench_smoke_prints_sane_figures(tmp_path, capsys):
     assert not figures["output_files"]["articles"].startswith("0 files")
     assert 0 < figures["stage_seconds"]["spaCy in RunInference (summed over workers)"] < 1000
     assert "[inputs = articles + duplicates + rejects: ok]" in figures["summary"]
+    folder = figures["folder"]  # the two-core ceiling on a folder of article files
+    assert folder["article files (about 760 words)"] == 6
+    assert 0 < folder["two plain nlp.pipe processes, articles/s"] < 10_000
+    assert 0 < folder["ceiling ratio"] < 10
     assert "ratio_R" in capsys.readouterr().out
