@@ -7,7 +7,7 @@ the file ranges the reader would read (transforms/ingest/read.py: file_ranges),
 about --chunk-mb each. Each chunk is then run and committed as a run of its own
 (`<run id>-part001`, ...): it is deduplicated against the chunks committed before it
 as against any earlier run, and its stored rows are read semi-joined on its keys
-(transforms/dedup/stored.py), so memory is that of one chunk.
+(transforms/dedup/stored.py), so memory stays near that of one chunk.
 
 The plan depends only on the files, so a rerun after a crash plans the same
 chunks: the committed ones are skipped as already ingested, and the rest run as

@@ -129,7 +129,7 @@ class NewsbeamOptions(PipelineOptions):
             type=float,
             default=DEFAULT_CHUNK_MB,
             help="input files larger than this in all are run in chunks of about this many MB, each "
-            "committed and deduplicated against those before it, so memory stays that of one chunk "
+            "committed and deduplicated against those before it, so memory stays near that of one chunk "
             "(0: one commit whatever the size; README: Very large inputs).",
         )
         parser.add_argument(
