@@ -414,20 +414,22 @@ def chunk_run_id(run_id: str, chunk) -> str:
 
 
 def combined_summary(run_id: str, summaries: list[RunSummary], started_at) -> RunSummary:
-    """One summary of a run's chunks: counts added up, the largest bucket the largest."""
+    """One summary of a run's chunks: counts and counts by kind added up, lists joined,
+    the largest bucket the largest."""
     combined = RunSummary(run_id=run_id, inputs=0, articles=0, duplicates=0, rejects=0)
     for part in summaries:
-        for name in ("inputs", "articles", "duplicates", "rejects", "nlp_failures", "nlp_skipped_language"):
-            setattr(combined, name, getattr(combined, name) + getattr(part, name))
-        combined.page_failures += part.page_failures
-        combined.candidate_pairs += part.candidate_pairs
-        for name in ("duplicates_by_reason", "rejects_by_stage", "nlp_skipped_by_language", "warc_skipped"):
-            totals = getattr(combined, name)
-            for key, value in getattr(part, name).items():
-                totals[key] = totals.get(key, 0) + value
-        if part.largest_band_bucket is not None:
-            combined.largest_band_bucket = max(combined.largest_band_bucket or 0, part.largest_band_bucket)
-        combined.recovery += part.recovery
+        for name, value in vars(part).items():
+            held = getattr(combined, name)
+            if name == "largest_band_bucket":
+                if value is not None:
+                    combined.largest_band_bucket = max(held or 0, value)
+            elif isinstance(value, int) and name != "run_id":
+                setattr(combined, name, held + value)
+            elif isinstance(value, list):
+                held.extend(value)
+            elif isinstance(value, dict) and name != "timings":
+                for key, count in value.items():
+                    held[key] = held.get(key, 0) + count
     combined.timings = {"wall_seconds": round((datetime.now(timezone.utc) - started_at).total_seconds(), 3)}
     combined.chunks = [part.run_id for part in summaries]
     return combined

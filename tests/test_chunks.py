@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import time
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
 from conftest import REPO
@@ -14,6 +15,7 @@ from test_faults import assert_sound, finish, start_run
 
 from pipeline.chunks import MB, chunk_ranges, plan_chunks, range_bytes
 from pipeline.cli import main
+from pipeline.run import RunSummary, combined_summary
 from schemas.duckdb_views import open_output
 from transforms.ingest.formats import ReadLimits
 from transforms.ingest.read import file_ranges
@@ -155,3 +157,16 @@ def test_two_chunked_runs_at_once_one_writes_and_the_other_refuses(tmp_path, cap
     assert refused == 75 and "is in use by run" in refused_printed, refused_printed
     assert table_snapshot(output) == table_snapshot(tmp_path / "clean")
     assert_sound(output)
+
+
+def test_the_summary_of_chunks_adds_them_up():
+    parts = [
+        RunSummary("r-part001", 10, 7, 2, 1, {"near": 2}, {"read": 1}, largest_band_bucket=4, candidate_pairs=9),
+        RunSummary("r-part002", 5, 4, 1, 0, {"near": 1, "url": 0}, recovery=["took over"], largest_band_bucket=None),
+    ]
+    summary = combined_summary("r", parts, datetime.now(timezone.utc))
+    assert (summary.inputs, summary.articles, summary.duplicates, summary.rejects) == (15, 11, 3, 1)
+    assert summary.balanced and summary.duplicates_by_reason == {"near": 3, "url": 0}
+    assert summary.rejects_by_stage == {"read": 1} and summary.candidate_pairs == 9
+    assert summary.largest_band_bucket == 4 and summary.recovery == ["took over"]
+    assert summary.chunks == ["r-part001", "r-part002"] and summary.run_id == "r"
