@@ -27,7 +27,14 @@ from transforms.articles import finalize_article
 from transforms.dedup.decide import ApplyDecisions, ChangedBetweenReads, CompactDecisions, CountDecidedFn, Deduplicate
 from transforms.dedup.near_duplicates import article_key
 from transforms.dedup.pending import PENDING_FOLDER, winner_signatures
-from transforms.dedup.stored import NewKeysFn, has_stored, stored_article_ids, stored_reject_keys, stored_signatures
+from transforms.dedup.stored import (
+    NewKeysFn,
+    StoredSignaturesWithIds,
+    has_stored,
+    stored_article_ids,
+    stored_reject_keys,
+    stored_signatures,
+)
 from transforms.ingest.feed_lists import feed_sources
 from transforms.ingest.fetch import ENTRY_REJECTS_TAG, FetchArticlePages, FetchFeedsFromState, finalize_feed_state
 from transforms.ingest.parse import Parse
@@ -127,13 +134,15 @@ def build_pipeline(
         articles | f"KeyRows{i}" >> beam.Map(article_key) for i, articles in enumerate((*file_articles, *kept_articles))
     ] | "AllKeyRows" >> beam.Flatten()
     # Stored rows are read semi-joined on the new articles' keys: only those can match.
-    new_keys = keys | "NewKeys" >> beam.CombineGlobally(NewKeysFn()) if has_stored(opts.output) else None
+    stored = has_stored(opts.output)
+    new_keys = keys | "NewKeys" >> beam.CombineGlobally(NewKeysFn()) if stored else None
     winners, duplicates, _skipped, pending = keys | "Deduplicate" >> Deduplicate(
         stored_article_ids(p, opts.output, new_keys),
         stored_signatures(p, opts.output, new_keys),
         join(staging, PENDING_FOLDER),
         opts.near_dup_threshold,
         new_keys,
+        StoredSignaturesWithIds(opts.output) if stored else None,
     )
     decisions = (winners, duplicates) | "Decisions" >> CompactDecisions()
     if opts.no_nlp:  # with NLP, each checkpoint writes its winners' signatures (transforms/sinks/checkpoints.py)

@@ -6,7 +6,7 @@ from test_near_duplicates import BASE, article, corpus, paragraphs
 
 from schemas.tables import SIGNATURES
 from transforms.dedup import near_duplicates as nd
-from transforms.dedup.stored import SIGNATURE_COLUMNS, NewKeysFn, read_key_rows
+from transforms.dedup.stored import SIGNATURE_COLUMNS, IdKeysFn, NewKeysFn, read_key_rows
 
 
 def new_keys_of(articles):
@@ -67,3 +67,18 @@ def test_stored_ids_kept_are_the_new_ones(tmp_path):
     keys = new_keys_of([article(f"{n:016x}", BASE) for n in (3, 7, 99)])
     kept = [row["article_id"] for row in read_key_rows(path, ("article_id",), keys, "stored_ids_mask")]
     assert kept == [f"{3:016x}", f"{7:016x}"]
+
+
+def test_stored_members_of_pairs_are_read_again_by_id(tmp_path):
+    """StoredSignaturesWithIds reads the stored signatures of the ids it is given (the
+    stored members of candidate pairs) with IdKeysFn's keys: those rows, whole, and no other."""
+    arts = [article(f"s{n}", paragraphs(400 + n, 8)) for n in range(12)]
+    path = stored_file(tmp_path, [signature(art) for art in arts])
+    combine = IdKeysFn()
+    halves = [combine.create_accumulator(), combine.create_accumulator()]
+    for n, article_id in enumerate(["s3", "s9", "s3", "absent"]):  # an id may come from several shards
+        combine.add_input(halves[n % 2], article_id)
+    keys = combine.extract_output(combine.merge_accumulators(halves))
+    kept = list(read_key_rows(path, SIGNATURE_COLUMNS, keys, "stored_ids_mask"))
+    assert [row["article_id"] for row in kept] == ["s3", "s9"]
+    assert kept == [row for row in read_key_rows(path, SIGNATURE_COLUMNS) if row["article_id"] in ("s3", "s9")]

@@ -306,6 +306,11 @@ class Deduplicate(beam.PTransform):
     those sharing a key with a new article). `new_keys`: optional stored.NewKeys of the
     new articles (a singleton PCollection): each step then takes only the stored rows
     that share its own key (content hash, URL, band key) with a new article.
+    `stored_records`: optional PTransform, stored ids -> their stored signatures
+    (stored.StoredSignaturesWithIds reads them again from the store); near-duplicate
+    verification then takes the stored members of candidate pairs from it instead of
+    from stored_signatures, which the local runner would otherwise hold whole until
+    the pairs are known.
     """
 
     def __init__(
@@ -315,16 +320,30 @@ class Deduplicate(beam.PTransform):
         pending_folder: str,
         near_threshold: float = DEFAULT_THRESHOLD,
         new_keys=None,
+        stored_records=None,
     ):
         super().__init__()
         self.stored_ids, self.stored_signatures, self.near_threshold = stored_ids, stored_signatures, near_threshold
-        self.pending_folder, self.new_keys = pending_folder, new_keys
+        self.pending_folder, self.new_keys, self.stored_records = pending_folder, new_keys, stored_records
 
     def stored_for(self, label: str, shares):
         """The stored signatures a step takes: all, or those `shares(row, new_keys)`."""
         if self.new_keys is None:
             return self.stored_signatures
         return self.stored_signatures | label >> beam.Filter(shares, beam.pvalue.AsSingleton(self.new_keys))
+
+    def staged_stored_records(self, stored_in_pairs):
+        """Paths of pending files holding the stored signatures in candidate pairs."""
+        if self.stored_records is not None:
+            return (
+                stored_in_pairs
+                | "StoredPairMembers" >> self.stored_records
+                | "StageStoredRecords" >> beam.ParDo(StageStoredFn(self.pending_folder))
+            )
+        return self.stored_signatures | "StageStoredRecords" >> beam.ParDo(
+            StageStoredFn(self.pending_folder),
+            beam.pvalue.AsDict(stored_in_pairs | "StoredIdKeys" >> beam.Map(lambda i: (i, True))),
+        )
 
     def expand(self, articles):
         signatures, threshold = self.stored_signatures, self.near_threshold
@@ -364,12 +383,7 @@ class Deduplicate(beam.PTransform):
         # input, Beam issue 34647.)
         record_paths = (
             staged.paths | "NewRecordPaths" >> beam.Map(lambda path: path),
-            signatures
-            | "StageStoredRecords"
-            >> beam.ParDo(
-                StageStoredFn(self.pending_folder),
-                beam.pvalue.AsDict(stored_in_pairs | "StoredIdKeys" >> beam.Map(lambda i: (i, True))),
-            ),
+            self.staged_stored_records(stored_in_pairs),
         ) | "RecordPaths" >> beam.Flatten()
         excluded = beam.pvalue.AsDict(
             (

@@ -74,7 +74,7 @@ class NewKeys:
     band_keys: np.ndarray  # int64
 
     def stored_ids_mask(self, batch: pa.RecordBatch) -> np.ndarray:
-        """Stored article ids that a new article carries."""
+        """Stored rows whose article id is among `ids` (a new article's, or IdKeysFn's)."""
         return in_sorted(self.ids, digests_of(batch.column("article_id").to_pylist()))
 
     def stored_signatures_mask(self, batch: pa.RecordBatch) -> np.ndarray:
@@ -138,6 +138,24 @@ class NewKeysFn(beam.CombineFn):
 NEW_KEY_ARRAYS = ("ids", "content_hashes", "urls", "band_keys")
 
 
+class IdKeysFn(beam.CombineFn):
+    """Article ids -> NewKeys of their digests only (its stored_ids_mask keeps those ids)."""
+
+    def create_accumulator(self):
+        return []
+
+    def add_input(self, accumulator, article_id):
+        accumulator.append(key_digest(article_id))
+        return accumulator
+
+    def merge_accumulators(self, accumulators):
+        return [digest for accumulator in accumulators for digest in accumulator]
+
+    def extract_output(self, accumulator):
+        none = np.array([], dtype=np.uint64)
+        return NewKeys(np.unique(np.array(accumulator, dtype=np.uint64)), none, none, none.astype(np.int64))
+
+
 def read_key_rows(path: str, columns, new_keys=None, mask_name: str | None = None):
     """Yield the rows of `columns` of one Parquet file, a batch at a time; with new_keys,
     only the rows its method `mask_name` keeps (NewKeys)."""
@@ -191,6 +209,25 @@ def stored_signatures(pbegin, output_dir: str, new_keys=None):
         >> ReadStoredKeys(output_dir, SIGNATURES, SIGNATURE_COLUMNS, new_keys, "stored_signatures_mask")
         | "CompactSignatures" >> beam.Map(compact_signature)
     )
+
+
+class StoredSignaturesWithIds(beam.PTransform):
+    """Article ids -> the stored signatures (compact) of those ids, read again from the
+    store. Deduplicate takes the stored members of candidate pairs this way: read once
+    and filtered by a side input computed from them, the stored signatures would be
+    held whole in the local runner's memory until the pairs are known."""
+
+    def __init__(self, output_dir: str):
+        super().__init__()
+        self.output_dir = output_dir
+
+    def expand(self, article_ids):
+        wanted = article_ids | "WantedIds" >> beam.CombineGlobally(IdKeysFn())
+        return (
+            article_ids.pipeline
+            | "ReadWanted" >> ReadStoredKeys(self.output_dir, SIGNATURES, SIGNATURE_COLUMNS, wanted, "stored_ids_mask")
+            | "CompactWanted" >> beam.Map(compact_signature)
+        )
 
 
 def has_stored(output_dir: str) -> bool:
