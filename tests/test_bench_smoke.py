@@ -59,4 +59,8 @@ def test_bench_smoke_prints_sane_figures(tmp_path, capsys):
     assert folder["article files (about 760 words)"] == 6
     assert 0 < folder["two plain nlp.pipe processes, articles/s"] < 10_000
     assert 0 < folder["ceiling ratio"] < 10
+    # timed whole, the plain processes also pay their start and model load: a slower rate
+    whole = folder["the same timed whole (start, model load)"]
+    assert 0 < whole < folder["two plain nlp.pipe processes, articles/s"]
+    assert folder["ratio to the ceiling timed whole"] > folder["ceiling ratio"]
     assert "ratio_R" in capsys.readouterr().out
