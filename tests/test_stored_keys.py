@@ -70,8 +70,9 @@ def test_stored_ids_kept_are_the_new_ones(tmp_path):
 
 
 def test_stored_members_of_pairs_are_read_again_by_id(tmp_path):
-    """StoredSignaturesWithIds reads the stored signatures of the ids it is given (the
-    stored members of candidate pairs) with IdKeysFn's keys: those rows, whole, and no other."""
+    """What StoredSignaturesWithIds reads for the ids it is given (the stored members of
+    candidate pairs): with IdKeysFn's keys, those rows, whole, and no other. (Its Beam
+    wiring runs in the cross-run and chunked end-to-end tests.)"""
     arts = [article(f"s{n}", paragraphs(400 + n, 8)) for n in range(12)]
     path = stored_file(tmp_path, [signature(art) for art in arts])
     combine = IdKeysFn()
