@@ -39,7 +39,7 @@ from transforms.dedup.near_duplicates import (
 )
 from transforms.dedup.pairs import CandidatePairs, VerifyAndMark
 from transforms.dedup.pending import SIGNATURES_TAG, StagePendingFn, StageStoredFn, pending_records
-from transforms.dedup.stored import shares_content, shares_url
+from transforms.dedup.stored import RowsWithIds, shares_content, shares_url
 from transforms.metrics import NAMESPACE, count, progress_tally
 from transforms.rejects import make_reject
 
@@ -306,11 +306,11 @@ class Deduplicate(beam.PTransform):
     those sharing a key with a new article). `new_keys`: optional stored.NewKeys of the
     new articles (a singleton PCollection): each step then takes only the stored rows
     that share its own key (content hash, URL, band key) with a new article.
-    `stored_records`: optional PTransform, stored ids -> their stored signatures
-    (stored.StoredSignaturesWithIds reads them again from the store); near-duplicate
-    verification then takes the stored members of candidate pairs from it instead of
-    from stored_signatures, which the local runner would otherwise hold whole until
-    the pairs are known.
+    `stored_records`: optional PTransform, stored ids -> their stored signatures, from
+    which near-duplicate verification takes the stored members of candidate pairs:
+    stored.StoredSignaturesWithIds reads them again from the store (the local runner
+    would otherwise hold stored_signatures whole until the pairs are known); by default
+    they are picked from stored_signatures (stored.RowsWithIds).
     """
 
     def __init__(
@@ -324,26 +324,14 @@ class Deduplicate(beam.PTransform):
     ):
         super().__init__()
         self.stored_ids, self.stored_signatures, self.near_threshold = stored_ids, stored_signatures, near_threshold
-        self.pending_folder, self.new_keys, self.stored_records = pending_folder, new_keys, stored_records
+        self.pending_folder, self.new_keys = pending_folder, new_keys
+        self.stored_records = stored_records or RowsWithIds(stored_signatures)
 
     def stored_for(self, label: str, shares):
         """The stored signatures a step takes: all, or those `shares(row, new_keys)`."""
         if self.new_keys is None:
             return self.stored_signatures
         return self.stored_signatures | label >> beam.Filter(shares, beam.pvalue.AsSingleton(self.new_keys))
-
-    def staged_stored_records(self, stored_in_pairs):
-        """Paths of pending files holding the stored signatures in candidate pairs."""
-        if self.stored_records is not None:
-            return (
-                stored_in_pairs
-                | "StoredPairMembers" >> self.stored_records
-                | "StageStoredRecords" >> beam.ParDo(StageStoredFn(self.pending_folder))
-            )
-        return self.stored_signatures | "StageStoredRecords" >> beam.ParDo(
-            StageStoredFn(self.pending_folder),
-            beam.pvalue.AsDict(stored_in_pairs | "StoredIdKeys" >> beam.Map(lambda i: (i, True))),
-        )
 
     def expand(self, articles):
         signatures, threshold = self.stored_signatures, self.near_threshold
@@ -383,7 +371,9 @@ class Deduplicate(beam.PTransform):
         # input, Beam issue 34647.)
         record_paths = (
             staged.paths | "NewRecordPaths" >> beam.Map(lambda path: path),
-            self.staged_stored_records(stored_in_pairs),
+            stored_in_pairs
+            | "StoredPairMembers" >> self.stored_records
+            | "StageStoredRecords" >> beam.ParDo(StageStoredFn(self.pending_folder)),
         ) | "RecordPaths" >> beam.Flatten()
         excluded = beam.pvalue.AsDict(
             (

@@ -165,8 +165,8 @@ def stored_pending_row(row: dict) -> dict:
 
 
 class StageStoredFn(beam.DoFn):
-    """Stored signatures -> paths of pending files (prefix STORED_PREFIX) holding them, or
-    with the side input `wanted` (the stored members of candidate pairs), those whose id it holds."""
+    """Stored signatures (the stored members of candidate pairs) -> paths of pending
+    files (prefix STORED_PREFIX) holding them."""
 
     def __init__(self, folder: str, rows_per_file: int = ROWS_PER_FILE):
         self.folder, self.rows_per_file = folder, rows_per_file
@@ -174,9 +174,8 @@ class StageStoredFn(beam.DoFn):
     def start_bundle(self):
         self.rows = []
 
-    def process(self, row, wanted=None):
-        if wanted is None or row["article_id"] in wanted:
-            self.rows.append(stored_pending_row(row))
+    def process(self, row):
+        self.rows.append(stored_pending_row(row))
         if len(self.rows) >= self.rows_per_file:
             yield from self.flush()
 

@@ -211,6 +211,19 @@ def stored_signatures(pbegin, output_dir: str, new_keys=None):
     )
 
 
+class RowsWithIds(beam.PTransform):
+    """Article ids -> the rows of `rows` (a PCollection of stored signatures already read)
+    with those ids: StoredSignaturesWithIds for stored rows given as a PCollection."""
+
+    def __init__(self, rows):
+        super().__init__()
+        self.rows = rows
+
+    def expand(self, article_ids):
+        wanted = beam.pvalue.AsDict(article_ids | "IdKeys" >> beam.Map(lambda article_id: (article_id, True)))
+        return self.rows | "WithWantedIds" >> beam.Filter(lambda row, ids: row["article_id"] in ids, wanted)
+
+
 class StoredSignaturesWithIds(beam.PTransform):
     """Article ids -> the stored signatures (compact) of those ids, read again from the
     store. Deduplicate takes the stored members of candidate pairs this way: read once
