@@ -438,9 +438,9 @@ def test_shard_candidates_skip_buckets_of_stored_rows_only():
     row = nd.article_key(article("new", BASE))
     stored = [(f"s{n}", True, nd.signature_band_keys(row)) for n in range(2)]
     only_stored = [packed for _, packed in nd.band_blocks(stored)]
-    assert nd.shard_candidate_pairs(only_stored)[0] == []
+    assert nd.shard_candidate_pairs(only_stored) == ([], set(), 0)  # no pairs, and not counted as a bucket
     with_new = only_stored + [packed for _, packed in nd.band_blocks([("new", False, nd.signature_band_keys(row))])]
-    pairs, stored_in_pairs, _ = nd.shard_candidate_pairs(with_new)
-    assert set(pairs) == {("new", "s0"), ("new", "s1")}
+    pairs, stored_in_pairs, largest = nd.shard_candidate_pairs(with_new)
+    assert set(pairs) == {("new", "s0"), ("new", "s1")} and largest == 3
     assert stored_in_pairs == {"s0", "s1"}  # their records are read for verification
     assert nd.shard_candidate_pairs([])[0] == [] and nd.band_blocks([("x", False, [])]) == []

@@ -1,7 +1,10 @@
 """Stored rows semi-joined on a run's own keys (transforms/dedup/stored.py: NewKeys)."""
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_near_duplicates import BASE, article, corpus, paragraphs
 
 from schemas.tables import SIGNATURES
@@ -83,3 +86,27 @@ def test_stored_members_of_pairs_are_read_again_by_id(tmp_path):
     kept = list(read_key_rows(path, SIGNATURE_COLUMNS, keys, "stored_ids_mask"))
     assert [row["article_id"] for row in kept] == ["s3", "s9"]
     assert kept == [row for row in read_key_rows(path, SIGNATURE_COLUMNS) if row["article_id"] in ("s3", "s9")]
+
+
+def test_band_key_filter_keeps_every_key_and_lets_few_others_pass():
+    """NewKeys holds the new articles' band keys as a KeyFilter (a numpy Bloom filter):
+    no key it was built from may be missed (that would lose a near duplicate), and
+    others pass rarely (each only lets a stored row through to the exact steps)."""
+    rng = np.random.default_rng(5)
+    keys = rng.integers(-(2**63), 2**63 - 1, 200_000, dtype=np.int64)
+    band_filter = nd.KeyFilter.of(keys)
+    assert band_filter.contains(keys).all()
+    assert 10 <= band_filter.bits.size * 8 / len(keys) <= 20  # bits a key: 8 MB for a 113k-article chunk
+    others = rng.integers(-(2**63), 2**63 - 1, 1_000_000, dtype=np.int64)
+    assert band_filter.contains(others).mean() < 0.01  # 0.8 % at 10 bits a key, its fewest
+    again = nd.KeyFilter.of(keys[::-1])  # the same in every worker and run, whatever the order
+    assert again.log2_size == band_filter.log2_size and np.array_equal(again.bits, band_filter.bits)
+    assert not nd.KeyFilter.of([]).contains(keys[:100]).any()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=300), st.lists(st.integers(-(2**63), 2**63 - 1)))
+def test_band_key_filter_never_misses_a_key(keys, others):
+    band_filter = nd.KeyFilter.of(keys)
+    assert band_filter.contains(keys).all()
+    assert band_filter.contains(keys + others)[: len(keys)].all()

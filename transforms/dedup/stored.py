@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from schemas.tables import ARTICLES, PARTITION_COLUMN, REJECTS, SIGNATURES
-from transforms.dedup.near_duplicates import BANDS, compact_signature, in_sorted, signature_band_keys
+from transforms.dedup.near_duplicates import BANDS, KeyFilter, compact_signature, in_sorted, signature_band_keys
 from transforms.sinks.commit import committed_files
 
 ARTICLE_KEY_COLUMNS = ("article_id",)
@@ -65,13 +65,14 @@ def key_digests(values) -> np.ndarray:
 @dataclass
 class NewKeys:
     """The keys a run's new articles could share with stored rows: digests (key_digests)
-    of their ids, content hashes and canonical URLs, and their band keys, each sorted.
-    A digest that collides only lets one more stored row through to the exact join."""
+    of their ids, content hashes and canonical URLs, each sorted, and a filter of their
+    band keys. A digest that collides, or a band key the filter lets pass, only lets
+    one more stored row through to the exact join."""
 
     ids: np.ndarray
     content_hashes: np.ndarray
     urls: np.ndarray
-    band_keys: np.ndarray  # int64
+    band_keys: KeyFilter
 
     def stored_ids_mask(self, batch: pa.RecordBatch) -> np.ndarray:
         """Stored rows whose article id is among `ids` (a new article's, or IdKeysFn's)."""
@@ -89,7 +90,7 @@ class NewKeys:
         lengths = pc.fill_null(pc.list_value_length(keys), -1).to_numpy(zero_copy_only=False)
         mask |= (lengths != BANDS) & (lengths != 0)
         values = pc.list_flatten(keys).to_numpy(zero_copy_only=False).astype(np.int64)
-        shared = in_sorted(self.band_keys, values)
+        shared = self.band_keys.contains(values)
         if shared.any():
             rows = pc.list_parent_indices(keys).to_numpy(zero_copy_only=False)
             mask[np.unique(rows[shared])] = True
@@ -106,6 +107,17 @@ def shares_url(row: dict, new_keys: NewKeys) -> bool:
     return bool(in_sorted(new_keys.urls, digests_of([row.get("canonical_url")]))[0])
 
 
+@dataclass
+class KeyArrays:
+    """NewKeysFn's compact accumulator: NewKeys with the band keys themselves, sorted
+    (int64), so that accumulators merge exactly; the filter is made once, at the end."""
+
+    ids: np.ndarray
+    content_hashes: np.ndarray
+    urls: np.ndarray
+    band_keys: np.ndarray
+
+
 class NewKeysFn(beam.CombineFn):
     """Key rows (near_duplicates.article_key) -> their NewKeys."""
 
@@ -120,19 +132,21 @@ class NewKeysFn(beam.CombineFn):
         bands.append(np.asarray(signature_band_keys(row), dtype=np.int64))
         return accumulator
 
-    def compact(self, accumulator) -> NewKeys:
-        if isinstance(accumulator, NewKeys):
+    def compact(self, accumulator) -> KeyArrays:
+        if isinstance(accumulator, KeyArrays):
             return accumulator
         ids, contents, urls, bands = accumulator
         band_keys = np.unique(np.concatenate(bands)) if bands else np.array([], dtype=np.int64)
-        return NewKeys(key_digests(ids), key_digests(contents), key_digests(urls), band_keys)
+        return KeyArrays(key_digests(ids), key_digests(contents), key_digests(urls), band_keys)
 
     def merge_accumulators(self, accumulators):
         parts = [self.compact(accumulator) for accumulator in accumulators]
-        return NewKeys(*(np.unique(np.concatenate([getattr(part, name) for part in parts])) for name in NEW_KEY_ARRAYS))
+        merged = (np.unique(np.concatenate([getattr(part, name) for part in parts])) for name in NEW_KEY_ARRAYS)
+        return KeyArrays(*merged)
 
-    def extract_output(self, accumulator):
-        return self.merge_accumulators([accumulator])
+    def extract_output(self, accumulator) -> NewKeys:
+        keys = self.merge_accumulators([accumulator])
+        return NewKeys(keys.ids, keys.content_hashes, keys.urls, KeyFilter.of(keys.band_keys))
 
 
 NEW_KEY_ARRAYS = ("ids", "content_hashes", "urls", "band_keys")
@@ -153,7 +167,7 @@ class IdKeysFn(beam.CombineFn):
 
     def extract_output(self, accumulator):
         none = np.array([], dtype=np.uint64)
-        return NewKeys(np.unique(np.array(accumulator, dtype=np.uint64)), none, none, none.astype(np.int64))
+        return NewKeys(np.unique(np.array(accumulator, dtype=np.uint64)), none, none, KeyFilter.of([]))
 
 
 def read_key_rows(path: str, columns, new_keys=None, mask_name: str | None = None):
