@@ -271,7 +271,12 @@ def run_command(argv: list[str]) -> int:
 
     from pipeline.options import NewsbeamOptions
     from pipeline.run import feed_outcomes, run_batch
-    from pipeline.runners import LOCAL_BATCH_RUNNER, use_local_memory_settings
+    from pipeline.runners import (
+        LOCAL_BATCH_RUNNER,
+        flink_job_settings,
+        use_local_memory_settings,
+        without_lifted_combiners,
+    )
 
     options = pipeline_options("run", argv, RUN_DESCRIPTION)
     opts = options.view_as(NewsbeamOptions)
@@ -281,8 +286,10 @@ def run_command(argv: list[str]) -> int:
         options.view_as(StandardOptions).runner = LOCAL_BATCH_RUNNER
     if options.view_as(StandardOptions).runner in (LOCAL_BATCH_RUNNER, "DirectRunner"):
         use_local_memory_settings()
+    without_lifted_combiners(options)
     started_at = datetime.now(timezone.utc)
-    summary = run_batch(options, opts.run_id or new_run_id(started_at), started_at)
+    with flink_job_settings(options):
+        summary = run_batch(options, opts.run_id or new_run_id(started_at), started_at)
     for line in summary.recovery:
         print(f"recovered: {line}")
     for line in feed_outcomes(opts.output, summary.run_id):

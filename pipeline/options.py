@@ -174,6 +174,21 @@ class NewsbeamOptions(PipelineOptions):
         )
 
 
+class FlinkJobOptions(PipelineOptions):
+    """Beam's Flink job server option that the Python SDK does not declare (Java's
+    FlinkPipelineOptions.flinkConfDir): declared here so that newsbeam can set it."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument(
+            "--flink_conf_dir",
+            default=None,
+            help="Directory of a Flink config.yaml whose settings apply to every job the Flink job server "
+            "submits. Default with --runner FlinkRunner: one newsbeam writes for the run "
+            "(pipeline/runners.py, FLINK_JOB_SETTINGS).",
+        )
+
+
 def fetch_config(opts: NewsbeamOptions):
     """The HTTP fetcher's settings from the command line."""
     from transforms.ingest.http_fetch import FetchConfig

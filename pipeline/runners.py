@@ -8,6 +8,8 @@ downloaded at run time.
 """
 
 import os
+import tempfile
+from contextlib import contextmanager
 
 LOCAL_BATCH_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 LOCAL_STREAM_RUNNER = "PrismRunner"
@@ -93,3 +95,76 @@ def local_batch_runner():
             )
         )
     )
+
+
+# A job server's runner (Flink, Spark) runs a batch stage over a whole partition as one
+# bundle, so a combiner lifted by the SDK sends one accumulator per partition into the
+# runner's shuffle: for a chunk of 113,000 articles NewKeys and Decisions are megabytes
+# in one record, and Flink's chained combiner, which must sort it in its share of managed
+# memory (2.3 MB a sorter in newsbeam's jobs on the test cluster), fails ("Cannot write
+# record to fresh sort buffer. Record too large"), as the 1M run's first chunk did.
+# Not lifted, a combine's inputs are shuffled as they are and combined after the
+# grouping; `pre_optimize` is the SDK's own switch (PortableRunner._optimize_pipeline):
+# its default phases but the lifting. The grouping's sorter then meets records as large
+# as the pre-grouping combiner's buffer, which Flink's large-record handler (off by
+# default) spills with their keys: FLINK_JOB_SETTINGS, given to the job server that
+# --runner FlinkRunner starts through Java's FlinkPipelineOptions.flinkConfDir.
+JOB_SERVER_RUNNERS = ("FlinkRunner", "SparkRunner", "PortableRunner")
+UNLIFTED_COMBINERS = "pre_optimize=pack_combiners"
+FLINK_JOB_SETTINGS = {"taskmanager.runtime.large-record-handler": "true"}
+
+
+def runner_name(options) -> str:
+    """The runner's class name (--runner may be a dotted path)."""
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    return (options.view_as(StandardOptions).runner or "").rsplit(".", 1)[-1]
+
+
+def uses_job_server(options) -> bool:
+    """A batch runner behind a Beam job server (not PortableRunner's in-process one)."""
+    from apache_beam.options.pipeline_options import PortableOptions
+
+    name = runner_name(options)
+    return name in JOB_SERVER_RUNNERS and not (
+        name == "PortableRunner" and options.view_as(PortableOptions).job_endpoint == "embed"
+    )
+
+
+def without_lifted_combiners(options) -> bool:
+    """Turn off combiner lifting for a job server's runner, unless the user chose the
+    pre_optimize phases; return whether it is off."""
+    from apache_beam.options.pipeline_options import DebugOptions
+
+    debug = options.view_as(DebugOptions)
+    if not uses_job_server(options) or debug.lookup_experiment("pre_optimize") is not None:
+        return False
+    debug.add_experiment(UNLIFTED_COMBINERS)
+    return True
+
+
+def write_flink_settings(folder: str, settings: dict = FLINK_JOB_SETTINGS) -> str:
+    """A Flink config.yaml of `settings` in folder; returns the folder."""
+    with open(os.path.join(folder, "config.yaml"), "w", encoding="utf-8") as handle:
+        handle.writelines(f"{name}: {value}\n" for name, value in settings.items())
+    return folder
+
+
+@contextmanager
+def flink_job_settings(options):
+    """For --runner FlinkRunner without the user's --flink_conf_dir: FLINK_JOB_SETTINGS in
+    a temporary conf dir, given as --flink_conf_dir while the block runs (the job server
+    starts on this machine, so it can read it). Yields the folder, or None when the
+    runner is another or the user chose the folder (README: Runners and clusters)."""
+    from pipeline.options import FlinkJobOptions
+
+    flink = options.view_as(FlinkJobOptions)
+    if runner_name(options) != "FlinkRunner" or flink.flink_conf_dir:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="newsbeam-flink-conf-") as folder:
+        flink.flink_conf_dir = write_flink_settings(folder)
+        try:
+            yield folder
+        finally:
+            flink.flink_conf_dir = None
