@@ -28,7 +28,7 @@ from transforms.dedup.decide import ApplyDecisions, ChangedBetweenReads, Compact
 from transforms.dedup.near_duplicates import article_key
 from transforms.dedup.pending import PENDING_FOLDER, winner_signatures
 from transforms.dedup.stored import (
-    NewKeysFn,
+    NewKeysOf,
     StoredSignaturesWithIds,
     has_stored,
     stored_article_ids,
@@ -135,7 +135,7 @@ def build_pipeline(
     ] | "AllKeyRows" >> beam.Flatten()
     # Stored rows are read semi-joined on the new articles' keys: only those can match.
     stored = has_stored(opts.output)
-    new_keys = keys | "NewKeys" >> beam.CombineGlobally(NewKeysFn()) if stored else None
+    new_keys = keys | "NewKeys" >> NewKeysOf() if stored else None
     winners, duplicates, _skipped, pending = keys | "Deduplicate" >> Deduplicate(
         stored_article_ids(p, opts.output, new_keys),
         stored_signatures(p, opts.output, new_keys),

@@ -336,12 +336,12 @@ def _beam_marks(new_articles, stored_rows, tmp_path, options=(), with_new_keys=F
     from apache_beam.testing.util import assert_that, equal_to
 
     from transforms.dedup.decide import Deduplicate
-    from transforms.dedup.stored import NewKeysFn
+    from transforms.dedup.stored import NewKeysOf
 
     def check(expected):
         with TestPipeline(runner="DirectRunner", options=PipelineOptions(list(options))) as p:
             keys = p | "New" >> beam.Create(new_articles) | "Keys" >> beam.Map(nd.article_key)
-            new_keys = keys | "NewKeys" >> beam.CombineGlobally(NewKeysFn()) if with_new_keys else None
+            new_keys = keys | "NewKeys" >> NewKeysOf() if with_new_keys else None
             winners, duplicates, _, _ = keys | Deduplicate(
                 p | "Ids" >> beam.Create([{"article_id": r["article_id"]} for r in stored_rows]),
                 p | "Existing" >> beam.Create(stored_rows),

@@ -9,15 +9,16 @@ from test_near_duplicates import BASE, article, corpus, paragraphs
 
 from schemas.tables import SIGNATURES
 from transforms.dedup import near_duplicates as nd
-from transforms.dedup.stored import SIGNATURE_COLUMNS, IdKeysFn, NewKeysFn, read_key_rows
+from transforms.dedup.stored import SIGNATURE_COLUMNS, IdKeysFn, NewKeysFn, NewKeysOf, key_arrays_of, read_key_rows
 
 
 def new_keys_of(articles):
     combine = NewKeysFn()
+    rows = [nd.article_key(art) for art in articles]
     halves = [combine.create_accumulator(), combine.create_accumulator()]
-    for n, art in enumerate(articles):  # two workers' accumulators, merged
-        combine.add_input(halves[n % 2], nd.article_key(art))
-    return combine.extract_output(combine.merge_accumulators(halves))
+    for n in range(4):  # four bundles' parts in two workers' accumulators, merged
+        combine.add_input(halves[n % 2], key_arrays_of(rows[n::4]))
+    return combine.extract_output(combine.merge_accumulators([combine.compact(half) for half in halves]))
 
 
 def stored_file(tmp_path, rows) -> str:
@@ -110,3 +111,36 @@ def test_band_key_filter_never_misses_a_key(keys, others):
     band_filter = nd.KeyFilter.of(keys)
     assert band_filter.contains(keys).all()
     assert band_filter.contains(keys + others)[: len(keys)].all()
+
+
+def test_new_keys_are_packed_per_bundle_and_merge_to_those_of_all_rows():
+    """NewKeysOf packs key rows into KeyArrays where they are (PackNewKeysFn, at most
+    `pack_rows` rows a part) and merges the parts: the same NewKeys as of all rows at
+    once, and the combine sees parts, not key rows."""
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from transforms.dedup.stored import NEW_KEY_ARRAYS, PackNewKeysFn, merge_key_arrays
+
+    arts = corpus() + [article(f"u{n}", paragraphs(400 + n, 6)) for n in range(25)]
+    rows = [nd.article_key(art) for art in arts]
+    whole = key_arrays_of(rows)
+    packer = PackNewKeysFn(pack_rows=10)
+    packer.start_bundle()
+    parts = [part for row in rows for part in packer.process(row)]
+    parts += [windowed.value for windowed in packer.finish_bundle()]
+    assert len(parts) == -(-len(rows) // 10)
+    assert sum(len(part.ids) for part in parts) == len(rows)  # every row in exactly one part
+    merged = merge_key_arrays(parts)
+    for name in NEW_KEY_ARRAYS:
+        assert np.array_equal(getattr(merged, name), getattr(whole, name)), name
+    assert len(whole.band_keys) > len(rows)  # band keys of many bands, not one a row
+
+    def summary(keys):
+        return (keys.ids.tolist(), keys.content_hashes.tolist(), keys.urls.tolist(), keys.band_keys.bits.tobytes())
+
+    expected = NewKeysFn().extract_output([whole])
+    with TestPipeline(runner="DirectRunner") as p:
+        new_keys = p | beam.Create(rows, reshuffle=True) | "NewKeys" >> NewKeysOf()
+        assert_that(new_keys | beam.Map(summary), equal_to([summary(expected)]))
