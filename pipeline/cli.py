@@ -274,6 +274,7 @@ def run_command(argv: list[str]) -> int:
     from pipeline.runners import (
         LOCAL_BATCH_RUNNER,
         flink_job_settings,
+        one_job_server,
         use_local_memory_settings,
         without_lifted_combiners,
     )
@@ -288,7 +289,7 @@ def run_command(argv: list[str]) -> int:
         use_local_memory_settings()
     without_lifted_combiners(options)
     started_at = datetime.now(timezone.utc)
-    with flink_job_settings(options):
+    with flink_job_settings(options), one_job_server(options):
         summary = run_batch(options, opts.run_id or new_run_id(started_at), started_at)
     for line in summary.recovery:
         print(f"recovered: {line}")

@@ -7,6 +7,7 @@ use Prism from a binary built locally by `make prism` (Go module proxy), never
 downloaded at run time.
 """
 
+import copy
 import os
 import tempfile
 from contextlib import contextmanager
@@ -168,3 +169,31 @@ def flink_job_settings(options):
             yield folder
         finally:
             flink.flink_conf_dir = None
+
+
+@contextmanager
+def one_job_server(options):
+    """For --runner FlinkRunner without --job_endpoint: start the job server the SDK
+    would start, once, and give every pipeline of the run (each chunk of a large input
+    is one) its endpoint. Left to the SDK, each pipeline starts a job server JVM of its
+    own that is stopped only when the process exits (StopOnExitJobServer), so a 9-chunk
+    run would end with 9 of them, about 0.35 GB each. Yields the endpoint, or None."""
+    from apache_beam.options.pipeline_options import JobServerOptions, PortableOptions
+    from apache_beam.runners.portability.flink_runner import FlinkRunner
+    from apache_beam.utils.subprocess_server import pick_port
+
+    portable = options.view_as(PortableOptions)
+    if runner_name(options) != "FlinkRunner" or portable.job_endpoint:
+        yield None
+        return
+    server_options = copy.deepcopy(options)
+    job_port = server_options.view_as(JobServerOptions).job_port or pick_port(None)[0]
+    server_options.view_as(JobServerOptions).job_port = job_port  # start() returns a stub, not where it is
+    server = FlinkRunner().default_job_server(server_options)
+    server.start()
+    portable.job_endpoint = f"localhost:{job_port}"
+    try:
+        yield portable.job_endpoint
+    finally:
+        portable.job_endpoint = None
+        server.stop()

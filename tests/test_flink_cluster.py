@@ -13,9 +13,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import apache_beam as beam
+import psutil
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from conftest import REPO, SEEDS
@@ -132,6 +134,58 @@ def test_a_bench_sample_on_the_session_cluster_gives_the_local_tables(flink_clus
     (near,) = con.execute("SELECT count(*) FROM articles WHERE duplicate_reason = 'near'").fetchone()
     assert near > SAMPLE_ARTICLES // 20  # the corpus's near copies were found, then compared below
     assert runs["cluster"] == runs["local"]
+
+
+def job_server_pids(process: subprocess.Popen, seen: set) -> None:
+    """Collect the pids of the Beam job server JVMs under `process` until it exits."""
+    root = psutil.Process(process.pid)
+    while process.poll() is None:
+        try:
+            for child in root.children(recursive=True):
+                if any("job-server" in part for part in child.cmdline()):
+                    seen.add(child.pid)
+        except psutil.Error:  # a child ended while it was looked at: look again
+            pass
+        time.sleep(0.2)
+
+
+def test_a_chunked_run_on_the_session_cluster_uses_one_job_server_and_gives_the_local_tables(flink_cluster, tmp_path):
+    """A large input runs in chunks, each a pipeline of its own, deduplicated against
+    the chunks before it (NewKeys over the stored rows). On the cluster they share one
+    job server: left to the SDK each pipeline started its own JVM, kept until the
+    process exited (9 for the 1M run). The tables are the local runner's, chunked alike."""
+    corpus = bench_sample(tmp_path / "corpus", 3000)
+    chunking = ["--no-nlp", "--chunk-mb", "2.5"]
+    local = newsbeam(
+        sys.executable,
+        "run",
+        ["--input", corpus, "--output", str(tmp_path / "local"), *chunking, "--direct_num_workers=2"],
+    )
+    assert_ran(local, flink_cluster)
+    before, seen = flink_cluster.jobs(), set()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "run", "--input", corpus, "--output", str(tmp_path / "cluster")]
+        + [*chunking, *flink_args(flink_cluster.address)],
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    watcher = threading.Thread(target=job_server_pids, args=(process, seen), daemon=True)
+    watcher.start()
+    try:
+        out, err = process.communicate(timeout=600)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    watcher.join()
+    assert_ran(subprocess.CompletedProcess(process.args, process.returncode, out, err), flink_cluster)
+    chunks = [line for line in err.splitlines() if line.startswith("chunk ")]
+    assert len(chunks) >= 3 and chunks[0].startswith(f"chunk 1 of {len(chunks)} "), chunks
+    assert list(new_jobs(flink_cluster, before).values()) == ["FINISHED"] * len(chunks)
+    assert len(seen) == 1, f"job server JVMs started: {sorted(seen)}"
+    assert snapshot(tmp_path / "cluster") == snapshot(tmp_path / "local")
 
 
 class ByteTotalFn(beam.CombineFn):

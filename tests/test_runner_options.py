@@ -51,3 +51,22 @@ def test_flink_runs_get_the_large_record_handler_in_a_conf_dir_of_their_own(tmp_
         before = options.view_as(FlinkJobOptions).flink_conf_dir
         with flink_job_settings(options) as folder:
             assert folder is None and options.view_as(FlinkJobOptions).flink_conf_dir == before
+
+
+def test_one_job_server_is_started_only_for_flink_without_an_endpoint():
+    """Other runners, and a job server the user runs (--job_endpoint), are left as they
+    are; FlinkRunner's shared job server is tested on the session cluster
+    (test_flink_cluster.py: a chunked run uses one job server)."""
+    from apache_beam.options.pipeline_options import PortableOptions
+
+    from pipeline.runners import one_job_server
+
+    for args in (
+        ["--runner=FlinkRunner", "--job_endpoint=localhost:8099"],
+        ["--runner=PortableRunner", "--job_endpoint=embed"],
+        [f"--runner={LOCAL_BATCH_RUNNER}"],
+    ):
+        options = PipelineOptions(args)
+        before = options.view_as(PortableOptions).job_endpoint
+        with one_job_server(options) as endpoint:
+            assert endpoint is None and options.view_as(PortableOptions).job_endpoint == before
