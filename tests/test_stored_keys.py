@@ -1,5 +1,7 @@
 """Stored rows semi-joined on a run's own keys (transforms/dedup/stored.py: NewKeys)."""
 
+import pickle
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -136,6 +138,10 @@ def test_new_keys_are_packed_per_bundle_and_merge_to_those_of_all_rows():
     for name in NEW_KEY_ARRAYS:
         assert np.array_equal(getattr(merged, name), getattr(whole, name)), name
     assert len(whole.band_keys) > len(rows)  # band keys of many bands, not one a row
+    # A default part, at this many bytes a row, is under 1 MB: what reaches Flink's
+    # combiner before a grouping must fit its sort buffer (2.3 MB on the test cluster).
+    row_bytes = len(pickle.dumps(whole)) / len(rows)
+    assert row_bytes * PackNewKeysFn().pack_rows < 1_000_000
 
     def summary(keys):
         return (keys.ids.tolist(), keys.content_hashes.tolist(), keys.urls.tolist(), keys.band_keys.bits.tobytes())
