@@ -115,19 +115,24 @@ def test_band_key_filter_never_misses_a_key(keys, others):
     assert band_filter.contains(keys + others)[: len(keys)].all()
 
 
-def test_new_keys_are_packed_in_parts_and_merge_to_those_of_all_rows():
-    """NewKeysOf packs key rows into KeyArrays parts (PACK_ROWS rows at most) where they
-    are and merges the parts: the same NewKeys as of all rows at once."""
+def test_new_keys_are_packed_per_bundle_and_merge_to_those_of_all_rows():
+    """NewKeysOf packs key rows into KeyArrays where they are (PackNewKeysFn, at most
+    `pack_rows` rows a part) and merges the parts: the same NewKeys as of all rows at
+    once, and the combine sees parts, not key rows."""
     import apache_beam as beam
     from apache_beam.testing.test_pipeline import TestPipeline
     from apache_beam.testing.util import assert_that, equal_to
 
-    from transforms.dedup.stored import NEW_KEY_ARRAYS, PACK_ROWS, merge_key_arrays
+    from transforms.dedup.stored import NEW_KEY_ARRAYS, PackNewKeysFn, merge_key_arrays
 
     arts = corpus() + [article(f"u{n}", paragraphs(400 + n, 6)) for n in range(25)]
     rows = [nd.article_key(art) for art in arts]
     whole = key_arrays_of(rows)
-    parts = [key_arrays_of(rows[start : start + 10]) for start in range(0, len(rows), 10)]
+    packer = PackNewKeysFn(pack_rows=10)
+    packer.start_bundle()
+    parts = [part for row in rows for part in packer.process(row)]
+    parts += [windowed.value for windowed in packer.finish_bundle()]
+    assert len(parts) == -(-len(rows) // 10)
     assert sum(len(part.ids) for part in parts) == len(rows)  # every row in exactly one part
     merged = merge_key_arrays(parts)
     for name in NEW_KEY_ARRAYS:
@@ -136,7 +141,7 @@ def test_new_keys_are_packed_in_parts_and_merge_to_those_of_all_rows():
     # A default part, at this many bytes a row, is under 1 MB: what reaches Flink's
     # combiner before a grouping must fit its sort buffer (2.3 MB on the test cluster).
     row_bytes = len(pickle.dumps(whole)) / len(rows)
-    assert row_bytes * PACK_ROWS < 1_000_000
+    assert row_bytes * PackNewKeysFn().pack_rows < 1_000_000
 
     def summary(keys):
         return (keys.ids.tolist(), keys.content_hashes.tolist(), keys.urls.tolist(), keys.band_keys.bits.tobytes())
