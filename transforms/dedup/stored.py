@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.window import GlobalWindows
 
 from schemas.tables import ARTICLES, PARTITION_COLUMN, REJECTS, SIGNATURES
 from transforms.dedup.near_duplicates import BANDS, KeyFilter, compact_signature, in_sorted, signature_band_keys
@@ -169,8 +170,6 @@ class PackNewKeysFn(beam.DoFn):
         return part
 
     def finish_bundle(self):
-        from apache_beam.transforms.window import GlobalWindows
-
         if self.rows:
             yield GlobalWindows.windowed_value(self.pack())
 
