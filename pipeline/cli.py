@@ -552,6 +552,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     command = argv[0]
+    from pipeline.integrity import CountsDisagree
     from pipeline.output_lock import OutputLocked
     from pipeline.run import Interrupted, OperatorError
 
@@ -567,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(error), 2)
     except OutputLocked as error:
         return fail(str(error), EXIT_LOCKED)
-    except OperatorError as error:
+    except (OperatorError, CountsDisagree) as error:
         return fail(str(error), 1)
     except Interrupted as error:
         return fail(str(error), 130)

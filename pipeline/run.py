@@ -23,6 +23,7 @@ from apache_beam.options.pipeline_options import StandardOptions
 
 from pipeline.chunks import MB, plan_chunks, range_bytes
 from pipeline.graph import build_pipeline
+from pipeline.integrity import CountsDisagree, check_counts
 from pipeline.options import NewsbeamOptions
 from pipeline.output_lock import OutputLock
 from pipeline.progress import batch_progress, stream_progress
@@ -145,6 +146,8 @@ def committing(output: str, commit_id: str, wait_for_lock: float, lock_held: boo
                 pass
             if was_interrupted(error):
                 raise Interrupted(f"interrupted; {outcome(output, commit_id, committed)}") from error
+            if isinstance(error, CountsDisagree):
+                raise CountsDisagree(f"{error}; {outcome(output, commit_id, committed)}; rerun it") from error
             reason = None if isinstance(error, OperatorError) else operator_error(error)
             if reason:
                 reason = reason.replace("--output DIR", f"--output {output}")
@@ -398,7 +401,7 @@ def run_chunks(options, run_id: str, started_at, chunks: list) -> list[RunSummar
         )
         try:
             summaries.append(run_commit(options, chunk_run_id(run_id, chunk), started_at, chunk, lock_held=True))
-        except (Interrupted, OperatorError) as error:
+        except (Interrupted, OperatorError, CountsDisagree) as error:
             if not summaries:
                 raise
             committed = f"{summaries[0].run_id} to {summaries[-1].run_id}"
@@ -449,6 +452,7 @@ def run_commit(options, run_id: str, started_at, chunk=None, lock_held: bool = F
             result = pipeline.run()
             result.wait_until_finish()
         summary = finish(result, run_id, started_at)
+        check_counts(opts.output, run_id, counter_totals(result))
         summary.recovery = recovery
         commit_staged(opts.output, run_id, run_id, note={"summary": summary.line()})
         write_summary(opts.output, summary)

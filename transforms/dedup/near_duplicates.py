@@ -754,6 +754,11 @@ class BandBlock:
     def member(self, i: int) -> tuple[str, bool]:
         return id_of(self.ids[i], self.hex_ids), bool(self.existing[i])
 
+    @staticmethod
+    def entries(data: bytes) -> int:
+        """The number of band entries in a packed block, read from its header."""
+        return int(np.frombuffer(data, dtype="<i8", count=1)[0])
+
     def pack(self) -> bytes:
         header = np.array([len(self.keys), self.ids.dtype.itemsize, int(self.hex_ids)], dtype="<i8")
         return b"".join(
@@ -831,7 +836,10 @@ def shard_candidate_pairs(packed_blocks, max_bucket: int = MAX_BUCKET, window: i
 
 try:
     import apache_beam as beam
+    from apache_beam.metrics import Metrics
     from apache_beam.transforms.window import GlobalWindows
+
+    from transforms.metrics import NAMESPACE
 except ImportError:  # pure functions stay usable without Beam
     beam = None  # type: ignore[assignment]  # the optional-import idiom: only the Beam half needs it
 
@@ -861,6 +869,11 @@ if beam is not None:
         def __init__(self, bands: int, existing: bool, shards: int = BAND_SHARDS, block_entries: int = BLOCK_ENTRIES):
             self.bands, self.existing, self.shards, self.block_entries = bands, existing, shards, block_entries
 
+        def setup(self):
+            # Compared with ShardCandidatesFn's `band_entries_paired` before a run commits
+            # (pipeline/integrity.py): a runner that loses a block must not go unnoticed.
+            self.packed = Metrics.counter(NAMESPACE, "band_entries_packed")
+
         def start_bundle(self):
             self.members, self.entries = [], 0
 
@@ -876,6 +889,7 @@ if beam is not None:
 
         def flush(self):
             blocks = band_blocks(self.members, self.shards)
+            self.packed.inc(self.entries)
             self.members, self.entries = [], 0
             return blocks
 

@@ -21,6 +21,7 @@ import numpy as np
 from apache_beam.metrics import Metrics
 
 from transforms.dedup.near_duplicates import (
+    BandBlock,
     UnionFind,
     choose_winner,
     id_of,
@@ -48,6 +49,11 @@ class PairBlock:
 
     def pairs(self) -> list:
         return [(id_of(a, self.hex_ids), id_of(b, self.hex_ids)) for a, b in zip(self.first, self.second)]
+
+    @staticmethod
+    def length(data: bytes) -> int:
+        """The number of pairs in a packed block, read from its header."""
+        return int(np.frombuffer(data, dtype="<i8", count=1)[0])
 
     def pack(self) -> bytes:
         header = np.array([len(self.first), self.first.dtype.itemsize, int(self.hex_ids)], dtype="<i8")
@@ -177,13 +183,16 @@ class ShardCandidatesFn(beam.DoFn):
     its candidate pairs, and (tagged STORED_IN_PAIRS) the stored ids among them. The
     size of each shard's largest band bucket goes to the `largest_band_bucket`
     distribution (its max is the run's), the pairs (one per band two articles share)
-    to the `candidate_pairs` counter."""
+    to the `candidate_pairs` counter, and the band entries received to
+    `band_entries_paired` (checked against those packed: pipeline/integrity.py)."""
 
     def setup(self):
         self.largest = Metrics.distribution(NAMESPACE, "largest_band_bucket")
         self.pairs = Metrics.counter(NAMESPACE, "candidate_pairs")
+        self.entries = Metrics.counter(NAMESPACE, "band_entries_paired")
 
     def process(self, shard_blocks):
+        self.entries.inc(sum(BandBlock.entries(data) for data in shard_blocks[1]))
         pairs, stored, largest = shard_candidate_pairs(shard_blocks[1])
         self.largest.update(largest)
         self.pairs.inc(len(pairs))
@@ -207,13 +216,19 @@ class CandidatePairs(beam.PTransform):
 
 class VerifyGroupFn(beam.DoFn):
     """((id shard, id shard), packed pair blocks) -> verified edges (meta a, meta b),
-    the records read from the pending files of the two shards (side input: their paths)."""
+    the records read from the pending files of the two shards (side input: their paths).
+    The pairs received go to `candidate_pairs_verified` (checked against
+    `candidate_pairs`: pipeline/integrity.py)."""
 
     def __init__(self, threshold: float, min_jaccard: float):
         self.threshold, self.min_jaccard = threshold, min_jaccard
 
+    def setup(self):
+        self.received = Metrics.counter(NAMESPACE, "candidate_pairs_verified")
+
     def process(self, group_blocks, paths):
         group, blocks = group_blocks
+        self.received.inc(sum(PairBlock.length(data) for data in blocks))
         pairs = distinct_pairs(blocks)
         wanted = {article_id for pair in pairs for article_id in pair}
         records = group_records(paths, group, wanted, pending_records)

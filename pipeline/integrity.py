@@ -1,0 +1,78 @@
+"""Before a batch run commits, its counts must agree: a run whose data went missing
+between two steps is not committed (nothing of it becomes visible) instead of
+committing tables that silently lack rows or duplicates.
+
+A runner can lose data without failing: Beam's local runner lost one worker's band
+entries with BatchElements in the graph (docs/performance.md), and Flink's fuser loses
+a Flatten input that another transform also reads (Beam issue 34647). So the driver
+compares, once the pipeline has finished:
+- inputs with articles + duplicates + rejects (each input ends as exactly one);
+- the band entries packed with those candidate pairing received, and the candidate
+  pairs made with those verification received (metrics counted on both sides);
+- the rows of the run's article files on disk (staged, and committed by its checkpoints)
+  with the articles and duplicates it counted as written (skipped rows are written
+  nowhere).
+"""
+
+from pipeline.maintenance import row_count
+from schemas.tables import ARTICLES
+from transforms.dedup.decide import REASON_SAME_ID, REASON_STORED
+from transforms.sinks.commit import commit_records, is_table_file, join, list_files, relative, staging_dir
+
+# (counter made upstream, the same count received downstream, what travels between them)
+HANDOVERS = (
+    ("band_entries_packed", "band_entries_paired", "band entries between packing and candidate pairing"),
+    ("candidate_pairs", "candidate_pairs_verified", "candidate pairs between pairing and verification"),
+)
+
+
+class CountsDisagree(Exception):
+    """A finished run whose counts disagree (see the module's docstring)."""
+
+
+def written_articles(totals: dict) -> int:
+    """The article rows a run's counts say it wrote: winners and duplicates, less the
+    skipped rows (already stored, or read twice), which are counted as duplicates."""
+    skipped = totals.get(f"duplicates.{REASON_STORED}", 0) + totals.get(f"duplicates.{REASON_SAME_ID}", 0)
+    return totals.get("articles", 0) + totals.get("duplicates", 0) - skipped
+
+
+def disagreements(totals: dict, article_rows: int) -> list[str]:
+    """What disagrees among a finished run's counter totals and the article rows it
+    wrote, one phrase each; empty when everything adds up."""
+    found = []
+    inputs, articles = totals.get("inputs", 0), totals.get("articles", 0)
+    duplicates, rejects = totals.get("duplicates", 0), totals.get("rejects", 0)
+    if inputs != articles + duplicates + rejects:
+        found.append(f"inputs={inputs} but articles + duplicates + rejects = {articles + duplicates + rejects}")
+    for sent_name, received_name, what in HANDOVERS:
+        sent, received = totals.get(sent_name, 0), totals.get(received_name, 0)
+        if sent != received:
+            found.append(f"{sent - received} of {sent} {what} went missing")
+    expected = written_articles(totals)
+    if article_rows != expected:
+        found.append(f"the article files hold {article_rows} rows but the run counted {expected} written")
+    return found
+
+
+def run_article_rows(output: str, run_id: str) -> int:
+    """Rows of the article files a run wrote: those staged for its own commit, and
+    those its checkpoints (transforms/sinks/checkpoints.py) already committed."""
+    staging = staging_dir(output, run_id)
+    staged = [relative(staging, path) for path, _ in list_files(join(staging, ARTICLES.name))]
+    rows = sum(row_count(staging, path) for path in staged if is_table_file(path))
+    for record in commit_records(output):
+        if record["commit_id"] == run_id or record.get("run_id") != run_id:
+            continue
+        rows += sum(row_count(output, entry["path"]) for entry in record["files"] if entry["table"] == ARTICLES.name)
+    return rows
+
+
+def check_counts(output: str, run_id: str, totals: dict) -> None:
+    """Raise CountsDisagree when a finished run's counts disagree (call before its commit)."""
+    found = disagreements(totals, run_article_rows(output, run_id))
+    if found:
+        raise CountsDisagree(
+            "the run's counts disagree, so it is not committed (data went missing inside the runner): "
+            + "; ".join(found)
+        )
