@@ -14,7 +14,7 @@ PRISM := .cache/bin/prism
 AIRFLOW_VENV := .venv-airflow
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 
-.PHONY: install prism chromium flink airflow run test test-runners lint bench bench-scale clean
+.PHONY: install prism chromium flink airflow run test test-runners lint bench bench-scale bench-cluster clean
 
 install: $(STAMP)
 
@@ -80,6 +80,11 @@ bench: install
 # articles/s, peak memory of all processes, largest band bucket, syndication P/R. About 1.5 h.
 bench-scale: install
 	$(PY) bench/scale.py
+
+# NLP on the Flink session cluster and on the local runner, 2,000 bench articles side by
+# side: articles/s, peak memory per process (JVMs and Python), tables equal. About 25 min.
+bench-cluster: install flink
+	$(PY) bench/cluster_nlp.py
 
 clean:
 	rm -rf out build *.egg-info

@@ -9,7 +9,9 @@ against the in-process engine's (what DirectRunner runs for batch) on the same i
 and its job's final state in the cluster's REST API (`/jobs/overview`).
 """
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -376,3 +378,22 @@ def test_a_stream_cancelled_on_the_cluster_and_restarted_loses_and_repeats_nothi
     assert con.execute("SELECT count(DISTINCT article_id) FROM entities").fetchone() == (3,)
     report = check_output(str(output))
     assert report.clean, [p.line() for p in report.problems]
+
+
+def test_the_cluster_nlp_bench_runs_both_runs_and_compares_their_tables(tmp_path):
+    """bench/cluster_nlp.py (`make bench-cluster`) on a few articles: its own cluster,
+    a run there and one on the local runner, every process's peak, the tables compared."""
+    if shutil.which("java") is None:
+        pytest.skip("no `java` on PATH: the Flink cluster needs a JDK 11/17")
+    sys.path.insert(0, str(REPO / "bench"))
+    import cluster_nlp
+
+    figures_path = tmp_path / "figures.json"
+    assert cluster_nlp.main(["--articles", "24", "--json", str(figures_path)]) == 0
+    figures = json.loads(figures_path.read_text())
+    assert figures["tables_equal"] is True
+    assert {"newsbeam", "job server", "JobManager", "TaskManager", "all"} <= set(figures["cluster"]["peaks"])
+    assert {"newsbeam", "python worker", "all"} <= set(figures["local"]["peaks"])
+    for run in ("cluster", "local"):
+        assert "inputs=24 " in figures[run]["summary"] and "ok]" in figures[run]["summary"]
+        assert figures[run]["peaks"]["all"] > max(v for k, v in figures[run]["peaks"].items() if k != "all")
