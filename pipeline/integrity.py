@@ -8,7 +8,8 @@ a Flatten input that another transform also reads (Beam issue 34647). So the dri
 compares, once the pipeline has finished:
 - inputs with articles + duplicates + rejects (each input ends as exactly one);
 - the band entries packed with those candidate pairing received, and the candidate
-  pairs made with those verification received (metrics counted on both sides);
+  pairs made with those verification received (metrics counted on both sides); and
+  every member of a pair must have a signature that verification could read;
 - the rows of the run's article files on disk (staged, and committed by its checkpoints)
   with the articles and duplicates it counted as written (skipped rows are written
   nowhere).
@@ -24,6 +25,8 @@ HANDOVERS = (
     ("band_entries_packed", "band_entries_paired", "band entries between packing and candidate pairing"),
     ("candidate_pairs", "candidate_pairs_verified", "candidate pairs between pairing and verification"),
 )
+# (counter, what it counts): each must stay 0
+NEVER = (("pair_members_unread", "member(s) of candidate pairs with no signature verification could read"),)
 
 
 class CountsDisagree(Exception):
@@ -49,6 +52,9 @@ def disagreements(totals: dict, article_rows: int) -> list[str]:
         sent, received = totals.get(sent_name, 0), totals.get(received_name, 0)
         if sent != received:
             found.append(f"{sent - received} of {sent} {what} went missing")
+    for name, what in NEVER:
+        if totals.get(name, 0):
+            found.append(f"{totals[name]} {what}")
     expected = written_articles(totals)
     if article_rows != expected:
         found.append(f"the article files hold {article_rows} rows but the run counted {expected} written")

@@ -25,6 +25,7 @@ AGREEING = {
     "band_entries_paired": 84,
     "candidate_pairs": 7,
     "candidate_pairs_verified": 7,
+    "pair_members_unread": 0,
 }
 
 
@@ -43,6 +44,9 @@ def test_each_count_that_disagrees_is_named():
     ]
     assert disagreements({**AGREEING, "inputs": 11}, 8) == ["inputs=11 but articles + duplicates + rejects = 10"]
     assert disagreements(AGREEING, 7) == ["the article files hold 7 rows but the run counted 8 written"]
+    assert disagreements({**AGREEING, "pair_members_unread": 2}, 8) == [
+        "2 member(s) of candidate pairs with no signature verification could read"
+    ]
     assert len(disagreements({**AGREEING, "inputs": 11, "band_entries_paired": 0}, 9)) == 3
 
 
@@ -135,3 +139,25 @@ d.with_decision = lose_first
     after = table_snapshot(output)
     assert after["articles"] == clean_tables["articles"] and after["rejects"] == clean_tables["rejects"]
     assert_sound(output)
+
+
+def test_a_signature_verification_cannot_read_fails_the_run_uncommitted(corpus, clean_tables, tmp_path, capsys):  # noqa: F811
+    """--no-nlp: the record of one member of a candidate pair is missing from the files
+    verification reads (as if a pending file were lost): its pairs would go unverified,
+    near duplicates missed without a word. The run fails instead."""
+    output = tmp_path / "out"
+    patch = """
+import transforms.dedup.pairs as p
+pending_records = p.pending_records
+lost = []
+def lose_first(path, wanted):
+    for record in pending_records(path, wanted):
+        if not lost:
+            lost.append(record.article_id)
+            continue
+        yield record
+p.pending_records = lose_first
+"""
+    message = run_losing(output, corpus, patch, "--no-nlp")
+    assert "1 member(s) of candidate pairs with no signature verification could read" in message
+    assert committed_runs(output) == [] and table_snapshot(output)["articles"] == []

@@ -218,13 +218,15 @@ class VerifyGroupFn(beam.DoFn):
     """((id shard, id shard), packed pair blocks) -> verified edges (meta a, meta b),
     the records read from the pending files of the two shards (side input: their paths).
     The pairs received go to `candidate_pairs_verified` (checked against
-    `candidate_pairs`: pipeline/integrity.py)."""
+    `candidate_pairs`: pipeline/integrity.py), their members whose record no file
+    holds to `pair_members_unread` (checked to be 0: such a pair would go unverified)."""
 
     def __init__(self, threshold: float, min_jaccard: float):
         self.threshold, self.min_jaccard = threshold, min_jaccard
 
     def setup(self):
         self.received = Metrics.counter(NAMESPACE, "candidate_pairs_verified")
+        self.unread = Metrics.counter(NAMESPACE, "pair_members_unread")
 
     def process(self, group_blocks, paths):
         group, blocks = group_blocks
@@ -232,6 +234,7 @@ class VerifyGroupFn(beam.DoFn):
         pairs = distinct_pairs(blocks)
         wanted = {article_id for pair in pairs for article_id in pair}
         records = group_records(paths, group, wanted, pending_records)
+        self.unread.inc(len(wanted - records.keys()))
         yield from verified_edges(pairs, records, self.threshold, self.min_jaccard)
 
 
