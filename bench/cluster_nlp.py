@@ -60,7 +60,10 @@ def role_of(process: psutil.Process, root_pid: int, cluster_pids: dict) -> str:
             return role
     if process.pid == root_pid:
         return "newsbeam"
-    return "job server" if "java" in process.name() else "python worker"
+    name = process.name()
+    if "java" in name:
+        return "job server"
+    return "python worker" if name.startswith("python") else f"other ({name})"
 
 
 def sample_peaks(process: subprocess.Popen, cluster_pids: dict, peaks: dict, interval: float = 0.25) -> None:

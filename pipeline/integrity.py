@@ -79,6 +79,6 @@ def check_counts(output: str, run_id: str, totals: dict) -> None:
     found = disagreements(totals, run_article_rows(output, run_id))
     if found:
         raise CountsDisagree(
-            "the run's counts disagree, so it is not committed (data went missing inside the runner): "
+            "the run's counts disagree, so it is not committed (data went missing between its steps): "
             + "; ".join(found)
         )
