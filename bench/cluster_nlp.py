@@ -20,7 +20,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import psutil
@@ -30,8 +29,8 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, ROOT)
 from corpus import generate, write_corpus  # noqa: E402
-
-from schemas.duckdb_views import open_output  # noqa: E402
+from scale import sampled_run  # noqa: E402
+from snapshot import comparable_tables  # noqa: E402
 
 LOCAL = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
 CLUSTER_SCRIPT = os.path.join(ROOT, "scripts", "flink_cluster.sh")
@@ -86,30 +85,8 @@ def sample_peaks(process: subprocess.Popen, cluster_pids: dict, peaks: dict, int
 def run(corpus: str, output: str, extra: list[str], cluster_pids: dict) -> dict:
     command = [sys.executable, "-m", "pipeline", "run", "--input", corpus, "--output", output, *extra]
     peaks: dict = {}
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    sampler = threading.Thread(target=sample_peaks, args=(process, cluster_pids, peaks), daemon=True)
-    sampler.start()
-    out, err = process.communicate()
-    seconds = time.perf_counter() - started
-    sampler.join()
-    if process.returncode != 0:
-        raise SystemExit(f"newsbeam run failed ({process.returncode}):\n{err[-3000:]}")
+    seconds, out = sampled_run(command, sample_peaks, cluster_pids, peaks)
     return {"seconds": seconds, "peaks": peaks, "summary": out.strip().splitlines()[-1]}
-
-
-def snapshot(output: str) -> dict:
-    """Every table, without run ids and ingest times (as tests/test_runners.py compares)."""
-    con = open_output(output)
-    published = "CASE WHEN date_inferred THEN NULL ELSE published_at END"
-    return {
-        "articles": con.execute(
-            f"SELECT * EXCLUDE (run_id, ingested_at, published_at, date), {published} FROM articles ORDER BY article_id"
-        ).fetchall(),
-        "entities": con.execute("SELECT * EXCLUDE (run_id, date) FROM entities ORDER BY ALL").fetchall(),
-        "quotes": con.execute("SELECT * EXCLUDE (run_id, date) FROM quotes ORDER BY ALL").fetchall(),
-        "rejects": con.execute("SELECT reject_id, input, stage, error FROM rejects ORDER BY ALL").fetchall(),
-    }
 
 
 def start_cluster(folder: str) -> tuple[str, dict, dict]:
@@ -150,7 +127,9 @@ def measure(args, work: str) -> int:
     finally:
         subprocess.run(["bash", CLUSTER_SCRIPT, "stop"], env=env, capture_output=True, text=True)
     results["local"] = run(corpus, os.path.join(work, "local"), LOCAL, {})
-    results["tables_equal"] = snapshot(os.path.join(work, "cluster")) == snapshot(os.path.join(work, "local"))
+    results["tables_equal"] = comparable_tables(os.path.join(work, "cluster")) == comparable_tables(
+        os.path.join(work, "local")
+    )
     for name in ("cluster", "local"):
         figures = results[name]
         peaks = ", ".join(f"{role} {value / 2**30:.2f} GB" for role, value in sorted(figures["peaks"].items()))

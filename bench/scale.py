@@ -127,21 +127,28 @@ def sample_peaks(process: subprocess.Popen, peaks: dict, interval: float = 0.25)
         time.sleep(interval)
 
 
-def run_no_nlp(corpus: str, output: str) -> dict:
-    command = [sys.executable, "-m", "pipeline", "run", "--input", corpus, "--output", output, "--no-nlp", *WORKERS]
-    command += ["--run-id", RUN_ID]
-    peaks = {"total": 0, "coordinator": 0, "worker": 0}
+def sampled_run(command: list, sampler, *sampler_args) -> tuple[float, str]:
+    """Run `command` from the repository while a thread runs sampler(process,
+    *sampler_args); (seconds, stdout). A failed run ends the benchmark."""
     start = time.perf_counter()
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=os.path.dirname(HERE)
     )
-    sampler = threading.Thread(target=sample_peaks, args=(process, peaks), daemon=True)
-    sampler.start()
-    _, err = process.communicate()
+    thread = threading.Thread(target=sampler, args=(process, *sampler_args), daemon=True)
+    thread.start()
+    out, err = process.communicate()
     seconds = time.perf_counter() - start
-    sampler.join()
+    thread.join()
     if process.returncode != 0:
-        raise SystemExit(f"newsbeam run failed ({process.returncode}):\n{err[-3000:]}")
+        raise SystemExit(f"{' '.join(command[1:4])} failed ({process.returncode}):\n{err[-3000:]}")
+    return seconds, out
+
+
+def run_no_nlp(corpus: str, output: str) -> dict:
+    command = [sys.executable, "-m", "pipeline", "run", "--input", corpus, "--output", output, "--no-nlp", *WORKERS]
+    command += ["--run-id", RUN_ID]
+    peaks = {"total": 0, "coordinator": 0, "worker": 0}
+    seconds, _ = sampled_run(command, sample_peaks, peaks)
     with open(os.path.join(output, "_runs", f"{RUN_ID}.json")) as handle:  # a chunked run's: of all its chunks
         summary = json.load(handle)
     return {"seconds": seconds, "peaks": peaks, "summary": summary}

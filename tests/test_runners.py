@@ -20,6 +20,9 @@ from feed_server import FeedServer, Response, rss_feed
 
 from schemas.duckdb_views import open_output
 
+sys.path.insert(0, str(REPO / "bench"))
+from snapshot import comparable_tables as snapshot  # noqa: E402  # the runner-independent columns
+
 pytestmark = pytest.mark.runners
 FETCH_JOBSERVER = REPO / "scripts" / "fetch_flink_jobserver.sh"
 TIMEOUT = 600
@@ -67,23 +70,6 @@ def newsbeam(python: str, command: str, args: list[str]) -> subprocess.Completed
         os.killpg(process.pid, 9)
         raise
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
-
-
-def snapshot(output) -> dict:
-    """Every table, without run ids and ingest times (and dates derived from them)."""
-    con = open_output(str(output))
-    published = "CASE WHEN date_inferred THEN NULL ELSE published_at END"
-    return {
-        "articles": con.execute(
-            f"SELECT * EXCLUDE (run_id, ingested_at, published_at, date), {published} FROM articles ORDER BY article_id"
-        ).fetchall(),
-        "entities": con.execute("SELECT * EXCLUDE (run_id, date) FROM entities ORDER BY ALL").fetchall(),
-        "quotes": con.execute("SELECT * EXCLUDE (run_id, date) FROM quotes ORDER BY ALL").fetchall(),
-        "signatures": con.execute(
-            "SELECT * EXCLUDE (run_id, date, published_at) FROM signatures ORDER BY article_id"
-        ).fetchall(),
-        "rejects": con.execute("SELECT reject_id, input, stage, error FROM rejects ORDER BY ALL").fetchall(),
-    }
 
 
 @pytest.fixture(scope="module")
