@@ -2,10 +2,12 @@
 between two steps is not committed (nothing of it becomes visible) instead of
 committing tables that silently lack rows or duplicates.
 
-A runner can lose data without failing: Beam's local runner lost one worker's band
-entries with BatchElements in the graph (docs/performance.md), and Flink's fuser loses
-a Flatten input that another transform also reads (Beam issue 34647). So the driver
-compares, once the pipeline has finished:
+A runner can lose data without failing: Beam's local runner lost band entries before
+candidate pairing, first seen with BatchElements in the graph, then, caught by this
+check, without it in 1 of 9 chunks of a 1M-article run (docs/performance.md); Flink's
+fuser loses a Flatten input that another transform also reads (Beam issue 34647). The
+cause in the local runner is not found. So the driver compares, once the pipeline
+has finished:
 - inputs with articles + duplicates + rejects (each input ends as exactly one);
 - the band entries packed with those candidate pairing received, and the candidate
   pairs made with those verification received (metrics counted on both sides); and
@@ -13,6 +15,7 @@ compares, once the pipeline has finished:
 - the rows of the run's article files on disk (staged, and committed by its checkpoints)
   with the articles and duplicates it counted as written (skipped rows are written
   nowhere).
+pipeline/run.py runs a batch run (or chunk) whose counts disagree again, under a new id.
 """
 
 from pipeline.maintenance import row_count
