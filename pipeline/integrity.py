@@ -21,7 +21,8 @@ pipeline/run.py runs a batch run (or chunk) whose counts disagree again, under a
 from pipeline.maintenance import row_count
 from schemas.tables import ARTICLES
 from transforms.dedup.decide import REASON_SAME_ID, REASON_STORED
-from transforms.sinks.commit import commit_records, is_table_file, join, list_files, relative, staging_dir
+from transforms.sinks.checkpoints import checkpoint_record_paths
+from transforms.sinks.commit import is_table_file, join, list_files, read_json, relative, staging_dir
 
 # (counter made upstream, the same count received downstream, what travels between them)
 HANDOVERS = (
@@ -70,10 +71,9 @@ def run_article_rows(output: str, run_id: str) -> int:
     staging = staging_dir(output, run_id)
     staged = [relative(staging, path) for path, _ in list_files(join(staging, ARTICLES.name))]
     rows = sum(row_count(staging, path) for path in staged if is_table_file(path))
-    for record in commit_records(output):
-        if record["commit_id"] == run_id or record.get("run_id") != run_id:
-            continue
-        rows += sum(row_count(output, entry["path"]) for entry in record["files"] if entry["table"] == ARTICLES.name)
+    for path in checkpoint_record_paths(output, run_id):  # only this run's records are read
+        files = read_json(path)["files"]
+        rows += sum(row_count(output, entry["path"]) for entry in files if entry["table"] == ARTICLES.name)
     return rows
 
 

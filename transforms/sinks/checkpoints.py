@@ -64,13 +64,18 @@ def checkpoint_id(run_id: str) -> str:
     return f"{run_id}-c{uuid.uuid4().hex[:10]}"
 
 
-def committed_checkpoints(output: str, run_id: str) -> int:
-    """How many checkpoints of `run_id` are committed."""
-    return sum(
-        1
+def checkpoint_record_paths(output: str, run_id: str) -> list[str]:
+    """The commit records of `run_id`'s committed checkpoints."""
+    return [
+        path
         for path in record_paths(output)
         if path.rsplit("/", 1)[-1].startswith(f"{run_id}-c") and path.endswith(COMMIT_SUFFIX)
-    )
+    ]
+
+
+def committed_checkpoints(output: str, run_id: str) -> int:
+    """How many checkpoints of `run_id` are committed."""
+    return len(checkpoint_record_paths(output, run_id))
 
 
 def unpublished_checkpoints(output: str, run_id: str) -> int:
