@@ -2,16 +2,18 @@
 pipeline/integrity.py catches (band entries packed but never paired) and retries.
 
 Each attempt runs `newsbeam run --no-nlp` on 2 workers over CORPUS, on a fresh copy of
-STORE (the output folder of earlier runs, so the graph reads stored signatures), with
+STORE (the output folder of earlier runs, so the graph reads stored signatures) or, in
+chunks, on an empty output (the later chunks then run over the earlier), with
 the hooks of bench/trace_hooks/ loaded in every process. It stops at the first attempt
 whose band blocks were not all paired, keeps that attempt's logs, and prints each lost
 block with where it was last seen: packed by which worker and stage, sent by that
 worker (the Data element that followed it), and received by the coordinator or not.
 
     python bench/trace_losses.py --corpus CORPUS --store STORE --attempts 20 --logs DIR
+    python bench/trace_losses.py --corpus CORPUS --chunk-mb 256 --attempts 3 --logs DIR
 
 The logs of attempts without a loss are deleted. Not part of `make bench`: the loss is
-rare (1 traced attempt in 30 on a 113k-article chunk over a 337k-article store).
+rare: 1 of 36 traced attempts at a 113k-article chunk over a 113k- to 450k-article store.
 """
 
 from __future__ import annotations
@@ -133,16 +135,17 @@ def describe(lost: list[dict]) -> list[str]:
     return lines
 
 
-def attempt(corpus: str, store: str, logs: str, run_id: str) -> tuple[int, str]:
+def attempt(corpus: str, store: str | None, logs: str, run_id: str, chunk_mb: float) -> tuple[int, str]:
     """(exit status, stderr's end) of one traced run. A run whose counts disagree is
     stopped before its retry, which would pair the same blocks again in these logs."""
     with tempfile.TemporaryDirectory(prefix="newsbeam-trace-") as scratch:
         output = os.path.join(scratch, "out")
-        shutil.copytree(store, output)
+        if store:
+            shutil.copytree(store, output)
         env = dict(os.environ, NEWSBEAM_TRACE_DIR=logs)
         env["PYTHONPATH"] = os.pathsep.join([os.path.join(HERE, "trace_hooks"), REPO, env.get("PYTHONPATH", "")])
         command = [sys.executable, "-m", "pipeline", "run", "--input", corpus, "--output", output, "--no-nlp", *WORKERS]
-        command += ["--run-id", run_id, "--chunk-mb", "100000"]  # one attempt, one chunk
+        command += ["--run-id", run_id, "--chunk-mb", str(chunk_mb)]
         run = subprocess.Popen(
             command,
             cwd=REPO,
@@ -163,14 +166,20 @@ def attempt(corpus: str, store: str, logs: str, run_id: str) -> tuple[int, str]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", required=True, help="JSON lines of new articles")
-    parser.add_argument("--store", required=True, help="an output folder of earlier runs (copied for each attempt)")
+    parser.add_argument("--store", help="an output folder of earlier runs, copied for each attempt (default: none)")
+    parser.add_argument(
+        "--chunk-mb",
+        type=float,
+        default=100_000,
+        help="run's --chunk-mb (default: one chunk); with several chunks, the later ones run over the earlier",
+    )
     parser.add_argument("--attempts", type=int, default=20)
     parser.add_argument("--logs", required=True, help="where the logs of the attempt with a loss are kept")
     args = parser.parse_args(argv)
     for number in range(1, args.attempts + 1):
         logs = os.path.join(args.logs, f"attempt{number}")
         os.makedirs(logs, exist_ok=True)
-        status, stderr = attempt(args.corpus, args.store, logs, f"trace{number}")
+        status, stderr = attempt(args.corpus, args.store, logs, f"trace{number}", args.chunk_mb)
         traced = read_logs(logs)
         kinds = {event["kind"] for events in traced.values() for event in events}
         if not {"pack", "pair", "send", "recv"} <= kinds:
