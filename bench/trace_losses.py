@@ -143,7 +143,8 @@ def attempt(corpus: str, store: str | None, logs: str, run_id: str, chunk_mb: fl
         if store:
             shutil.copytree(store, output)
         env = dict(os.environ, NEWSBEAM_TRACE_DIR=logs)
-        env["PYTHONPATH"] = os.pathsep.join([os.path.join(HERE, "trace_hooks"), REPO, env.get("PYTHONPATH", "")])
+        paths = [os.path.join(HERE, "trace_hooks"), REPO, env.get("PYTHONPATH")]
+        env["PYTHONPATH"] = os.pathsep.join(path for path in paths if path)
         command = [sys.executable, "-m", "pipeline", "run", "--input", corpus, "--output", output, "--no-nlp", *WORKERS]
         command += ["--run-id", run_id, "--chunk-mb", str(chunk_mb)]
         run = subprocess.Popen(
