@@ -157,11 +157,16 @@ def attempt(corpus: str, store: str | None, logs: str, run_id: str, chunk_mb: fl
             start_new_session=True,
         )
         tail: list[str] = []
-        for line in run.stderr:
-            tail = (tail + [line])[-40:]
-            if "running it again" in line:
+        try:
+            for line in run.stderr:
+                tail = (tail + [line])[-40:]
+                if "running it again" in line:
+                    os.killpg(run.pid, signal.SIGKILL)
+            return run.wait(), "".join(tail)
+        finally:  # the tool itself stopped: its run goes too, and the store's copy is removed
+            if run.poll() is None:
                 os.killpg(run.pid, signal.SIGKILL)
-        return run.wait(), "".join(tail)
+                run.wait()
 
 
 def main(argv=None) -> int:
@@ -177,6 +182,7 @@ def main(argv=None) -> int:
     parser.add_argument("--attempts", type=int, default=20)
     parser.add_argument("--logs", required=True, help="where the logs of the attempt with a loss are kept")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwinds, so `attempt` cleans up
     for number in range(1, args.attempts + 1):
         logs = os.path.join(args.logs, f"attempt{number}")
         os.makedirs(logs, exist_ok=True)
