@@ -79,6 +79,25 @@ def release_closed_output_streams() -> None:
     DataOutputOperation.finish = finish_and_release  # type: ignore[method-assign]  # the patch is the point
 
 
+# Beam's local runner sends each bundle its input through an output stream of its data
+# plane that a background thread also flushes every second (worker_handlers.DATA_BUFFER_
+# TIME_LIMIT_MS = 1000; Beam's SDK workers default to 0). That flush takes the buffer,
+# queues it and then clears it, with nothing stopping the runner's thread from writing
+# the bundle's next input piece in between: the piece is cleared unsent, silently. It
+# hits a bundle whose input takes the runner more than a second to write, so it grew with
+# the store: the band blocks lost before pairing in the 1M-article runs were such pieces
+# of the pairing stage's input (tests/test_runner_data_plane.py reproduces the loss on
+# Beam 2.77's own data plane). Without it the runner sends a bundle's input whole when the
+# stream closes, as it did already for any input written within a second, and in-process
+# gRPC workers (multi_threading) flush their output by size only, as worker processes do.
+def send_worker_inputs_without_timed_flush() -> None:
+    """Turn off the local runner's timed flush of the data it sends its workers (above).
+    Applies to runners started after it, in this process."""
+    from apache_beam.runners.portability.fn_api_runner import worker_handlers
+
+    worker_handlers.DATA_BUFFER_TIME_LIMIT_MS = 0
+
+
 def local_batch_runner():
     """The local batch engine (FnApiRunner), its worker processes importing WORKER_PLUGIN
     at start. FnApiRunner hands its workers none of the pipeline's options, so a
@@ -88,6 +107,7 @@ def local_batch_runner():
     from apache_beam.runners.portability.fn_api_runner.fn_runner import ExtendedProvisionInfo, FnApiRunner
 
     release_closed_output_streams()  # bundles run in this process too (single-process runs)
+    send_worker_inputs_without_timed_flush()
     worker_options = dict_to_struct({"beam_plugins": [WORKER_PLUGIN]})
     return FnApiRunner(
         provision_info=ExtendedProvisionInfo(
