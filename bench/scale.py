@@ -257,6 +257,8 @@ def main(argv=None) -> int:
                         "copies_precision": round(copy_precision, 4),
                         "copies_recall": round(copy_recall, 4),
                         "chunks": len(summary.get("chunks") or []) or 1,
+                        # attempts whose counts disagreed and were run again (pipeline/integrity.py)
+                        "attempts_run_again": sum("running it again" in line for line in summary.get("recovery", [])),
                     }
                 )
                 print(json.dumps(results[-1]), flush=True)
@@ -264,7 +266,7 @@ def main(argv=None) -> int:
     print()
     header = (
         f"{'layout':<11}{'inputs':>10}{'chunks':>7}{'art/s':>8}{'peak GB':>9}{'coord':>7}{'worker':>8}{'bucket':>8}"
-        f"{'P':>8}{'R':>8}{'copy P':>8}{'copy R':>8}"
+        f"{'P':>8}{'R':>8}{'copy P':>8}{'copy R':>8}{'rerun':>7}"
     )
     print(header)
     for r in results:
@@ -272,7 +274,7 @@ def main(argv=None) -> int:
             f"{r['layout']:<11}{r['articles_in']:>10}{r['chunks']:>7}{r['articles_per_second']:>8}"
             f"{r['peak_total_gb']:>9}{r['peak_coordinator_gb']:>7}{r['peak_worker_gb']:>8}"
             f"{r['largest_band_bucket'] or '-':>8}{r['syndication_precision']:>8}{r['syndication_recall']:>8}"
-            f"{r['copies_precision']:>8}{r['copies_recall']:>8}"
+            f"{r['copies_precision']:>8}{r['copies_recall']:>8}{r['attempts_run_again']:>7}"
         )
     for layout in args.layouts:
         rows = [r for r in results if r["layout"] == layout]

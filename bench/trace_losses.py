@@ -12,8 +12,10 @@ worker (the Data element that followed it), and received by the coordinator or n
     python bench/trace_losses.py --corpus CORPUS --store STORE --attempts 20 --logs DIR
     python bench/trace_losses.py --corpus CORPUS --chunk-mb 256 --attempts 3 --logs DIR
 
-The logs of attempts without a loss are deleted. Not part of `make bench`: the loss is
-rare: 1 of 36 traced attempts at a 113k-article chunk over a 113k- to 450k-article store.
+The logs of attempts without a loss are deleted. Not part of `make bench`: the loss it
+was written for was rare (1 of 36 traced attempts at a 113k-article chunk over a 113k-
+to 450k-article store), and its cause, Beam's runner-side timed flush, is now turned
+off (pipeline.runners.send_worker_inputs_without_timed_flush).
 """
 
 from __future__ import annotations
