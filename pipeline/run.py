@@ -441,7 +441,8 @@ def combined_summary(run_id: str, summaries: list[RunSummary], started_at) -> Ru
 # A run whose counts disagree (pipeline/integrity.py) is not committed; it is run again,
 # under a new id, this many more times before the run fails. On the local runner with 2
 # workers, 4 of 13 attempts at the 113k-article chunks of a 1M-article run disagreed
-# (docs/performance.md): 5 attempts leave a chunk about 0.3 % to fail on.
+# until Beam's timed flush of worker inputs was turned off (pipeline/runners.py; 0 of 18
+# since, docs/performance.md); the retries stay for whatever else a runner may drop.
 COUNT_RETRIES = 4
 
 
