@@ -207,6 +207,7 @@ class RunSummary:
     largest_band_bucket: int | None = None  # members of the largest near-duplicate band bucket
     candidate_pairs: int = 0  # near-duplicate candidate pairs out of the band buckets (one per shared band)
     recovery: list = field(default_factory=list)
+    attempts_run_again: int = 0  # attempts whose counts disagreed, so not committed (run_commit)
     chunks: list = field(default_factory=list)  # the runs a very large input was committed in (pipeline/chunks.py)
     stopped: str | None = None  # how a stream ended other than by --duration or a signal
 
@@ -458,21 +459,21 @@ def run_commit(options, run_id: str, started_at, chunk=None, lock_held: bool = F
     attempt = 1
     while True:
         try:
-            summary = run_commit_once(options, retry_id(run_id, attempt), started_at, chunk, lock_held)
+            return run_commit_once(options, retry_id(run_id, attempt), started_at, chunk, lock_held, retried)
         except CountsDisagree as error:
             if attempt > COUNT_RETRIES:
                 raise CountsDisagree(f"{error}; this was attempt {attempt} of {attempt}; rerun it") from error
             attempt += 1
             retried.append(f"{error}; running it again as {retry_id(run_id, attempt)}")
             print(retried[-1], file=sys.stderr)
-            continue
-        summary.recovery += retried
-        return summary
 
 
-def run_commit_once(options, run_id: str, started_at, chunk=None, lock_held: bool = False) -> RunSummary:
+def run_commit_once(
+    options, run_id: str, started_at, chunk=None, lock_held: bool = False, retried: list[str] | None = None
+) -> RunSummary:
     """Run the batch graph (over one chunk of the inputs, or all) into the run's
-    staging folder and commit it whole."""
+    staging folder and commit it whole. `retried`: the lines of earlier attempts that
+    disagreed, which the summary written with the commit reports."""
     opts = options.view_as(NewsbeamOptions)
     runner = options.view_as(StandardOptions).runner
     local = runner == LOCAL_BATCH_RUNNER
@@ -485,7 +486,8 @@ def run_commit_once(options, run_id: str, started_at, chunk=None, lock_held: boo
             result.wait_until_finish()
         summary = finish(result, run_id, started_at)
         check_counts(opts.output, run_id, counter_totals(result))
-        summary.recovery = recovery
+        summary.recovery = recovery + (retried or [])
+        summary.attempts_run_again = len(retried or [])
         commit_staged(opts.output, run_id, run_id, note={"summary": summary.line()})
         write_summary(opts.output, summary)
     return summary

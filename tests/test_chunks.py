@@ -162,11 +162,22 @@ def test_two_chunked_runs_at_once_one_writes_and_the_other_refuses(tmp_path, cap
 def test_the_summary_of_chunks_adds_them_up():
     parts = [
         RunSummary("r-part001", 10, 7, 2, 1, {"near": 2}, {"read": 1}, largest_band_bucket=4, candidate_pairs=9),
-        RunSummary("r-part002", 5, 4, 1, 0, {"near": 1, "url": 0}, recovery=["took over"], largest_band_bucket=None),
+        RunSummary(
+            "r-part002",
+            5,
+            4,
+            1,
+            0,
+            {"near": 1, "url": 0},
+            recovery=["took over", "counts disagree; running it again as r-part002-retry2"],
+            attempts_run_again=1,
+            largest_band_bucket=None,
+        ),
     ]
     summary = combined_summary("r", parts, datetime.now(timezone.utc))
     assert (summary.inputs, summary.articles, summary.duplicates, summary.rejects) == (15, 11, 3, 1)
     assert summary.balanced and summary.duplicates_by_reason == {"near": 3, "url": 0}
     assert summary.rejects_by_stage == {"read": 1} and summary.candidate_pairs == 9
-    assert summary.largest_band_bucket == 4 and summary.recovery == ["took over"]
+    assert summary.largest_band_bucket == 4 and summary.attempts_run_again == 1
+    assert summary.recovery == ["took over", "counts disagree; running it again as r-part002-retry2"]
     assert summary.chunks == ["r-part001", "r-part002"] and summary.run_id == "r"

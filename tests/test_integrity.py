@@ -62,7 +62,13 @@ def run_losing_once(output, corpus, patch: str, *extra) -> str:  # noqa: F811 --
     assert "recovered: the run's counts disagree, so it is not committed" in printed, printed
     retried = [line for line in printed.splitlines() if line.startswith("recovered: ")]
     assert len(retried) == 1 and "; running it again as " in retried[0], printed
-    assert any(run_id.endswith("-retry2") for run_id in committed_runs(output))
+    # (with checkpoints, each of the run's commits names it)
+    (committed,) = {run_id for run_id in committed_runs(output) if run_id.endswith("-retry2")}
+    summary = json.loads((output / "_runs" / f"{committed}.json").read_text())
+    assert summary["attempts_run_again"] == 1, summary
+    assert [line for line in summary["recovery"] if "running it again as " in line] == [
+        retried[0].removeprefix("recovered: ")
+    ], summary
     assert_sound(output)
     return retried[0]
 
