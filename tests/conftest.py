@@ -1,5 +1,6 @@
 """Shared fixtures: the real spaCy model, the seeds, ../shared, and Beam test pipelines."""
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,16 @@ SHARED = REPO.parent / "shared"
 from pipeline.runners import LOCAL_BATCH_RUNNER as FN_API_RUNNER  # noqa: E402
 
 MULTI_WORKER_ARGS = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+
+
+def pytest_configure(config):
+    """Started in the background by a shell without job control (`make test &`, nohup),
+    pytest gets SIGINT ignored, and every process it starts inherits that: the tests
+    that press Ctrl-C at a newsbeam command would see it ignored, which never happens
+    to a user at a terminal. Handled as Python handles it by default, SIGINT reaches
+    each started command at its default again (an exec resets handlers, not ignores)."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def beam_pipeline(*args: str) -> TestPipeline:
