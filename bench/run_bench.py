@@ -13,7 +13,11 @@ two halves of the folder at the same time (the most two cores give spaCy here; e
 model load not timed), side by side with (e) `newsbeam run` over the folder on 2
 workers, timed whole; the ceiling ratio is (e)/(d) in articles/s. (d) timed whole as
 well (interpreter start, imports, model load) gives a second ratio: what a pipeline
-pays once per run weighs less as the folder grows.
+pays once per run weighs less as the folder grows. (f) two processes running newsbeam's
+own analysis (`analyze_texts`: spaCy and the entity and quote extractors, in batches cut
+as RunInference cuts them) over the halves splits the gap: (f)/(d) is what the
+extractors and batch shape cost, (e)/(f) what the pipeline around them costs. (d), (f)
+and (e) run in turn, `--folder-repeats` times; each ratio is the median of the passes'.
 """
 
 import argparse
@@ -54,6 +58,28 @@ nlp = load_spacy_model()
 start = time.perf_counter()
 for _ in nlp.pipe(texts, batch_size=int(sys.argv[1])):
     pass
+print(json.dumps({"seconds": time.perf_counter() - start, "articles": len(texts)}))
+"""
+
+# newsbeam's own analysis over a list of .txt files: analyze_texts on batches cut by
+# characters as RunInference cuts them (SpacyModelHandler.batch_elements_kwargs), model
+# load not timed.
+HALF_ANALYSIS = """
+import json, sys, time
+from transforms.nlp.inference import MAX_BATCH_CHARS, analyze_texts, load_spacy_model, text_size
+texts = [open(path, encoding="utf-8").read() for path in sys.argv[1:]]
+batches, batch, chars = [], [], 0
+for text in texts:
+    if batch and chars + text_size(text) > MAX_BATCH_CHARS:
+        batches.append(batch)
+        batch, chars = [], 0
+    batch.append(text)
+    chars += text_size(text)
+batches.append(batch)
+nlp = load_spacy_model()
+start = time.perf_counter()
+for batch in batches:
+    analyze_texts(nlp, batch)
 print(json.dumps({"seconds": time.perf_counter() - start, "articles": len(texts)}))
 """
 
@@ -116,23 +142,23 @@ def write_folder(folder: str, n: int, words: tuple[int, int] = (700, 820), seed:
     return paths
 
 
-def run_two_halves(paths: list[str], batch_size: int) -> dict:
-    """Two plain nlp.pipe processes over the two halves of `paths`, at the same time:
-    `seconds` of nlp.pipe alone (the slower half), `whole_seconds` from their start to
-    the end of both (interpreter, imports and model load too, as newsbeam is timed)."""
+def run_two_halves(paths: list[str], batch_size: int, script: str = HALF_BASELINE) -> dict:
+    """Two plain nlp.pipe processes (or `script`: HALF_ANALYSIS) over the two halves of
+    `paths`, at the same time: `seconds` of the analysis alone (the slower half),
+    `whole_seconds` from their start to the end of both (interpreter, imports and model
+    load too, as newsbeam is timed)."""
     halves = [paths[: len(paths) // 2], paths[len(paths) // 2 :]]
     start = time.perf_counter()
+    batch_args = [str(batch_size)] if script == HALF_BASELINE else []
     processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", HALF_BASELINE, str(batch_size), *half], stdout=subprocess.PIPE, text=True
-        )
+        subprocess.Popen([sys.executable, "-c", script, *batch_args, *half], stdout=subprocess.PIPE, text=True)
         for half in halves
     ]
     results = []
     for process in processes:
         out, _ = process.communicate()
         if process.returncode != 0:
-            raise SystemExit(f"plain nlp.pipe failed ({process.returncode})")
+            raise SystemExit(f"two-halves reference failed ({process.returncode})")
         results.append(json.loads(out.strip().splitlines()[-1]))
     return {
         "seconds": max(r["seconds"] for r in results),
@@ -164,6 +190,10 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--folder-articles", type=int, default=800, help="article files for the ceiling (d, e); 0: skip it"
     )
+    # On this machine one pass of (d), (f) and (e) varies by about 10 % from the next
+    # (ceiling ratios of 0.72 and 0.77 for the same code the same day): each ratio is the
+    # median of the passes' own ratios, each pass measured side by side.
+    parser.add_argument("--folder-repeats", type=int, default=3, help="passes of (d), (f), (e) over the folder")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
 
@@ -211,22 +241,44 @@ def main(argv=None) -> int:
     if args.folder_articles and not args.no_nlp_only:
         folder = os.path.join(work, "folder")
         paths = write_folder(folder, args.folder_articles)
-        ceiling = run_two_halves(paths, args.batch_size)
-        folder_run = run_newsbeam(folder, os.path.join(work, "out-folder"), MULTI_WORKERS)
-        ceiling_rate = ceiling["articles"] / ceiling["seconds"]
-        whole_rate = ceiling["articles"] / ceiling["whole_seconds"]
-        folder_rate = args.folder_articles / folder_run["seconds"]
+        passes = []
+        for repeat in range(max(1, args.folder_repeats)):
+            ceiling = run_two_halves(paths, args.batch_size)
+            own_analysis = run_two_halves(paths, args.batch_size, HALF_ANALYSIS)
+            folder_run = run_newsbeam(folder, os.path.join(work, f"out-folder-{repeat}"), MULTI_WORKERS)
+            passes.append(
+                {
+                    "ceiling": ceiling["articles"] / ceiling["seconds"],
+                    "whole": ceiling["articles"] / ceiling["whole_seconds"],
+                    "own": own_analysis["articles"] / own_analysis["seconds"],
+                    "newsbeam": args.folder_articles / folder_run["seconds"],
+                    "run": folder_run,
+                }
+            )
+
+        def folder_median(figure):
+            return median([figure(one) for one in passes])
+
         figures["folder"] = {
             "article files (about 760 words)": args.folder_articles,
-            "two plain nlp.pipe processes, articles/s": ceiling_rate,
-            "the same timed whole (start, model load)": whole_rate,
-            "newsbeam run, 2 workers, articles/s": folder_rate,
-            "ceiling ratio": folder_rate / ceiling_rate,
-            "ratio to the ceiling timed whole": folder_rate / whole_rate,
-            "newsbeam peak RSS MB": folder_run["peak_rss"] / 2**20,
-            "spaCy in RunInference (summed over workers) s": folder_run["summary"]["timings"].get("nlp_seconds", 0),
-            "model loads (summed over workers) s": folder_run["summary"]["timings"].get("model_load_seconds", 0),
-            "newsbeam wall s": folder_run["seconds"],
+            "passes (medians below)": len(passes),
+            "two plain nlp.pipe processes, articles/s": folder_median(lambda one: one["ceiling"]),
+            "the same timed whole (start, model load)": folder_median(lambda one: one["whole"]),
+            "newsbeam run, 2 workers, articles/s": folder_median(lambda one: one["newsbeam"]),
+            "ceiling ratio": folder_median(lambda one: one["newsbeam"] / one["ceiling"]),
+            "ceiling ratio of each pass": " ".join(f"{one['newsbeam'] / one['ceiling']:.2f}" for one in passes),
+            "ratio to the ceiling timed whole": folder_median(lambda one: one["newsbeam"] / one["whole"]),
+            "two processes of newsbeam's own analysis, articles/s": folder_median(lambda one: one["own"]),
+            "own analysis to the ceiling (extractors, batches)": folder_median(lambda one: one["own"] / one["ceiling"]),
+            "newsbeam run to its own analysis (the pipeline)": folder_median(lambda one: one["newsbeam"] / one["own"]),
+            "newsbeam peak RSS MB": folder_median(lambda one: one["run"]["peak_rss"] / 2**20),
+            "spaCy in RunInference (summed over workers) s": folder_median(
+                lambda one: one["run"]["summary"]["timings"].get("nlp_seconds", 0)
+            ),
+            "model loads (summed over workers) s": folder_median(
+                lambda one: one["run"]["summary"]["timings"].get("model_load_seconds", 0)
+            ),
+            "newsbeam wall s": folder_median(lambda one: one["run"]["seconds"]),
         }
     for name, value in figures.items():
         if isinstance(value, dict):

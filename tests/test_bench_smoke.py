@@ -46,7 +46,12 @@ def test_near_copies_stay_near_duplicates():
 
 def test_bench_smoke_prints_sane_figures(tmp_path, capsys):
     out = tmp_path / "figures.json"
-    assert run_bench.main(["--n", "12", "--repeats", "1", "--folder-articles", "6", "--json", str(out)]) == 0
+    assert (
+        run_bench.main(
+            ["--n", "12", "--repeats", "1", "--folder-articles", "6", "--folder-repeats", "2", "--json", str(out)]
+        )
+        == 0
+    )
     figures = json.loads(out.read_text())
     assert figures["articles"] == 12
     for name in ("baseline_articles_per_s", "newsbeam_articles_per_s", "ratio_R", "no_nlp_articles_per_s"):
@@ -58,7 +63,11 @@ def test_bench_smoke_prints_sane_figures(tmp_path, capsys):
     folder = figures["folder"]  # the two-core ceiling on a folder of article files
     assert folder["article files (about 760 words)"] == 6
     assert 0 < folder["two plain nlp.pipe processes, articles/s"] < 10_000
-    assert 0 < folder["ceiling ratio"] < 10
+    assert 0 < folder["ceiling ratio"] < 10 and folder["passes (medians below)"] == 2
+    assert len(folder["ceiling ratio of each pass"].split()) == 2
+    # newsbeam's own analysis (spaCy and the extractors) in two processes, the gap's split
+    assert 0 < folder["two processes of newsbeam's own analysis, articles/s"] < 10_000
+    assert 0 < folder["own analysis to the ceiling (extractors, batches)"] < 10
     # timed whole, the plain processes also pay their start and model load: a slower rate
     whole = folder["the same timed whole (start, model load)"]
     assert 0 < whole < folder["two plain nlp.pipe processes, articles/s"]
