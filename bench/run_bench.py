@@ -267,11 +267,14 @@ def main(argv=None) -> int:
             "newsbeam run, 2 workers, articles/s": folder_median(lambda one: one["newsbeam"]),
             "ceiling ratio": folder_median(lambda one: one["newsbeam"] / one["ceiling"]),
             "ceiling ratio of each pass": " ".join(f"{one['newsbeam'] / one['ceiling']:.2f}" for one in passes),
+            "articles/s of each pass, (d) (f) (e)": ", ".join(
+                f"{one['ceiling']:.2f} {one['own']:.2f} {one['newsbeam']:.2f}" for one in passes
+            ),
             "ratio to the ceiling timed whole": folder_median(lambda one: one["newsbeam"] / one["whole"]),
             "two processes of newsbeam's own analysis, articles/s": folder_median(lambda one: one["own"]),
             "own analysis to the ceiling (extractors, batches)": folder_median(lambda one: one["own"] / one["ceiling"]),
             "newsbeam run to its own analysis (the pipeline)": folder_median(lambda one: one["newsbeam"] / one["own"]),
-            "newsbeam peak RSS MB": folder_median(lambda one: one["run"]["peak_rss"] / 2**20),
+            "newsbeam peak RSS MB (the largest pass)": max(one["run"]["peak_rss"] for one in passes) / 2**20,
             "spaCy in RunInference (summed over workers) s": folder_median(
                 lambda one: one["run"]["summary"]["timings"].get("nlp_seconds", 0)
             ),
