@@ -62,20 +62,14 @@ print(json.dumps({"seconds": time.perf_counter() - start, "articles": len(texts)
 """
 
 # newsbeam's own analysis over a list of .txt files: analyze_texts on batches cut by
-# characters as RunInference cuts them (SpacyModelHandler.batch_elements_kwargs), model
-# load not timed.
+# characters as RunInference cuts them (SpacyModelHandler.batch_elements_kwargs: no cap on
+# the count), model load not timed.
 HALF_ANALYSIS = """
 import json, sys, time
-from transforms.nlp.inference import MAX_BATCH_CHARS, analyze_texts, load_spacy_model, text_size
+from transforms.nlp.inference import MAX_BATCH_CHARS, analyze_texts, load_spacy_model, spacy_batches
 texts = [open(path, encoding="utf-8").read() for path in sys.argv[1:]]
-batches, batch, chars = [], [], 0
-for text in texts:
-    if batch and chars + text_size(text) > MAX_BATCH_CHARS:
-        batches.append(batch)
-        batch, chars = [], 0
-    batch.append(text)
-    chars += text_size(text)
-batches.append(batch)
+pieces = [(i, 0, text) for i, text in enumerate(texts)]
+batches = [[text for _, _, text in group] for group in spacy_batches(pieces, MAX_BATCH_CHARS, len(texts))]
 nlp = load_spacy_model()
 start = time.perf_counter()
 for batch in batches:
