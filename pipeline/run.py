@@ -140,21 +140,33 @@ def committing(output: str, commit_id: str, wait_for_lock: float, lock_held: boo
             yield actions
         except BaseException as error:
             committed = exists(join(staging_dir(output, commit_id), MANIFEST))
-            try:
-                discard_uncommitted(output, commit_id)
-            except OSError:  # the same full disk or read-only folder: the next run clears it
-                pass
+            left = staging_left(output, commit_id)
+            ending = outcome(output, commit_id, committed) + left
             if was_interrupted(error):
-                raise Interrupted(f"interrupted; {outcome(output, commit_id, committed)}") from error
+                raise Interrupted(f"interrupted; {ending}") from error
             if isinstance(error, CountsDisagree):
-                raise CountsDisagree(f"{error}; {outcome(output, commit_id, committed)}") from error
+                raise CountsDisagree(f"{error}; {ending}") from error
             reason = None if isinstance(error, OperatorError) else operator_error(error)
             if reason:
                 reason = reason.replace("--output DIR", f"--output {output}")
                 if reason in OPERATOR_ERRNOS.values():  # the error named no file: name the output
                     reason = f"{reason} writing under {output}"
-                raise OperatorError(f"{reason}; {outcome(output, commit_id, committed)}") from error
+                raise OperatorError(f"{reason}; {ending}") from error
+            error.add_note(ending)
             raise
+
+
+def staging_left(output: str, commit_id: str) -> str:
+    """Discard an uncommitted commit's staging; what the run's one line adds when that
+    fails too (the same full disk or read-only folder): the next run's recovery removes
+    it, under the lock, and says so."""
+    try:
+        discard_uncommitted(output, commit_id)
+    except OSError as error:
+        reason = operator_error(error) or f"{type(error).__name__}: {error}"
+        staging = staging_dir(output, commit_id)
+        return f"; its staging {staging} could not be removed ({reason}): the next run removes it"
+    return ""
 
 
 def was_interrupted(error: BaseException) -> bool:

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import REPO, SEEDS
@@ -22,7 +23,9 @@ from test_end_to_end import table_snapshot
 
 from pipeline.cli import main
 from pipeline.maintenance import check_output
+from pipeline.run import OperatorError, committing
 from schemas.duckdb_views import open_output
+from transforms.sinks.commit import staging_dir
 
 sys.path.insert(0, str(REPO / "bench"))
 from corpus import generate, write_corpus  # noqa: E402
@@ -300,6 +303,35 @@ def test_a_read_only_table_folder_at_publish_is_finished_by_the_next_run(corpus,
         subprocess.run(["umount", "-l", str(articles)], check=False)
     printed = rerun(output, corpus, capsys)
     assert "rolled forward" in printed
+    assert table_snapshot(output) == clean_tables
+    assert_sound(output)
+
+
+def test_a_staging_that_cannot_be_removed_is_named_and_the_next_run_removes_it(corpus, clean_tables, tmp_path, capsys):
+    """A commit fails on a read-only folder, and removing its staging fails on the same
+    folder: the error names the staging left behind instead of dropping that failure,
+    and the next run's recovery removes it."""
+    output = tmp_path / "out"
+    staging = Path(staging_dir(str(output), "stuck"))
+    try:
+        with pytest.raises(OperatorError) as raised:
+            with committing(str(output), "stuck", wait_for_lock=0):
+                (staging / "articles").mkdir(parents=True)
+                (staging / "articles" / "part-0.parquet").write_bytes(b"written before the folder went read-only")
+                bind = ["mount", "--bind", str(staging), str(staging)]
+                mounted = subprocess.run(bind, capture_output=True, text=True)
+                if mounted.returncode != 0:
+                    pytest.skip(f"cannot bind-mount here ({mounted.stderr.strip()})")
+                subprocess.run(["mount", "-o", "remount,bind,ro", str(staging)], check=True)
+                (staging / "articles" / "part-1.parquet").write_bytes(b"refused")
+    finally:  # only once committing has tried to remove it
+        subprocess.run(["umount", "-l", str(staging)], check=False, capture_output=True)
+    line = str(raised.value)
+    assert line.startswith("read-only file system") and "nothing of run stuck was committed" in line, line
+    assert f"its staging {staging} could not be removed (read-only file system" in line, line
+    assert (staging / "articles" / "part-0.parquet").exists()  # left, as the line says
+    printed = rerun(output, corpus, capsys)
+    assert "removed the staging of stuck, which never committed" in printed, printed
     assert table_snapshot(output) == clean_tables
     assert_sound(output)
 
