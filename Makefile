@@ -65,7 +65,7 @@ chromium:
 
 # Other runners, a real Flink session cluster, and the scheduling recipes (cron, systemd, Airflow).
 test-runners: install flink airflow
-	$(PY) -m pytest -q -m runners
+	$(PY) -m pytest -q -m "runners or long"
 
 # ruff (lint and format) and mypy (configured in ruff.toml and mypy.ini, with reasons).
 lint: install

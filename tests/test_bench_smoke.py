@@ -5,6 +5,7 @@ import json
 import statistics
 import sys
 
+import pytest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -44,6 +45,7 @@ def test_near_copies_stay_near_duplicates():
         assert jaccard(shingles(copy["text"]), shingles(original["text"])) > 0.6
 
 
+@pytest.mark.long
 def test_bench_smoke_prints_sane_figures(tmp_path, capsys):
     out = tmp_path / "figures.json"
     assert (

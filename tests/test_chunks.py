@@ -9,6 +9,7 @@ import time
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
+import pytest
 from conftest import REPO
 from test_end_to_end import table_snapshot
 from test_faults import assert_sound, finish, start_run
@@ -117,6 +118,7 @@ d.with_decision = die_in_second_chunk
 """
 
 
+@pytest.mark.long
 def test_a_chunked_run_with_nlp_killed_in_its_second_chunk_then_rerun_gives_the_tables_of_one_clean_run(
     tmp_path, capsys
 ):

@@ -10,6 +10,7 @@ committed, and a rerun without the loss gives the tables of one clean run.
 
 import json
 
+import pytest
 from test_end_to_end import table_snapshot
 from test_faults import assert_sound, clean_tables, corpus, finish, rerun, start_run  # noqa: F401 -- fixtures
 
@@ -73,6 +74,7 @@ def run_losing_once(output, corpus, patch: str, *extra) -> str:  # noqa: F811 --
     return retried[0]
 
 
+@pytest.mark.long
 def test_band_entries_lost_every_time_fail_the_run_uncommitted(corpus, clean_tables, tmp_path, capsys):  # noqa: F811
     """Band blocks that never reach candidate pairing, in every attempt: the run would
     have found fewer near duplicates without a word; it fails instead."""

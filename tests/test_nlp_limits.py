@@ -231,6 +231,7 @@ def test_extract_goes_on_after_an_article_that_fails(tmp_path, monkeypatch):
     assert good["title"] == "Good" and "error" not in good
 
 
+@pytest.mark.long
 def test_extract_analyses_a_file_over_spacy_max_length_and_goes_on(nlp, tmp_path, capsys):
     """The default path end to end: 1.2M characters, above spaCy's 1,000,000 (E088 before)."""
     huge = long_text(1_200_000)
