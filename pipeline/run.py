@@ -140,7 +140,7 @@ def committing(output: str, commit_id: str, wait_for_lock: float, lock_held: boo
             yield actions
         except BaseException as error:
             committed = exists(join(staging_dir(output, commit_id), MANIFEST))
-            left = staging_left(output, commit_id)
+            left = staging_left(output, commit_id)  # outcome() lists _staging/ after the discard
             ending = outcome(output, commit_id, committed) + left
             if was_interrupted(error):
                 raise Interrupted(f"interrupted; {ending}") from error
@@ -163,8 +163,7 @@ def staging_left(output: str, commit_id: str) -> str:
     try:
         discard_uncommitted(output, commit_id)
     except OSError as error:
-        reason = operator_error(error) or f"{type(error).__name__}: {error}"
-        staging = staging_dir(output, commit_id)
+        reason, staging = operator_error(error) or error, staging_dir(output, commit_id)
         return f"; its staging {staging} could not be removed ({reason}): the next run removes it"
     return ""
 
