@@ -79,6 +79,46 @@ def release_closed_output_streams() -> None:
     DataOutputOperation.finish = finish_and_release  # type: ignore[method-assign]  # the patch is the point
 
 
+# glibc returns freed memory to the system only from the top of its heap, and after the
+# first large block is freed it serves blocks of up to 32 MB from the heap too (its mmap
+# threshold rises), so each stage's buffers leave the process at its high-water mark.
+# malloc_trim(0) gives back the free pages anywhere in the heap; after each bundle, in
+# the coordinator and in every worker, it costs 0.5 % of a run and lowered the peak of
+# 102,000 articles in 2 chunks from 1.27-1.38 to 1.15-1.18 GB (docs/performance.md).
+def release_free_heap() -> bool:
+    """Give the heap's free pages back to the system (glibc's malloc_trim); False where
+    the C library is not glibc."""
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to give back this way
+        return False
+    trim(0)
+    return True
+
+
+def release_free_heap_after_each_bundle() -> None:
+    """Patch the SDK worker (bundles run in this process) and the local runner (the
+    coordinator) to release_free_heap after each bundle. Applying it again changes nothing."""
+    from apache_beam.runners.portability.fn_api_runner.fn_runner import FnApiRunner
+    from apache_beam.runners.worker.sdk_worker import SdkWorker
+
+    for owner, name in ((SdkWorker, "process_bundle"), (FnApiRunner, "_execute_bundle")):
+        run_bundle = getattr(owner, name)
+        if getattr(run_bundle, "releases_free_heap", False):
+            continue
+
+        def run_and_release(self, *args, run_bundle=run_bundle, **kwargs):
+            try:
+                return run_bundle(self, *args, **kwargs)
+            finally:
+                release_free_heap()
+
+        run_and_release.releases_free_heap = True  # type: ignore[attr-defined]  # marks the patch as applied
+        setattr(owner, name, run_and_release)
+
+
 # Beam's local runner sends each bundle its input through an output stream of its data
 # plane that a background thread also flushes every second (worker_handlers.DATA_BUFFER_
 # TIME_LIMIT_MS = 1000; Beam's SDK workers default to 0). That flush takes the buffer,
@@ -107,6 +147,7 @@ def local_batch_runner():
     from apache_beam.runners.portability.fn_api_runner.fn_runner import ExtendedProvisionInfo, FnApiRunner
 
     release_closed_output_streams()  # bundles run in this process too (single-process runs)
+    release_free_heap_after_each_bundle()
     send_worker_inputs_without_timed_flush()
     worker_options = dict_to_struct({"beam_plugins": [WORKER_PLUGIN]})
     return FnApiRunner(

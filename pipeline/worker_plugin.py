@@ -2,9 +2,10 @@
 for bootstrapping workers); newsbeam's local batch runner names it in its workers' options.
 
 Importing it is its purpose: the worker then releases each finished stage's output buffer
-(see pipeline.runners.release_closed_output_streams).
+and, after each bundle, the free pages of its heap (see pipeline.runners).
 """
 
-from pipeline.runners import release_closed_output_streams
+from pipeline.runners import release_closed_output_streams, release_free_heap_after_each_bundle
 
 release_closed_output_streams()
+release_free_heap_after_each_bundle()

@@ -83,3 +83,42 @@ def test_workers_of_the_local_runner_release_the_output_of_finished_stages():
 
     held_after_a_shuffle(LOCAL_BATCH_RUNNER, some_stage_kept_its_output)  # Beam's own FnApiRunner
     held_after_a_shuffle(local_batch_runner(), nothing_kept)
+
+
+def heap_given_back_after_a_bundle(runner, matcher) -> None:
+    """One worker process frees 80 MB of small heap blocks in a bundle (a block kept above
+    them, so its heap cannot simply shrink from the top); the next stage's bundle reports
+    the bytes of resident memory the process gave back in between, checked by matcher."""
+
+    class FragmentTheHeap(beam.DoFn):  # defined here: pickled by value for the worker process
+        def process(self, element):
+            import psutil
+
+            blocks = [bytearray(64 * 1024) for _ in range(1280)]  # below glibc's mmap threshold: the heap
+            self.kept = bytearray(64 * 1024)
+            del blocks
+            yield "only", psutil.Process().memory_info().rss
+
+    def given_back(keyed):
+        import psutil
+
+        _, (resident_after_the_free,) = keyed
+        return resident_after_the_free - psutil.Process().memory_info().rss
+
+    options = PipelineOptions(["--direct_num_workers=1", "--direct_running_mode=multi_processing"])
+    with test_pipeline.TestPipeline(runner=runner, options=options) as p:
+        given = p | beam.Create([0]) | beam.ParDo(FragmentTheHeap()) | beam.GroupByKey() | beam.Map(given_back)
+        assert_that(given, matcher)
+
+
+def test_workers_of_the_local_runner_give_back_the_free_heap_after_each_bundle():
+    def kept(given):  # Beam's own FnApiRunner: the freed blocks stay resident
+        if max(given) > 20 * 2**20:
+            raise BeamAssertException(f"expected the free heap kept, {given} bytes given back")
+
+    def given_back(given):
+        if min(given) < 60 * 2**20:
+            raise BeamAssertException(f"expected about 80 MB given back, {given} bytes")
+
+    heap_given_back_after_a_bundle(LOCAL_BATCH_RUNNER, kept)
+    heap_given_back_after_a_bundle(local_batch_runner(), given_back)
