@@ -14,8 +14,8 @@ model load not timed), side by side with (e) `newsbeam run` over the folder on 2
 workers, timed whole; the ceiling ratio is (e)/(d) in articles/s. (d) timed whole as
 well (interpreter start, imports, model load) gives a second ratio: what a pipeline
 pays once per run weighs less as the folder grows. (f) two processes running newsbeam's
-own analysis (`analyze_texts`: spaCy and the entity and quote extractors, in batches cut
-as RunInference cuts them) over the halves splits the gap: (f)/(d) is what the
+own analysis (`analyze_in_languages`: spaCy and the entity and quote extractors, in
+batches cut as RunInference cuts them) over the halves splits the gap: (f)/(d) is what the
 extractors and batch shape cost, (e)/(f) what the pipeline around them costs. (d), (f)
 and (e) run in turn, `--folder-repeats` times; each ratio is the median of the passes'.
 """
@@ -61,19 +61,19 @@ for _ in nlp.pipe(texts, batch_size=int(sys.argv[1])):
 print(json.dumps({"seconds": time.perf_counter() - start, "articles": len(texts)}))
 """
 
-# newsbeam's own analysis over a list of .txt files: analyze_texts on batches cut by
-# characters as RunInference cuts them (SpacyModelHandler.batch_elements_kwargs: no cap on
-# the count), model load not timed.
+# newsbeam's own analysis over a list of .txt files: the handler's analyze_in_languages
+# (spaCy in its memory zone, the extractors) on batches cut by characters as RunInference
+# cuts them (SpacyModelHandler.batch_elements_kwargs: no cap on the count), model load not timed.
 HALF_ANALYSIS = """
 import json, sys, time
-from transforms.nlp.inference import MAX_BATCH_CHARS, analyze_texts, load_spacy_model, spacy_batches
+from transforms.nlp.inference import MAX_BATCH_CHARS, LoadedModels, analyze_in_languages, language_models, spacy_batches
 texts = [open(path, encoding="utf-8").read() for path in sys.argv[1:]]
 pieces = [(i, 0, text) for i, text in enumerate(texts)]
-batches = [[text for _, _, text in group] for group in spacy_batches(pieces, MAX_BATCH_CHARS, len(texts))]
-nlp = load_spacy_model()
+batches = [[("en", text) for _, _, text in group] for group in spacy_batches(pieces, MAX_BATCH_CHARS, len(texts))]
+loaded = LoadedModels(language_models(None))
 start = time.perf_counter()
 for batch in batches:
-    analyze_texts(nlp, batch)
+    analyze_in_languages(loaded, batch)
 print(json.dumps({"seconds": time.perf_counter() - start, "articles": len(texts)}))
 """
 

@@ -162,7 +162,8 @@ def test_the_handler_runs_each_language_through_its_own_model():
     french, english, german = handler.run_inference([("fr", body(FRENCH)), ("en", body(ENGLISH)), ("de", "")], loaded)
     french_labels = {e["label"] for e in french.inference["entities"]}
     assert french_labels and french_labels <= FRENCH_MODEL_LABELS
-    assert english.inference == analyze_texts(loaded.nlp(default_model_name()), [body(ENGLISH)])[0]
+    with loaded.analysing(default_model_name(), len(body(ENGLISH))) as nlp:
+        assert english.inference == analyze_texts(nlp, [body(ENGLISH)])[0]
     assert german.inference == {"entities": [], "quotes": []}
 
 

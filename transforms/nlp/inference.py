@@ -11,6 +11,7 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 import apache_beam as beam
@@ -122,21 +123,67 @@ def language_models(spec: str | None = None) -> LanguageModels:
     return LanguageModels(by_language, by_language.get("en") or next(iter(by_language.values())))
 
 
+# spaCy adds each new word of a text to its pipeline's vocabulary (a lexeme, its strings),
+# so a worker's memory would grow with every word it has ever seen; inside a memory zone
+# they are freed when the zone closes. But spaCy's tokenizer caches nothing inside a zone
+# (Tokenizer._save_cached), so with every text in a zone it split every word again, 7 % of
+# the analysis (docs/performance.md). The first WARM_CHARS characters a pipeline analyses
+# (about 450 articles) run outside any zone: the common words they bring stay for good,
+# cached. After them a zone spans ZONE_CHARS characters, which bounds what the rest adds.
+WARM_CHARS = 2_000_000
+ZONE_CHARS = 4_000_000
+
+
+class OpenZone:
+    """A spaCy memory zone held open across batches, and the characters analysed in it."""
+
+    def __init__(self, nlp):
+        self.exits = ExitStack()
+        self.exits.enter_context(nlp.memory_zone())
+        self.chars = 0
+
+    def close(self) -> None:
+        self.exits.close()
+
+
 class LoadedModels:
     """One worker's spaCy pipelines: the fallback loaded at once, each other one when a batch
     first needs it (a French model costs about 190 MB per worker; a run without French
-    articles never loads it)."""
+    articles never loads it). Each analyses its first warm_chars characters of text outside
+    any memory zone, then inside a zone of its own renewed every zone_chars (WARM_CHARS)."""
 
-    def __init__(self, models: LanguageModels):
+    def __init__(self, models: LanguageModels, warm_chars: int = WARM_CHARS, zone_chars: int = ZONE_CHARS):
         self.models = models
+        self.warm_chars, self.zone_chars = warm_chars, zone_chars
         self.loaded = {models.fallback: load_spacy_model(models.fallback)}
+        self.warmed: dict[str, int] = {}  # characters each pipeline analysed outside a zone
+        self.zones: dict[str, OpenZone] = {}
+        self.running = 0  # analyses in progress: a zone closes only when none is
         self.lock = threading.Lock()  # the SDK harness may run bundles in threads sharing the model
 
-    def nlp(self, name: str):
+    @contextmanager
+    def analysing(self, name: str, chars: int):
+        """The pipeline `name` (loaded on first use) for `chars` characters of text: outside
+        any zone while its first warm_chars last, then inside its open memory zone. Full
+        zones close first, and only when no other analysis is running: what spaCy made in a
+        zone is invalid once it closes."""
         with self.lock:
             if name not in self.loaded:
                 self.loaded[name] = load_spacy_model(name)
-            return self.loaded[name]
+            if not self.running:
+                for full in [n for n, zone in self.zones.items() if zone.chars >= self.zone_chars]:
+                    self.zones.pop(full).close()
+            if self.warmed.get(name, 0) < self.warm_chars:
+                self.warmed[name] = self.warmed.get(name, 0) + chars
+            else:
+                zone = self.zones.get(name) or self.zones.setdefault(name, OpenZone(self.loaded[name]))
+                zone.chars += chars
+            self.running += 1
+        try:
+            yield self.loaded[name]
+        finally:
+            with self.lock:
+                self.running -= 1
 
 
 def analyze(doc) -> dict:
@@ -228,25 +275,23 @@ def analyze_texts(
     resolved within a piece, and a quote running across a cut is missed or split.
     A text that fits in one piece gives exactly what one spaCy Doc of it gives.
 
-    Inside a memory zone: the strings spaCy adds to its vocabulary for these texts
-    are freed afterwards (only plain dicts leave), so a worker's memory does not
-    grow with every new word it has ever seen.
+    Only plain dicts leave, so the caller may run it inside a spaCy memory zone that
+    closes later (LoadedModels.analysing, which analyze_in_languages uses).
     """
     limit = max(1, min(max_chars, nlp.max_length))
     pieces = [(i, start, text[start:end]) for i, text in enumerate(texts) for start, end in piece_bounds(text, limit)]
     parts: list[list[dict]] = [[] for _ in texts]
     errors: list[str | None] = [None] * len(texts)
-    with nlp.memory_zone():
-        for group in spacy_batches(pieces, limit, batch_size):
-            for (i, offset, _), doc in zip(group, docs_or_errors(nlp, [piece for _, _, piece in group])):
-                if errors[i]:
-                    continue
-                try:
-                    if isinstance(doc, Exception):
-                        raise doc
-                    parts[i].append(shifted(analyze(doc), offset))
-                except Exception as error:  # noqa: BLE001 - one bad article must not fail its batch: it becomes a reject
-                    errors[i] = f"{type(error).__name__}: {error}"
+    for group in spacy_batches(pieces, limit, batch_size):
+        for (i, offset, _), doc in zip(group, docs_or_errors(nlp, [piece for _, _, piece in group])):
+            if errors[i]:
+                continue
+            try:
+                if isinstance(doc, Exception):
+                    raise doc
+                parts[i].append(shifted(analyze(doc), offset))
+            except Exception as error:  # noqa: BLE001 - one bad article must not fail its batch: it becomes a reject
+                errors[i] = f"{type(error).__name__}: {error}"
     results: list[dict] = []
     for analyses, failure in zip(parts, errors):
         if failure:
@@ -310,7 +355,7 @@ def analyze_in_languages(
     loaded: LoadedModels, elements: Sequence[tuple], max_chars: int = MAX_BATCH_CHARS
 ) -> list[dict]:
     """One analysis per (language, text) (nlp_input), each text by its language's model
-    through analyze_texts (RunInference and `newsbeam extract`)."""
+    through analyze_texts, inside the model's memory zone (RunInference and `newsbeam extract`)."""
     models = loaded.models
     by_model: dict[str, list[int]] = {}  # texts with no model to run are empty: any model will do
     for i, (language, _) in enumerate(elements):
@@ -318,8 +363,9 @@ def analyze_in_languages(
     analyses: list = [None] * len(elements)
     for name, indices in by_model.items():
         texts = [elements[i][1] for i in indices]
-        for i, analysis in zip(indices, analyze_texts(loaded.nlp(name), texts, max_chars=max_chars)):
-            analyses[i] = analysis
+        with loaded.analysing(name, sum(map(len, texts))) as nlp:
+            for i, analysis in zip(indices, analyze_texts(nlp, texts, max_chars=max_chars)):
+                analyses[i] = analysis
     return analyses
 
 
