@@ -176,8 +176,9 @@ class LoadedModels:
             if self.warmed.get(name, 0) < self.warm_chars:
                 self.warmed[name] = self.warmed.get(name, 0) + chars
             else:
-                zone = self.zones.get(name) or self.zones.setdefault(name, OpenZone(self.loaded[name]))
-                zone.chars += chars
+                if name not in self.zones:
+                    self.zones[name] = OpenZone(self.loaded[name])
+                self.zones[name].chars += chars
             self.running += 1
         try:
             yield self.loaded[name]
