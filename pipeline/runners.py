@@ -82,9 +82,11 @@ def release_closed_output_streams() -> None:
 # glibc returns freed memory to the system only from the top of its heap, and after the
 # first large block is freed it serves blocks of up to 32 MB from the heap too (its mmap
 # threshold rises), so each stage's buffers leave the process at its high-water mark.
-# malloc_trim(0) gives back the free pages anywhere in the heap; after each bundle, in
-# the coordinator and in every worker, it costs 0.5 % of a run and lowered the peak of
-# 102,000 articles in 2 chunks from 1.27-1.38 to 1.15-1.18 GB (docs/performance.md).
+# malloc_trim(0) gives back the free pages anywhere in the heap. After each bundle, in
+# the coordinator and in every worker, it lowered the peak of 102,000 articles in 2 chunks
+# from 1.27-1.38 to 1.15-1.18 GB, and of a million from 2.07 to 1.64 GB; the trims take
+# 0.5 % of a run; alternated runs were 2-3 % slower at the medians, within the spread of
+# runs of the same code (docs/performance.md).
 def release_free_heap() -> bool:
     """Give the heap's free pages back to the system (glibc's malloc_trim); False where
     the C library is not glibc."""

@@ -6,8 +6,6 @@ import pytest
 
 from transforms.nlp.inference import LoadedModels, analyze_in_languages, language_models
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
 
 def text_with(word: str) -> str:
     return f'"We will see," said {word} Jones, the mayor of Springfield, on Tuesday.'
