@@ -35,17 +35,27 @@ LOCAL_MEMORY_SETTINGS = {"MALLOC_ARENA_MAX": "2", "ARROW_DEFAULT_MEMORY_POOL": "
 M_ARENA_MAX = -8  # mallopt parameter, glibc malloc.h
 
 
+def glibc_function(name: str):
+    """The C library's function `name`, or None where the C library is not glibc."""
+    import ctypes
+
+    try:
+        return getattr(ctypes.CDLL("libc.so.6"), name)
+    except (OSError, AttributeError):
+        return None
+
+
 def use_local_memory_settings(environ=os.environ) -> dict:
     """Apply LOCAL_MEMORY_SETTINGS where the user has not set them: in the environment
     (worker processes started from here inherit it) and in this process. Returns
     the settings in effect."""
     for name, value in LOCAL_MEMORY_SETTINGS.items():
         environ.setdefault(name, value)
+    mallopt = glibc_function("mallopt")
     try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, int(environ["MALLOC_ARENA_MAX"]))
-    except (OSError, AttributeError, ValueError):  # not glibc: nothing to tune
+        if mallopt is not None:  # not glibc: nothing to tune
+            mallopt(M_ARENA_MAX, int(environ["MALLOC_ARENA_MAX"]))
+    except ValueError:  # the user's own value is not a number: this process keeps glibc's default
         pass
     if environ["ARROW_DEFAULT_MEMORY_POOL"] == "system":
         import pyarrow
@@ -87,38 +97,30 @@ def release_closed_output_streams() -> None:
 # from 1.27-1.38 to 1.15-1.18 GB, and of a million from 2.07 to 1.64 GB; the trims take
 # 0.5 % of a run; alternated runs were 2-3 % slower at the medians, within the spread of
 # runs of the same code (docs/performance.md).
-def release_free_heap() -> bool:
-    """Give the heap's free pages back to the system (glibc's malloc_trim); False where
-    the C library is not glibc."""
-    import ctypes
-
-    try:
-        trim = ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to give back this way
-        return False
-    trim(0)
-    return True
-
-
-def release_free_heap_after_each_bundle() -> None:
-    """Patch the SDK worker (bundles run in this process) and the local runner (the
-    coordinator) to release_free_heap after each bundle. Applying it again changes nothing."""
+def release_free_heap_after_each_bundle(in_worker: bool) -> None:
+    """Patch this process's bundles to give the heap's free pages back (malloc_trim) after
+    each: the SDK worker's in a worker process, else the local runner's (the coordinator,
+    whose bundles include those of workers in its own process). Applying it again changes
+    nothing; without glibc, nothing is patched."""
+    trim = glibc_function("malloc_trim")
+    if trim is None:
+        return
     from apache_beam.runners.portability.fn_api_runner.fn_runner import FnApiRunner
     from apache_beam.runners.worker.sdk_worker import SdkWorker
 
-    for owner, name in ((SdkWorker, "process_bundle"), (FnApiRunner, "_execute_bundle")):
-        run_bundle = getattr(owner, name)
-        if getattr(run_bundle, "releases_free_heap", False):
-            continue
+    owner, name = (SdkWorker, "process_bundle") if in_worker else (FnApiRunner, "_execute_bundle")
+    run_bundle = getattr(owner, name)
+    if getattr(run_bundle, "releases_free_heap", False):
+        return
 
-        def run_and_release(self, *args, run_bundle=run_bundle, **kwargs):
-            try:
-                return run_bundle(self, *args, **kwargs)
-            finally:
-                release_free_heap()
+    def run_and_release(self, *args, **kwargs):
+        try:
+            return run_bundle(self, *args, **kwargs)
+        finally:
+            trim(0)
 
-        run_and_release.releases_free_heap = True  # type: ignore[attr-defined]  # marks the patch as applied
-        setattr(owner, name, run_and_release)
+    run_and_release.releases_free_heap = True  # type: ignore[attr-defined]  # marks the patch as applied
+    setattr(owner, name, run_and_release)
 
 
 # Beam's local runner sends each bundle its input through an output stream of its data
@@ -149,7 +151,7 @@ def local_batch_runner():
     from apache_beam.runners.portability.fn_api_runner.fn_runner import ExtendedProvisionInfo, FnApiRunner
 
     release_closed_output_streams()  # bundles run in this process too (single-process runs)
-    release_free_heap_after_each_bundle()
+    release_free_heap_after_each_bundle(in_worker=False)
     send_worker_inputs_without_timed_flush()
     worker_options = dict_to_struct({"beam_plugins": [WORKER_PLUGIN]})
     return FnApiRunner(

@@ -8,4 +8,4 @@ and, after each bundle, the free pages of its heap (see pipeline.runners).
 from pipeline.runners import release_closed_output_streams, release_free_heap_after_each_bundle
 
 release_closed_output_streams()
-release_free_heap_after_each_bundle()
+release_free_heap_after_each_bundle(in_worker=True)
