@@ -31,6 +31,11 @@ def token_annotations(docs) -> list:
     ]
 
 
+def ruler_matches(ruler: AttributeRuler, doc) -> list[tuple[int, int]]:
+    """(rule, token) of the matches spaCy's own ruler applies, in its order."""
+    return sorted({(rule, start + ruler.indices[rule] % (end - start)) for rule, _, start, end in ruler.match(doc)})
+
+
 def test_newsbeams_english_pipeline_annotates_every_token_as_spacys_own(nlp):
     assert isinstance(nlp.get_pipe("attribute_ruler"), CompiledRules)
     stock = spacy.load(default_model_name())
@@ -141,9 +146,21 @@ def test_compiled_rules_match_and_apply_as_the_attribute_ruler_does(rule_list, t
         )
 
     expected, got = document(), document()
-    assert compiled.matches(got) == sorted(
-        {(rule, s + ruler.indices[rule] % (e - s)) for rule, _, s, e in ruler.match(got)}
-    )
+    assert compiled.matches(got) == ruler_matches(ruler, got)
     ruler(expected)
     compiled(got)
     assert token_annotations([got]) == token_annotations([expected])
+
+
+def test_the_rows_kept_are_bounded_and_change_no_match(monkeypatch):
+    import transforms.nlp.attribute_rules as attribute_rules
+
+    monkeypatch.setattr(attribute_rules, "KNOWN_ROWS", 5)
+    stock = spacy.load(default_model_name())
+    compiled = compile_attribute_rules(stock.get_pipe("attribute_ruler"))
+    with stock.select_pipes(disable=["attribute_ruler", "lemmatizer", "ner"]):
+        docs = list(stock.pipe(RULE_TEXTS))
+    ruler = stock.get_pipe("attribute_ruler")
+    for doc in docs + docs:  # the second time round, from rows kept (or dropped when full)
+        assert compiled.matches(doc) == ruler_matches(ruler, doc)
+        assert len(compiled.known_rows) <= 5
