@@ -110,10 +110,10 @@ def test_text_over_spacy_max_length_is_cut_to_it(nlp, monkeypatch):
 def test_an_extractor_failure_is_that_texts_error_only(nlp, monkeypatch):
     real = nlp_module.extract_entities
 
-    def failing(doc):
+    def failing(doc, text=None):
         if "EXPLODE" in doc.text:
             raise RuntimeError("extractor broke")
-        return real(doc)
+        return real(doc, text)
 
     monkeypatch.setattr(nlp_module, "extract_entities", failing)
     results = analyze_texts(nlp, [SEED_BODY, "EXPLODE. " + SEED_BODY, SEED_BODY])
@@ -180,10 +180,10 @@ def test_run_keeps_a_failed_article_and_counts_it(tmp_path, monkeypatch, capsys)
     nlp_failures=1; the other articles get their entities."""
     real = nlp_module.extract_quotes
 
-    def failing(doc, entities):
+    def failing(doc, entities, text=None):
         if "EXPLODE" in doc.text:
             raise RuntimeError("quotes broke")
-        return real(doc, entities)
+        return real(doc, entities, text)
 
     monkeypatch.setattr(nlp_module, "extract_quotes", failing)
     inputs = tmp_path / "in"
@@ -213,7 +213,7 @@ def test_run_keeps_a_failed_article_and_counts_it(tmp_path, monkeypatch, capsys)
 
 
 def test_run_summary_counts_nlp_failures(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(nlp_module, "extract_entities", lambda doc: 1 / 0)
+    monkeypatch.setattr(nlp_module, "extract_entities", lambda doc, text=None: 1 / 0)
     (tmp_path / "a.txt").write_text("Title\n" + SEED_BODY, encoding="utf-8")
     assert main(["run", "--input", str(tmp_path / "a.txt"), "--output", str(tmp_path / "out")]) == 0
     assert "nlp_failures=1" in capsys.readouterr().out
@@ -223,7 +223,7 @@ def test_run_summary_counts_nlp_failures(tmp_path, monkeypatch, capsys):
 
 
 def test_extract_goes_on_after_an_article_that_fails(tmp_path, monkeypatch):
-    monkeypatch.setattr(nlp_module, "extract_entities", lambda doc: 1 / 0 if "EXPLODE" in doc.text else [])
+    monkeypatch.setattr(nlp_module, "extract_entities", lambda doc, text=None: 1 / 0 if "EXPLODE" in doc.text else [])
     (tmp_path / "a.txt").write_text("Bad\nEXPLODE.", encoding="utf-8")
     (tmp_path / "b.txt").write_text("Good\nFine text.", encoding="utf-8")
     bad, good = extract_files([str(tmp_path / "a.txt"), str(tmp_path / "b.txt")])

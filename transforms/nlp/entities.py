@@ -98,8 +98,9 @@ def mention(text: str, label: str, start: int, end: int) -> dict:
     return {"text": text[start:end], "label": label, "start": start, "end": end, "name": clean_name(text[start:end])}
 
 
-def raw_mentions(doc) -> list[dict]:
-    text = doc.text  # built from every token on each access: once per document, never per entity
+def raw_mentions(doc, text: str) -> list[dict]:
+    """The doc's entities as mentions; text is doc.text (spaCy builds it from every token on
+    each access: the caller takes it once per document)."""
     mentions = [
         mention(text, ent.label_, ent.start_char, ent.end_char)
         for ent in doc.ents
@@ -345,7 +346,7 @@ def person_label(doc, mentions: list) -> str:
     return "PERSON" if doc.lang_ == "en" else "PER"
 
 
-def extract_entities(doc) -> list[dict]:
+def extract_entities(doc, text: str | None = None) -> list[dict]:
     """Named entities of a spaCy Doc: dicts with keys text, label, start, end, canonical
     (start/end are character offsets into doc.text). Within the article, mentions of one entity
     share one `canonical` (the fullest form the article uses: "Biden" -> "Joe Biden") and one label
@@ -354,8 +355,8 @@ def extract_entities(doc) -> list[dict]:
     a PERSON's canonical name leaves out a leading title ("Mayor Patricia Lindell" -> "Patricia
     Lindell"). `entity_key` is the cross-article key of the entity (transforms/nlp/entity_keys.py),
     null for kinds that are not names. An error propagates, so the NLP stage records it (`nlp` reject,
-    `nlp_failures`)."""
-    return canonical_entities(doc)
+    `nlp_failures`). text: doc.text, when the caller has it already."""
+    return canonical_entities(doc, doc.text if text is None else text)
 
 
 def relabel_by_name_words(groups: dict, place_keys: set):
@@ -450,8 +451,8 @@ def trim_possessive(m: dict):
         m["text"] = m["text"][:-2]
 
 
-def canonical_entities(doc) -> list[dict]:
-    mentions = raw_mentions(doc)
+def canonical_entities(doc, text: str) -> list[dict]:
+    mentions = raw_mentions(doc, text)
     named = [m for m in mentions if m["label"] in NAME_LABELS and name_key(m["name"])]
     labels_by_key: dict = {}
     for m in named:

@@ -195,8 +195,9 @@ class LoadedModels:
 
 def analyze(doc) -> dict:
     """A spaCy Doc -> {"entities": [...], "quotes": [...]}, offsets into doc.text."""
-    entities = extract_entities(doc)
-    return {"entities": entities, "quotes": extract_quotes(doc, entities)}
+    text = doc.text  # spaCy joins it from every token on each access: once here for both
+    entities = extract_entities(doc, text)
+    return {"entities": entities, "quotes": extract_quotes(doc, entities, text)}
 
 
 def piece_bounds(text: str, max_chars: int) -> list[tuple[int, int]]:

@@ -36,8 +36,7 @@ from transforms.nlp.quotes.speakers import Speaker, infer_gender, normalised
 QUOTE_CHARS = frozenset(DOUBLE_MARKS) | frozenset(SINGLE_MARKS)
 
 
-def build_context(doc, entities: list) -> Context:
-    text = doc.text
+def build_context(doc, entities: list, text: str) -> Context:
     paragraphs = paragraph_ranges(text)
     spans = find_quote_spans(text, paragraphs)
     owner = quote_of_tokens(doc, spans)
@@ -46,7 +45,7 @@ def build_context(doc, entities: list) -> Context:
     person_label = next((e["label"] for e in entities if common_label(e["label"]) == "PERSON"), "PERSON")
     ent_index = entity_index(doc, [{**e, "label": "PERSON"} if e["label"] == person_label else e for e in entities])
     ctx = Context(doc, text, spans, paragraphs, ent_index, owner, person_label=person_label)
-    ctx.token_starts = [t.idx for t in doc]
+    ctx.token_starts = doc.to_array("IDX").tolist()
     ctx.gender = infer_gender(doc, ent_index, owner)
     return ctx
 
@@ -72,17 +71,18 @@ def record(ctx: Context, k: int, kind: str, spk: Speaker) -> dict:
     }
 
 
-def extract_quotes(doc, entities: list[dict]) -> list[dict]:
+def extract_quotes(doc, entities: list[dict], text: str | None = None) -> list[dict]:
     """Quotes of a spaCy Doc: dicts with keys text, start, end (char offsets of the quoted words
     WITHOUT the marks), speaker, speaker_mention, speaker_start, speaker_end, speaker_label, cue,
     kind ('direct'|'partial'), speaker_key (the speaker entity's `entity_key`, null for unnamed
     speakers); [] when there are none. Any text is fine input; an error in the
     rules propagates, so the NLP stage records it (`nlp` reject, `nlp_failures`) instead of the
-    article silently losing its quotes."""
-    text = doc.text  # built from every token on each access
+    article silently losing its quotes. text: doc.text, when the caller has it already
+    (spaCy builds it from every token on each access)."""
+    text = doc.text if text is None else text
     if not text or not any(c in text for c in QUOTE_CHARS):
         return []
-    ctx = build_context(doc, entities or [])
+    ctx = build_context(doc, entities or [], text)
     records = []
     for k in range(len(ctx.spans)):
         kind = classify(ctx, k)
