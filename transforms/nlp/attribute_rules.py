@@ -128,17 +128,18 @@ class CompiledRules:
         """(rule, token) for every match, in the order the ruler applies them."""
         rows = doc.to_array(self.columns).tolist() if len(doc) else []
         strings, known_rows = doc.vocab.strings, self.known_rows
+        has_runs = bool(self.runs.indexed or self.runs.unindexed)
         hits: list[tuple[int, int]] = []
         for start, row in enumerate(rows):
             key = tuple(row)
             rules = known_rows.get(key)
             if rules is None:
-                rules = tuple(sorted({rule for rule, _ in self.single.hits(rows, start, strings)}))
+                rules = tuple({rule for rule, _ in self.single.hits(rows, start, strings)})
                 if len(known_rows) >= KNOWN_ROWS:
                     known_rows.clear()
                 known_rows[key] = rules
             hits.extend((rule, start) for rule in rules)
-            if self.runs.indexed or self.runs.unindexed:
+            if has_runs:
                 hits.extend(self.runs.hits(rows, start, strings))
         return sorted(set(hits))
 
