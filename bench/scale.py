@@ -19,6 +19,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -113,17 +114,36 @@ def write_corpus(folder: str, n: int, layout: str, words: tuple[int, int], seed:
     return target
 
 
-def sample_peaks(process: subprocess.Popen, peaks: dict, interval: float = 0.25) -> None:
-    """Peak RSS of the process tree: in all, of the coordinator, of the largest worker."""
+def committed_chunks(output: str, run_id: str = RUN_ID) -> int:
+    """How many chunks of run_id have committed (each writes `<run id>-partNNN.commit.json`)."""
+    try:
+        names = os.listdir(os.path.join(output, "_runs"))
+    except FileNotFoundError:
+        return 0
+    return sum(1 for name in names if name.startswith(f"{run_id}-part") and name.endswith(".commit.json"))
+
+
+def sample_peaks(process: subprocess.Popen, peaks: dict, output: str | None = None, interval: float = 0.25) -> None:
+    """Peak RSS of the process tree: in all, of the coordinator, of the largest worker; with
+    `output`, also the peak in all of each chunk (`by_chunk`, in the order they ran): a run's
+    peak is the highest of its chunks', so a run of 9 chunks shows the highest of 9 draws
+    where a run of one shows one."""
     root = psutil.Process(process.pid)
+    peaks.setdefault("by_chunk", [])
     while process.poll() is None:
         try:
             rss = {p.pid: p.memory_info().rss for p in [root, *root.children(recursive=True)]}
         except psutil.Error:
             continue
-        peaks["total"] = max(peaks["total"], sum(rss.values()))
+        total = sum(rss.values())
+        peaks["total"] = max(peaks["total"], total)
         peaks["coordinator"] = max(peaks["coordinator"], rss.get(root.pid, 0))
         peaks["worker"] = max([peaks["worker"], *(v for pid, v in rss.items() if pid != root.pid)])
+        if output is not None:
+            chunk = committed_chunks(output)  # the chunk running: those before it have committed
+            by_chunk = peaks["by_chunk"]
+            by_chunk.extend([0] * (chunk + 1 - len(by_chunk)))
+            by_chunk[chunk] = max(by_chunk[chunk], total)
         time.sleep(interval)
 
 
@@ -148,9 +168,11 @@ def run_no_nlp(corpus: str, output: str) -> dict:
     command = [sys.executable, "-m", "pipeline", "run", "--input", corpus, "--output", output, "--no-nlp", *WORKERS]
     command += ["--run-id", RUN_ID]
     peaks = {"total": 0, "coordinator": 0, "worker": 0}
-    seconds, _ = sampled_run(command, sample_peaks, peaks)
+    seconds, _ = sampled_run(command, sample_peaks, peaks, output)
     with open(os.path.join(output, "_runs", f"{RUN_ID}.json")) as handle:  # a chunked run's: of all its chunks
         summary = json.load(handle)
+    # samples after the last chunk committed are the run's end (its summary), not a chunk
+    del peaks["by_chunk"][len(summary.get("chunks") or []) or 1 :]
     return {"seconds": seconds, "peaks": peaks, "summary": summary}
 
 
@@ -247,6 +269,7 @@ def main(argv=None) -> int:
                         "peak_total_gb": round(run["peaks"]["total"] / 2**30, 2),
                         "peak_coordinator_gb": round(run["peaks"]["coordinator"] / 2**30, 2),
                         "peak_worker_gb": round(run["peaks"]["worker"] / 2**30, 2),
+                        "chunk_peaks_gb": [round(p / 2**30, 2) for p in run["peaks"]["by_chunk"]],
                         "largest_band_bucket": summary.get("largest_band_bucket"),
                         "candidate_pairs": summary.get("candidate_pairs"),
                         "duplicates": summary["duplicates"],
@@ -283,6 +306,13 @@ def main(argv=None) -> int:
             print(
                 f"{layout}: peak at {large['articles_in']} / peak at {small['articles_in']} = "
                 f"{large['peak_total_gb'] / small['peak_total_gb']:.2f}"
+            )
+            chunk_peaks = large["chunk_peaks_gb"]
+            middle = statistics.median(chunk_peaks)
+            print(
+                f"{layout}: peaks of the {len(chunk_peaks)} chunks at {large['articles_in']}: "
+                f"{' '.join(map(str, chunk_peaks))} GB (median {middle:.2f}; "
+                f"median / peak at {small['articles_in']} = {middle / small['peak_total_gb']:.2f})"
             )
     print(f"syndication alone: P {reference[0]:.4f} R {reference[1]:.4f}")
     if args.json:

@@ -75,3 +75,31 @@ def test_bench_smoke_prints_sane_figures(tmp_path, capsys):
     assert 0 < whole < folder["two plain nlp.pipe processes, articles/s"]
     assert folder["ratio to the ceiling timed whole"] > folder["ceiling ratio"]
     assert "ratio_R" in capsys.readouterr().out
+
+
+def test_scale_bench_takes_each_chunks_peak_apart(tmp_path):
+    # A process that holds 300 MB while its first "chunk" runs, commits it as the
+    # pipeline does (`<run id>-part001.commit.json`), then holds little while the second runs.
+    import subprocess
+
+    import scale
+
+    runs = tmp_path / "_runs"
+    script = f"""
+import os, time
+held = bytearray(300 * 2**20)
+for i in range(0, len(held), 4096):
+    held[i] = 1
+time.sleep(1.5)
+os.makedirs({str(runs)!r}, exist_ok=True)
+open(os.path.join({str(runs)!r}, "{scale.RUN_ID}-part001.commit.json"), "w").close()
+del held
+time.sleep(1.5)
+"""
+    process = subprocess.Popen([sys.executable, "-c", script])
+    peaks = {"total": 0, "coordinator": 0, "worker": 0}
+    scale.sample_peaks(process, peaks, str(tmp_path), interval=0.1)
+    assert process.wait() == 0
+    first, second = peaks["by_chunk"]
+    assert first > 300 * 2**20 > second
+    assert peaks["total"] == first
