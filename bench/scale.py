@@ -36,6 +36,8 @@ sys.path.insert(0, os.path.dirname(HERE))
 import syndication  # noqa: E402
 from corpus import base_article, near_copy  # noqa: E402
 
+from transforms.sinks.commit import COMMIT_SUFFIX, RUNS  # noqa: E402
+
 SYNDICATION_ARTICLES = 2000
 MARK = "syndication:"  # the title of a syndication article: its id in bench/syndication.py
 LINES_PER_FILE = 10_000
@@ -117,19 +119,19 @@ def write_corpus(folder: str, n: int, layout: str, words: tuple[int, int], seed:
 def committed_chunks(output: str, run_id: str = RUN_ID) -> int:
     """How many chunks of run_id have committed (each writes `<run id>-partNNN.commit.json`)."""
     try:
-        names = os.listdir(os.path.join(output, "_runs"))
+        names = os.listdir(os.path.join(output, RUNS))
     except FileNotFoundError:
         return 0
-    return sum(1 for name in names if name.startswith(f"{run_id}-part") and name.endswith(".commit.json"))
+    return sum(1 for name in names if name.startswith(f"{run_id}-part") and name.endswith(COMMIT_SUFFIX))
 
 
-def sample_peaks(process: subprocess.Popen, peaks: dict, output: str | None = None, interval: float = 0.25) -> None:
-    """Peak RSS of the process tree: in all, of the coordinator, of the largest worker; with
-    `output`, also the peak in all of each chunk (`by_chunk`, in the order they ran): a run's
+def sample_peaks(process: subprocess.Popen, peaks: dict, output: str, interval: float = 0.25) -> None:
+    """Peak RSS of the process tree writing to `output`: in all, of the coordinator, of the
+    largest worker, and in all for each chunk (`by_chunk`, in the order they ran): a run's
     peak is the highest of its chunks', so a run of 9 chunks shows the highest of 9 draws
     where a run of one shows one."""
     root = psutil.Process(process.pid)
-    peaks.setdefault("by_chunk", [])
+    by_chunk = peaks["by_chunk"]
     while process.poll() is None:
         try:
             rss = {p.pid: p.memory_info().rss for p in [root, *root.children(recursive=True)]}
@@ -139,11 +141,9 @@ def sample_peaks(process: subprocess.Popen, peaks: dict, output: str | None = No
         peaks["total"] = max(peaks["total"], total)
         peaks["coordinator"] = max(peaks["coordinator"], rss.get(root.pid, 0))
         peaks["worker"] = max([peaks["worker"], *(v for pid, v in rss.items() if pid != root.pid)])
-        if output is not None:
-            chunk = committed_chunks(output)  # the chunk running: those before it have committed
-            by_chunk = peaks["by_chunk"]
-            by_chunk.extend([0] * (chunk + 1 - len(by_chunk)))
-            by_chunk[chunk] = max(by_chunk[chunk], total)
+        chunk = committed_chunks(output)  # the chunk running: those before it have committed
+        by_chunk.extend([0] * (chunk + 1 - len(by_chunk)))
+        by_chunk[chunk] = max(by_chunk[chunk], total)
         time.sleep(interval)
 
 
@@ -167,7 +167,7 @@ def sampled_run(command: list, sampler, *sampler_args) -> tuple[float, str]:
 def run_no_nlp(corpus: str, output: str) -> dict:
     command = [sys.executable, "-m", "pipeline", "run", "--input", corpus, "--output", output, "--no-nlp", *WORKERS]
     command += ["--run-id", RUN_ID]
-    peaks = {"total": 0, "coordinator": 0, "worker": 0}
+    peaks = {"total": 0, "coordinator": 0, "worker": 0, "by_chunk": []}
     seconds, _ = sampled_run(command, sample_peaks, peaks, output)
     with open(os.path.join(output, "_runs", f"{RUN_ID}.json")) as handle:  # a chunked run's: of all its chunks
         summary = json.load(handle)

@@ -3,6 +3,7 @@
 import itertools
 import json
 import statistics
+import subprocess
 import sys
 
 import pytest
@@ -11,6 +12,7 @@ from conftest import REPO
 sys.path.insert(0, str(REPO / "bench"))
 import corpus  # noqa: E402
 import run_bench  # noqa: E402
+import scale  # noqa: E402
 
 from transforms.dedup.near_duplicates import shingles  # noqa: E402
 
@@ -80,10 +82,6 @@ def test_bench_smoke_prints_sane_figures(tmp_path, capsys):
 def test_scale_bench_takes_each_chunks_peak_apart(tmp_path):
     # A process that holds 300 MB while its first "chunk" runs, commits it as the
     # pipeline does (`<run id>-part001.commit.json`), then holds little while the second runs.
-    import subprocess
-
-    import scale
-
     runs = tmp_path / "_runs"
     script = f"""
 import os, time
@@ -97,7 +95,7 @@ del held
 time.sleep(1.5)
 """
     process = subprocess.Popen([sys.executable, "-c", script])
-    peaks = {"total": 0, "coordinator": 0, "worker": 0}
+    peaks = {"total": 0, "coordinator": 0, "worker": 0, "by_chunk": []}
     scale.sample_peaks(process, peaks, str(tmp_path), interval=0.1)
     assert process.wait() == 0
     first, second = peaks["by_chunk"]
