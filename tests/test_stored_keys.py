@@ -115,6 +115,22 @@ def test_band_key_filter_never_misses_a_key(keys, others):
     assert band_filter.contains(keys + others)[: len(keys)].all()
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([np.int64, np.uint64, np.uint32]),
+    st.lists(st.integers(0, 2**32 - 1), max_size=400),
+    st.integers(0, 2**32 - 1),
+)
+def test_sorted_unique_is_numpys_unique(dtype, values, offset):
+    """The key arrays, shingle hashes and shards are made unique by sorting
+    (nd.sorted_unique); it must give np.unique's values and dtype exactly, with
+    repeats and without, for every dtype they come in."""
+    array = (np.array(values, dtype=np.uint64) * np.uint64(offset | 1)).astype(dtype)  # repeats kept, values spread
+    unique = nd.sorted_unique(array)
+    assert unique.dtype == array.dtype
+    assert np.array_equal(unique, np.unique(array))
+
+
 def test_new_keys_are_packed_per_bundle_and_merge_to_those_of_all_rows():
     """NewKeysOf packs key rows into KeyArrays where they are (PackNewKeysFn, at most
     `pack_rows` rows a part) and merges the parts: the same NewKeys as of all rows at

@@ -220,7 +220,7 @@ def hash_token_shingles(toks: list, k: int = SHINGLE_SIZE) -> np.ndarray:
     for j in range(kk):
         acc ^= _splitmix(w[j : j + n] * _POS[j])
     acc = _splitmix(acc + np.uint64(kk))
-    return np.unique((acc >> np.uint64(32)).astype(np.uint32))
+    return sorted_unique((acc >> np.uint64(32)).astype(np.uint32))
 
 
 # ---------------------------------------------------------------------------
@@ -669,6 +669,19 @@ BAND_SHARDS = 16  # band keys are grouped in this many shards of packed entries
 BLOCK_ENTRIES = 1 << 20  # a worker packs and emits its band entries at most this many at a time
 
 
+def sorted_unique(values) -> np.ndarray:
+    """The sorted unique values of a 1-d array, by sorting. numpy 2.3+ finds the unique
+    integers of np.unique with a hash table, 10-40 times slower than a sort when most
+    are distinct (4.2 million band keys: 3.1 s against 0.07 s here; numpy issue 28375)."""
+    ordered = np.sort(np.asarray(values))
+    if len(ordered) < 2:
+        return ordered
+    first = np.empty(len(ordered), dtype=bool)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return ordered[first]
+
+
 def in_sorted(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
     """A mask of the values found in sorted_values (both numpy arrays of one dtype)."""
     if not len(sorted_values) or not len(values):
@@ -790,7 +803,7 @@ def band_blocks(members, shards: int = BAND_SHARDS) -> list:
     existing = np.array([bool(stored) for _, stored, _ in members])
     shard_of = keys.view(np.uint64) % np.uint64(shards)
     out = []
-    for shard in np.unique(shard_of).tolist():
+    for shard in sorted_unique(shard_of).tolist():
         pick = shard_of == shard
         block = BandBlock(keys[pick], id_array[member[pick]], hex_ids, existing[member[pick]])
         out.append((shard, block.pack()))

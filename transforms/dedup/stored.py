@@ -23,7 +23,14 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindows
 
 from schemas.tables import ARTICLES, PARTITION_COLUMN, REJECTS, SIGNATURES
-from transforms.dedup.near_duplicates import BANDS, KeyFilter, compact_signature, in_sorted, signature_band_keys
+from transforms.dedup.near_duplicates import (
+    BANDS,
+    KeyFilter,
+    compact_signature,
+    in_sorted,
+    signature_band_keys,
+    sorted_unique,
+)
 from transforms.sinks.commit import committed_files
 
 ARTICLE_KEY_COLUMNS = ("article_id",)
@@ -60,7 +67,7 @@ def digests_of(values) -> np.ndarray:
 
 def key_digests(values) -> np.ndarray:
     """The key digests of the values that are set, sorted and unique."""
-    return np.unique(digests_of([v for v in values if v]))
+    return sorted_unique(digests_of([v for v in values if v]))
 
 
 @dataclass
@@ -94,7 +101,7 @@ class NewKeys:
         shared = self.band_keys.contains(values)
         if shared.any():
             rows = pc.list_parent_indices(keys).to_numpy(zero_copy_only=False)
-            mask[np.unique(rows[shared])] = True
+            mask[rows[shared]] = True
         return mask
 
 
@@ -127,7 +134,7 @@ def key_arrays_of(rows) -> KeyArrays:
         contents.append(row.get("content_hash"))
         urls.append(row.get("canonical_url"))
         bands.append(np.asarray(signature_band_keys(row), dtype=np.int64))
-    band_keys = np.unique(np.concatenate(bands)) if bands else np.array([], dtype=np.int64)
+    band_keys = sorted_unique(np.concatenate(bands)) if bands else np.array([], dtype=np.int64)
     return KeyArrays(key_digests(ids), key_digests(contents), key_digests(urls), band_keys)
 
 
@@ -136,7 +143,9 @@ def merge_key_arrays(parts) -> KeyArrays:
     parts = list(parts)
     if not parts:
         return key_arrays_of([])
-    return KeyArrays(*(np.unique(np.concatenate([getattr(part, name) for part in parts])) for name in NEW_KEY_ARRAYS))
+    return KeyArrays(
+        *(sorted_unique(np.concatenate([getattr(part, name) for part in parts])) for name in NEW_KEY_ARRAYS)
+    )
 
 
 class PackNewKeysFn(beam.DoFn):
@@ -220,7 +229,7 @@ class IdKeysFn(beam.CombineFn):
 
     def extract_output(self, accumulator):
         none = np.array([], dtype=np.uint64)
-        return NewKeys(np.unique(np.array(accumulator, dtype=np.uint64)), none, none, KeyFilter.of([]))
+        return NewKeys(sorted_unique(np.array(accumulator, dtype=np.uint64)), none, none, KeyFilter.of([]))
 
 
 def read_key_rows(path: str, columns, new_keys=None, mask_name: str | None = None):
