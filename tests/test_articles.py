@@ -1,7 +1,20 @@
+import re
+import sys
+import unicodedata
 from datetime import datetime, timezone
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from schemas.tables import ARTICLES
-from transforms.articles import content_hash, finalize_article, make_article_id, word_count
+from transforms.articles import (
+    content_hash,
+    finalize_article,
+    fold_quotes,
+    make_article_id,
+    normalise_for_hash,
+    word_count,
+)
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 
@@ -25,6 +38,32 @@ def test_content_hash_folds_case_whitespace_quotes_and_unicode_forms():
     assert content_hash("“Hello”  World’s\n\nend") == content_hash('"hello" world\'s end')
     assert content_hash("ﬁne") == content_hash("fine")  # NFKC ligature
     assert content_hash("Hello world") != content_hash("Hello there world")
+
+
+def test_every_character_str_split_breaks_on_is_one_regex_whitespace_matches():
+    """normalise_for_hash collapses whitespace with str.split(), not re.sub(r"\\s+"):
+    the two must agree on every code point, or stored content hashes would change."""
+    space = re.compile(r"\s")
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        assert char.isspace() == bool(space.match(char)), hex(code)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from([" ", "  ", "\n\n", "\t", "\r\n", "\u00a0", "\u2003", "\u3000", "\x1c", "\x85", "\u2028"]),
+            st.sampled_from(["\u201cQuoted\u201d", "ﬁne", "Straße", "—", "İ", "x"]),
+            st.text(max_size=6),
+        ),
+        max_size=15,
+    ).map("".join)
+)
+def test_normalise_for_hash_is_the_regex_one(text):
+    """The content hash stored by earlier runs was of this normalisation, by regex."""
+    folded = fold_quotes(unicodedata.normalize("NFKC", text).casefold())
+    assert normalise_for_hash(text) == re.sub(r"\s+", " ", folded).strip()
 
 
 def test_article_id_is_stable_and_depends_on_identity_and_content():

@@ -3,9 +3,12 @@ and `newsbeam run` on French, German, Spanish and English articles (real models,
 real Parquet read back with DuckDB)."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.cli import main
 from schemas.duckdb_views import open_output
@@ -68,6 +71,34 @@ def test_detects_each_articles_language(identifier, language):
 )
 def test_short_or_undecidable_text_is_null_not_a_guess(identifier, text):
     assert detect_language(text, identifier) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["a", "é", "Ж", "中", "1", "\u00b2", "\u0663", "_", " ", "\n", "-"]),
+            st.text(max_size=4),
+            # about MIN_LETTERS letters between other characters: the threshold itself
+            st.integers(MIN_LETTERS - 3, MIN_LETTERS).map(lambda n: "1 _".join("é" * n)),
+        ),
+        max_size=12,
+    ).map("".join)
+)
+def test_the_letter_threshold_counts_letters_as_a_regex_does(text):
+    """detect_language stops counting at MIN_LETTERS; a text is tried exactly when it
+    has that many letters ([^\\W\\d_]: not digits, not "_")."""
+    letters = len(re.findall(r"[^\W\d_]", text))
+
+    class Identifier:  # records whether detection was tried
+        tried = False
+
+        def classify(self, sample):
+            Identifier.tried = True
+            return "xx", 0.0
+
+    detect_language(text, Identifier())
+    assert Identifier.tried == (letters >= MIN_LETTERS)
 
 
 def test_a_short_sentence_past_the_letter_threshold_is_detected_when_the_detector_is_sure(identifier):

@@ -1,10 +1,14 @@
 import random
+import re
 import subprocess
 import sys
+import unicodedata
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from transforms.dedup import near_duplicates as nd
 
@@ -92,6 +96,50 @@ def test_wire_credits_and_datelines_stripped(credit):
 def test_long_paragraph_starting_like_boilerplate_is_kept():
     text = "By the end of the year " + " ".join(VOCAB[:60])
     assert nd.strip_boilerplate(text) == text
+
+
+def strip_boilerplate_by_counting_words(text):
+    """strip_boilerplate as first written: every word of every line counted (the oracle
+    for the faster one, whose output signatures and band keys stored by earlier runs
+    depend on)."""
+    if not text:
+        return ""
+    text = nd._fold_quotes(unicodedata.normalize("NFKC", text))
+    has_sentences = any(trigger in text.lower() for trigger in nd._SENTENCE_TRIGGERS)
+    kept = []
+    for line in re.split(r"\n+", text):
+        line = line.strip()
+        words = len(nd._WORD.findall(line))
+        if words == 0 or (words <= nd._MAX_BOILERPLATE_WORDS and nd._BOILERPLATE_LINE.match(line)):
+            continue
+        line = nd._CAPS_DATELINE.sub("", nd._DATELINE.sub("", line, count=1), count=1)
+        if has_sentences:
+            line = nd._BOILERPLATE_SENTENCE.sub(" ", line)
+        if nd._WORD.search(line):
+            kept.append(line)
+    return "\n".join(kept)
+
+
+# Pieces of news text around the limits strip_boilerplate decides on: furniture that
+# starts a line, word characters that are not letters, every kind of line break and space.
+BOILERPLATE_PIECES = st.sampled_from(
+    ["By ", "Read more", "Copyright", "Share this", "Reuters - ", "WASHINGTON (AP) — ", "Photo: ", "\n", "\n\n"]
+    + [" ", "\t", "\r", "\u00a0", "\u2003", "\u2028", "\x1c", "\x85", "_", "1", "\u00b2", "\u0663", "-", ".", "\u201c"]
+)
+# A furniture line of about _MAX_BOILERPLATE_WORDS words: dropped at the limit, kept past it.
+LINES_AT_THE_LIMIT = st.builds(
+    lambda start, n, word, gap: start + gap.join([word] * n),
+    st.sampled_from(["By ", "Read more ", "Copyright ", "Related: ", "Share "]),
+    st.integers(nd._MAX_BOILERPLATE_WORDS - 3, nd._MAX_BOILERPLATE_WORDS + 2),
+    st.sampled_from(["w", "é", "x1", "a_b"]),
+    st.sampled_from([" ", "-", "_ ", ", "]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(BOILERPLATE_PIECES, LINES_AT_THE_LIMIT, st.text(max_size=8)), max_size=12).map("".join))
+def test_strip_boilerplate_is_the_word_counting_one(text):
+    assert nd.strip_boilerplate(text) == strip_boilerplate_by_counting_words(text)
 
 
 def test_normalize_folds_case_quotes_and_paragraphs():

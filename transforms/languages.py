@@ -16,7 +16,9 @@ import apache_beam as beam
 MIN_LETTERS = 20
 MIN_CONFIDENCE = 0.5
 DETECT_CHARS = 500
-_LETTER = re.compile(r"[^\W\d_]")
+# Matches a text with at least MIN_LETTERS letters ([^\W\d_]), stopping at the last one
+# needed instead of listing every letter of the sample.
+_ENOUGH_LETTERS = re.compile(rf"(?:[\W\d_]*[^\W\d_]){{{MIN_LETTERS}}}")
 
 
 def normalise_language(value) -> str | None:
@@ -50,7 +52,7 @@ def detect_language(text: str, identifier) -> str | None:
     (MIN_LETTERS), the detector is unsure (MIN_CONFIDENCE), or the language has no
     two-letter code."""
     sample = (text or "")[:DETECT_CHARS]
-    if len(_LETTER.findall(sample)) < MIN_LETTERS:
+    if not _ENOUGH_LETTERS.match(sample):
         return None
     code, confidence = identifier.classify(sample)
     return code if confidence >= MIN_CONFIDENCE and len(code) == 2 else None

@@ -144,6 +144,10 @@ _SENTENCE_TRIGGERS = (
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MAX_BOILERPLATE_WORDS = 40
+# Matches a line of more than _MAX_BOILERPLATE_WORDS words (runs of \w, as _WORD finds
+# them), stopping at the one past the limit: counting every word of every line was a
+# quarter of strip_boilerplate's time.
+_LONGER_THAN_BOILERPLATE = re.compile(rf"(?:\W*\w+\b){{{_MAX_BOILERPLATE_WORDS + 1}}}")
 
 
 def strip_boilerplate(text: str | None) -> str:
@@ -156,14 +160,11 @@ def strip_boilerplate(text: str | None) -> str:
     lowered = text.lower()
     has_sentences = any(trigger in lowered for trigger in _SENTENCE_TRIGGERS)
     kept = []
-    for line in re.split(r"\n+", text):
+    for line in text.split("\n"):
         line = line.strip()
-        if not line:
+        if not _WORD.search(line):
             continue
-        words = len(_WORD.findall(line))
-        if words == 0:
-            continue
-        if words <= _MAX_BOILERPLATE_WORDS and _BOILERPLATE_LINE.match(line):
+        if not _LONGER_THAN_BOILERPLATE.match(line) and _BOILERPLATE_LINE.match(line):
             continue
         line = _DATELINE.sub("", line, count=1)
         line = _CAPS_DATELINE.sub("", line, count=1)
